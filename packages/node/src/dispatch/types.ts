@@ -1,0 +1,21 @@
+/** In-node fan-out of envelopes to local subscribers, indexed by topic. */
+import type { Envelope } from "@xmtp-ts/proto";
+import type { Subscription } from "../api/types.js";
+
+export interface DispatcherOptions {
+  /** Envelopes buffered per topic subscription before it is ended with an overflow error. */
+  bufferSize: number;
+  /** Buffer for subscribe-all subscriptions. */
+  allBufferSize: number;
+}
+
+export interface Dispatcher {
+  /** Delivers an envelope to every subscriber of its topic (and subscribe-all for `/xmtp/0/`). */
+  publish(envelope: Envelope): void;
+  /** Registers synchronously; iteration throws XmtpError(Aborted, "subscription buffer overflow, …") on overflow. */
+  subscribe(topics: readonly string[] | "all"): Subscription;
+  /** Open subscriptions and distinct subscribed topics, for metrics. */
+  stats(): { subscriptions: number; topics: number; overflows: number };
+  /** Ends every subscription (on shutdown). */
+  closeAll(): void;
+}

@@ -1,0 +1,73 @@
+/**
+ * The store contract every backend (SQLite, PostgreSQL) implements. Semantics are the reference
+ * node's (protocol.md §3); `store.compliance.ts` is the one test suite all implementations pass.
+ */
+
+/** One stored envelope. `digest` = sha256(topic ‖ message); timestamps are ns. */
+export interface StoredEnvelope {
+  contentTopic: string;
+  /** Client-supplied sender timestamp, kept exactly as sent. */
+  timestampNs: bigint;
+  message: Uint8Array;
+  digest: Uint8Array;
+}
+
+export type Direction = "asc" | "desc";
+
+/** A keyset position: rows strictly after (asc) or before (desc) it are returned. */
+export interface StoreCursor {
+  timestampNs: bigint;
+  /** Missing digests count as the empty byte string (before every digest). */
+  digest: Uint8Array;
+}
+
+export interface StoreQuery {
+  /** At least one topic. */
+  topics: string[];
+  /** Inclusive bound; undefined = unbounded. */
+  startTimeNs?: bigint | undefined;
+  /** Inclusive bound; undefined = unbounded. */
+  endTimeNs?: bigint | undefined;
+  direction: Direction;
+  /** Rows to return, ≥ 1. */
+  limit: number;
+  cursor?: StoreCursor | undefined;
+}
+
+/** A query across all topics in ascending (timestamp, digest) order, used by sync and Waku store. */
+export interface StoreScan {
+  /** Restrict to these topics; empty or undefined = every topic. */
+  topics?: string[] | undefined;
+  startTimeNs?: bigint | undefined;
+  endTimeNs?: bigint | undefined;
+  direction: Direction;
+  limit: number;
+  cursor?: StoreCursor | undefined;
+}
+
+export interface InsertResult {
+  /** For each input envelope, in order: true when newly stored, false when it was a duplicate. */
+  inserted: boolean[];
+}
+
+export interface Store {
+  /** Opens connections and runs migrations. */
+  start(): Promise<void>;
+  /** Flushes and closes; safe to call twice. */
+  stop(): Promise<void>;
+  /**
+   * Stores envelopes atomically in one transaction: all or nothing. Duplicates (same
+   * timestampNs and digest) are skipped, not errors. Resolves only once durable.
+   */
+  insert(envelopes: StoredEnvelope[]): Promise<InsertResult>;
+  /** Keyset-paged query ordered by (timestampNs, digest) in the given direction. */
+  query(q: StoreQuery): Promise<StoredEnvelope[]>;
+  /** Like query, but topics are optional (all topics when absent). */
+  scan(q: StoreScan): Promise<StoredEnvelope[]>;
+  /** The largest stored timestampNs, or undefined when the store is empty. */
+  newestTimestampNs(): Promise<bigint | undefined>;
+  /** Number of stored envelopes (may be approximate for large PostgreSQL tables). */
+  count(): Promise<number>;
+  /** True when the backend answers a trivial query. */
+  healthy(): Promise<boolean>;
+}
