@@ -9,8 +9,10 @@
  * const bytes = toBinary(EnvelopeSchema, create(EnvelopeSchema, { contentTopic: "/xmtp/0/x/proto" }));
  * ```
  */
-export * from "./gen/xmtp/message_api/v1/message_api_pb.js";
+
+export * from "./gen/grpc/health/v1/health_pb.js";
 export * from "./gen/xmtp/message_api/v1/authn_pb.js";
+export * from "./gen/xmtp/message_api/v1/message_api_pb.js";
 export * from "./gen/xmtp/message_contents/ciphertext_pb.js";
 export * from "./gen/xmtp/message_contents/contact_pb.js";
 export * from "./gen/xmtp/message_contents/content_pb.js";
@@ -20,4 +22,3 @@ export * from "./gen/xmtp/message_contents/private_key_pb.js";
 export * from "./gen/xmtp/message_contents/private_preferences_pb.js";
 export * from "./gen/xmtp/message_contents/public_key_pb.js";
 export * from "./gen/xmtp/message_contents/signature_pb.js";
-export * from "./gen/grpc/health/v1/health_pb.js";

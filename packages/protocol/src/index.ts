@@ -7,7 +7,8 @@
  * topicCategory(buildTopic.invite("0xF56d1F3b1290204441Cb3843C2Cac1C2f5AEd690")); // "v2-invite"
  * ```
  */
+
+export * from "./digest.js";
 export * from "./errors.js";
 export * from "./limits.js";
 export * from "./topics.js";
-export * from "./digest.js";

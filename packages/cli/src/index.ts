@@ -1,0 +1,2 @@
+/** The `xmtp` command line. */
+export {};

@@ -1,0 +1,2 @@
+/** The XMTP V2 client SDK. */
+export {};
