@@ -8,7 +8,10 @@
  * ```
  */
 
+export * from "./auth.js";
+export * from "./crypto.js";
 export * from "./digest.js";
 export * from "./errors.js";
+export * from "./identity.js";
 export * from "./limits.js";
 export * from "./topics.js";
