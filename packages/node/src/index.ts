@@ -3,6 +3,11 @@
  * Waku relay between nodes.
  */
 
+export * from "./api/auth.js";
+export * from "./api/limits.js";
+export * from "./api/rate-limit.js";
+export * from "./api/service.js";
 export type * from "./api/types.js";
+export * from "./dispatch/dispatcher.js";
 export type * from "./dispatch/types.js";
 export type * from "./store/types.js";

@@ -9,13 +9,24 @@ export interface DispatcherOptions {
   allBufferSize: number;
 }
 
+export interface SubscribeOptions {
+  /** Closes the subscription when aborted (the caller went away). */
+  signal?: AbortSignal | undefined;
+}
+
 export interface Dispatcher {
   /** Delivers an envelope to every subscriber of its topic (and subscribe-all for `/xmtp/0/`). */
   publish(envelope: Envelope): void;
-  /** Registers synchronously; iteration throws XmtpError(Aborted, "subscription buffer overflow, …") on overflow. */
-  subscribe(topics: readonly string[] | "all"): Subscription;
-  /** Open subscriptions and distinct subscribed topics, for metrics. */
-  stats(): { subscriptions: number; topics: number; overflows: number };
+  /**
+   * Registers synchronously; iteration throws XmtpError(Aborted, "subscription buffer overflow, …")
+   * on overflow. An aborted `signal` closes the subscription.
+   */
+  subscribe(topics: readonly string[] | "all", opts?: SubscribeOptions): Subscription;
+  /**
+   * Open subscriptions, distinct subscribed topics, subscriptions ended by overflow, and
+   * envelope deliveries attempted (one per matching subscription), for metrics.
+   */
+  stats(): { subscriptions: number; topics: number; overflows: number; delivered: number };
   /** Ends every subscription (on shutdown). */
   closeAll(): void;
 }

@@ -1,0 +1,292 @@
+/**
+ * The message API core (protocol.md §2.11–2.13, §3.3–3.4, §18): validation, auth, rate limits,
+ * atomic store writes, then local fan-out and relay. Transports call it with decoded protobuf-es
+ * requests; every failure is an XmtpError.
+ */
+import { create } from "@bufbuild/protobuf";
+import {
+  type BatchQueryResponse,
+  BatchQueryResponseSchema,
+  type Envelope,
+  EnvelopeSchema,
+  type PagingInfo,
+  PagingInfoSchema,
+  PublishResponseSchema,
+  type QueryRequest,
+  type QueryResponse,
+  QueryResponseSchema,
+  type SortDirection,
+} from "@xmtp-ts/proto";
+import { Code, envelopeDigest, isEphemeralTopic, MAX_BATCH_QUERIES, XmtpError } from "@xmtp-ts/protocol";
+import type { Dispatcher } from "../dispatch/types.js";
+import type { Store, StoredEnvelope, StoreQuery } from "../store/types.js";
+import { createPublishAuthorizer, type PublishAuthOptions } from "./auth.js";
+import { type EnvelopeProblem, validateEnvelope, validateQuery } from "./limits.js";
+import { createRateLimiter, type RateLimiter, type RateLimiterOptions } from "./rate-limit.js";
+import type { MessageApi, RequestContext, Subscription } from "./types.js";
+
+/** Where an envelope entered the node. */
+export type EnvelopeSource = "publish" | "relay";
+/** What happened to an accepted envelope: newly stored, already stored, or not stored (ephemeral). */
+export type EnvelopeOutcome = "stored" | "duplicate" | "ephemeral";
+
+/** Optional observation hooks (wired to Prometheus by the node); none may throw. */
+export interface MessageApiMetrics {
+  /** Every envelope accepted by publish or ingest, after commit. */
+  envelope?(source: EnvelopeSource, envelope: Envelope, outcome: EnvelopeOutcome): void;
+  /** A relayed envelope dropped by validation (the API would have refused it). */
+  ingestRejected?(problem: EnvelopeProblem, envelope: Envelope): void;
+  /** A call refused by the rate limiter. */
+  rateLimited?(err: XmtpError): void;
+  /** A subscription opened through the API. */
+  subscribed?(topics: number | "all"): void;
+}
+
+export interface MessageApiOptions {
+  store: Store;
+  dispatcher: Dispatcher;
+  auth: PublishAuthOptions & {
+    /** Require a valid bearer token on Publish (`--api.authn.enable`). */
+    required: boolean;
+  };
+  /** Rate limits: options to build a limiter, an existing limiter, or undefined for none (default). */
+  rateLimits?: RateLimiterOptions | RateLimiter | undefined;
+  /** Sends locally published envelopes to peers, after they are committed. */
+  relay?: { broadcast(envelopes: Envelope[]): void } | undefined;
+  /** Clock in ns since the Unix epoch; default wall clock. */
+  now?: (() => bigint) | undefined;
+  metrics?: MessageApiMetrics | undefined;
+  /** Sub-queries of one BatchQuery run at most this many at a time; default 4. */
+  batchConcurrency?: number | undefined;
+  /** How many recent ephemeral envelopes are remembered to deliver each once; default 8192. */
+  ephemeralDedupeSize?: number | undefined;
+}
+
+export interface MessageApiService extends MessageApi {
+  /**
+   * The relay-in path: validates (dropping what the API would refuse), stores non-ephemeral
+   * envelopes with de-duplication and dispatches only the new ones. Never re-broadcasts.
+   */
+  ingest(envelopes: Envelope[]): Promise<void>;
+  /** Counters for metrics and tests. */
+  stats(): { ingestRejected: number; duplicates: number };
+  /** Stops timers owned by the service (the rate limiter janitor, if it built the limiter). */
+  stop(): void;
+}
+
+const wallClockNs = () => BigInt(Date.now()) * 1_000_000n;
+
+/** Creates the transport-agnostic message API over a store and a dispatcher. */
+export function createMessageApi(opts: MessageApiOptions): MessageApiService {
+  const { store, dispatcher, relay, metrics } = opts;
+  const now = opts.now ?? wallClockNs;
+  const authorizer = opts.auth.required ? createPublishAuthorizer(opts.auth) : undefined;
+  const ownsLimiter = opts.rateLimits !== undefined && !isLimiter(opts.rateLimits);
+  const limiter =
+    opts.rateLimits === undefined
+      ? undefined
+      : isLimiter(opts.rateLimits)
+        ? opts.rateLimits
+        : createRateLimiter(opts.rateLimits);
+  const batchConcurrency = Math.max(1, opts.batchConcurrency ?? 4);
+  const seenEphemeral = new RecentSet(opts.ephemeralDedupeSize ?? 8192);
+  let ingestRejected = 0;
+  let duplicates = 0;
+
+  const spend = (type: "PUB" | "DEF", ctx: RequestContext, cost: number) => {
+    if (limiter === undefined) return;
+    try {
+      limiter.spend(type, ctx.clientIp, cost);
+    } catch (err) {
+      if (err instanceof XmtpError) metrics?.rateLimited?.(err);
+      throw err;
+    }
+  };
+
+  /**
+   * Stores the non-ephemeral envelopes in one transaction and returns, in input order, the
+   * envelopes that are new to this node (newly stored, or ephemeral and not seen recently).
+   */
+  const commit = async (envelopes: readonly Envelope[], source: EnvelopeSource): Promise<Envelope[]> => {
+    const rows: StoredEnvelope[] = [];
+    const ephemeral: boolean[] = new Array(envelopes.length);
+    for (let i = 0; i < envelopes.length; i++) {
+      const env = envelopes[i] as Envelope;
+      const eph = isEphemeralTopic(env.contentTopic);
+      ephemeral[i] = eph;
+      if (!eph) {
+        rows.push({
+          contentTopic: env.contentTopic,
+          timestampNs: env.timestampNs,
+          message: env.message,
+          digest: envelopeDigest(env.contentTopic, env.message),
+        });
+      }
+    }
+    const { inserted } = rows.length > 0 ? await store.insert(rows) : { inserted: [] as boolean[] };
+    const fresh: Envelope[] = [];
+    let r = 0;
+    for (let i = 0; i < envelopes.length; i++) {
+      const env = envelopes[i] as Envelope;
+      let outcome: EnvelopeOutcome;
+      if (ephemeral[i]) {
+        const key = `${env.timestampNs}:${env.contentTopic}:${hexDigest(env)}`;
+        if (seenEphemeral.addIfAbsent(key)) {
+          outcome = "ephemeral";
+          fresh.push(env);
+        } else {
+          outcome = "duplicate";
+        }
+      } else {
+        outcome = inserted[r++] === true ? "stored" : "duplicate";
+        if (outcome === "stored") fresh.push(env);
+      }
+      if (outcome === "duplicate") duplicates++;
+      metrics?.envelope?.(source, env, outcome);
+    }
+    return fresh;
+  };
+
+  const deliver = (envelopes: readonly Envelope[]) => {
+    for (const env of envelopes) dispatcher.publish(env);
+  };
+
+  const runQuery = async (req: QueryRequest): Promise<QueryResponse> => {
+    const q = validateQuery(req);
+    const rows = await store.query(q.store);
+    const envelopes = rows.map((row) =>
+      create(EnvelopeSchema, {
+        contentTopic: row.contentTopic,
+        timestampNs: row.timestampNs,
+        message: row.message,
+      }),
+    );
+    return create(QueryResponseSchema, {
+      envelopes,
+      pagingInfo: pagingInfoFor(rows, q.store, q.direction),
+    });
+  };
+
+  return {
+    async publish(req, ctx) {
+      const envelopes = req.envelopes;
+      spend("PUB", ctx, envelopes.length);
+      if (authorizer !== undefined) authorizer.authorize(ctx.authorization, envelopes, now());
+      for (const env of envelopes) {
+        const problem = validateEnvelope(env);
+        if (problem !== undefined) throw new XmtpError(Code.InvalidArgument, problem);
+      }
+      if (envelopes.length === 0) return create(PublishResponseSchema);
+      const fresh = await commit(envelopes, "publish");
+      if (fresh.length > 0) {
+        deliver(fresh);
+        relay?.broadcast(fresh);
+      }
+      return create(PublishResponseSchema);
+    },
+
+    async ingest(envelopes) {
+      let valid: Envelope[] = envelopes;
+      for (let i = 0; i < envelopes.length; i++) {
+        const problem = validateEnvelope(envelopes[i] as Envelope);
+        if (problem === undefined) continue;
+        // Rare path: rebuild the list without the invalid envelopes.
+        valid = [];
+        for (const env of envelopes) {
+          const p = validateEnvelope(env);
+          if (p === undefined) valid.push(env);
+          else {
+            ingestRejected++;
+            metrics?.ingestRejected?.(p, env);
+          }
+        }
+        break;
+      }
+      if (valid.length === 0) return;
+      deliver(await commit(valid, "relay"));
+    },
+
+    async query(req, ctx) {
+      spend("DEF", ctx, 1);
+      return runQuery(req);
+    },
+
+    async batchQuery(req, ctx) {
+      const requests = req.requests;
+      spend("DEF", ctx, requests.length);
+      if (requests.length > MAX_BATCH_QUERIES) {
+        throw new XmtpError(
+          Code.InvalidArgument,
+          `cannot exceed ${MAX_BATCH_QUERIES} requests in single batch`,
+        );
+      }
+      const responses: QueryResponse[] = new Array(requests.length);
+      let next = 0;
+      const worker = async () => {
+        while (next < requests.length) {
+          const i = next++;
+          try {
+            responses[i] = await runQuery(requests[i] as QueryRequest);
+          } catch (err) {
+            const inner = XmtpError.from(err);
+            throw new XmtpError(Code.Internal, inner.message, { cause: err });
+          }
+        }
+      };
+      const workers: Promise<void>[] = [];
+      for (let w = 0; w < Math.min(batchConcurrency, requests.length); w++) workers.push(worker());
+      await Promise.all(workers);
+      return create(BatchQueryResponseSchema, { responses }) as BatchQueryResponse;
+    },
+
+    subscribe(topics, ctx): Subscription {
+      spend("DEF", ctx, 1);
+      const sub = dispatcher.subscribe(topics, ctx.signal === undefined ? undefined : { signal: ctx.signal });
+      metrics?.subscribed?.(topics === "all" || topics.includes("*") ? "all" : topics.length);
+      return sub;
+    },
+
+    stats: () => ({ ingestRejected, duplicates }),
+
+    stop() {
+      if (ownsLimiter) limiter?.stop();
+    },
+  };
+}
+
+function isLimiter(x: RateLimiterOptions | RateLimiter): x is RateLimiter {
+  return typeof (x as RateLimiter).spend === "function";
+}
+
+/** Response paging per protocol.md §3.4: a cursor only when the page came back full. */
+function pagingInfoFor(rows: readonly StoredEnvelope[], q: StoreQuery, direction: SortDirection): PagingInfo {
+  const last = rows[rows.length - 1];
+  if (rows.length < q.limit || last === undefined) {
+    return create(PagingInfoSchema, { limit: 0, direction });
+  }
+  return create(PagingInfoSchema, {
+    limit: Math.min(q.limit, 100),
+    cursor: { cursor: { case: "index", value: { digest: last.digest, senderTimeNs: last.timestampNs } } },
+    direction,
+  });
+}
+
+function hexDigest(env: Envelope): string {
+  return Buffer.from(envelopeDigest(env.contentTopic, env.message)).toString("hex");
+}
+
+/** A bounded insertion-ordered set: the oldest key is forgotten when full. */
+class RecentSet {
+  private readonly keys = new Set<string>();
+  constructor(private readonly max: number) {}
+  /** Adds the key; false when it was already present. */
+  addIfAbsent(key: string): boolean {
+    if (this.keys.has(key)) return false;
+    this.keys.add(key);
+    if (this.keys.size > this.max) {
+      const oldest = this.keys.values().next().value;
+      if (oldest !== undefined) this.keys.delete(oldest);
+    }
+    return true;
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * In-node fan-out. Subscriptions are indexed by topic, so publishing costs one map lookup plus one
+ * push per subscriber of that topic (and per subscribe-all subscriber for `/xmtp/0/` topics),
+ * independent of how many unrelated subscriptions exist.
+ */
+import type { Envelope } from "@xmtp-ts/proto";
+import { Code, TOPIC_PREFIX, XmtpError } from "@xmtp-ts/protocol";
+import type { Subscription } from "../api/types.js";
+import type { Dispatcher, DispatcherOptions } from "./types.js";
+
+/** Buffer sizes the reference uses (protocol.md §2.10). */
+export const DEFAULT_BUFFER_SIZE = 1024;
+export const DEFAULT_ALL_BUFFER_SIZE = 4096;
+
+/** The message a slow subscriber's stream ends with (protocol.md §18 row 9). */
+export const OVERFLOW_MESSAGE = "subscription buffer overflow, resubscribe and backfill";
+
+export interface CreateDispatcherOptions extends Partial<DispatcherOptions> {
+  /** Called once per subscription ended by overflow (for metrics). */
+  onOverflow?: ((sub: { all: boolean; topics: number }) => void) | undefined;
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/** Creates an empty dispatcher. */
+export function createDispatcher(opts: CreateDispatcherOptions = {}): Dispatcher {
+  const bufferSize = positive(opts.bufferSize ?? DEFAULT_BUFFER_SIZE, "bufferSize");
+  const allBufferSize = positive(opts.allBufferSize ?? DEFAULT_ALL_BUFFER_SIZE, "allBufferSize");
+  const byTopic = new Map<string, Set<Sub>>();
+  const all = new Set<Sub>();
+  const open = new Set<Sub>();
+  let overflows = 0;
+  let delivered = 0;
+
+  const index = (sub: Sub, topic: string) => {
+    let set = byTopic.get(topic);
+    if (set === undefined) {
+      set = new Set();
+      byTopic.set(topic, set);
+    }
+    set.add(sub);
+  };
+  const unindex = (sub: Sub, topic: string) => {
+    const set = byTopic.get(topic);
+    if (set === undefined) return;
+    set.delete(sub);
+    if (set.size === 0) byTopic.delete(topic);
+  };
+
+  const hooks: SubHooks = {
+    /** Moves a subscription between the topic index and the subscribe-all list. */
+    retarget(sub, next) {
+      const prev = sub.topics;
+      if (prev === "all") {
+        if (next !== "all") all.delete(sub);
+      } else {
+        for (const t of prev) if (next === "all" || !next.has(t)) unindex(sub, t);
+      }
+      if (next === "all") {
+        if (prev !== "all") all.add(sub);
+      } else {
+        for (const t of next) if (prev === "all" || !prev.has(t)) index(sub, t);
+      }
+      sub.topics = next;
+      sub.limit = next === "all" ? allBufferSize : bufferSize;
+    },
+    remove(sub, overflowed) {
+      if (!open.delete(sub)) return;
+      if (sub.topics === "all") all.delete(sub);
+      else for (const t of sub.topics) unindex(sub, t);
+      if (overflowed) {
+        overflows++;
+        opts.onOverflow?.({
+          all: sub.topics === "all",
+          topics: sub.topics === "all" ? 0 : sub.topics.size,
+        });
+      }
+    },
+  };
+
+  return {
+    publish(envelope) {
+      const set = byTopic.get(envelope.contentTopic);
+      if (set !== undefined) {
+        delivered += set.size;
+        for (const sub of set) sub.push(envelope);
+      }
+      if (all.size > 0 && envelope.contentTopic.startsWith(TOPIC_PREFIX)) {
+        delivered += all.size;
+        for (const sub of all) sub.push(envelope);
+      }
+    },
+    subscribe(topics, subOpts) {
+      const sub = new Sub(hooks);
+      open.add(sub);
+      hooks.retarget(sub, toTopicSet(topics));
+      const signal = subOpts?.signal;
+      if (signal !== undefined) sub.watch(signal);
+      return sub;
+    },
+    stats() {
+      return { subscriptions: open.size, topics: byTopic.size, overflows, delivered };
+    },
+    closeAll() {
+      for (const sub of [...open]) sub.close();
+    },
+  };
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`"${name}" expected a positive integer, got ${n}`);
+  return n;
+}
+
+/** `"all"` or a list containing `"*"` subscribe to everything under `/xmtp/0/` (protocol.md §1.4). */
+function toTopicSet(topics: readonly string[] | "all"): Set<string> | "all" {
+  if (topics === "all" || topics.includes("*")) return "all";
+  return new Set(topics);
+}
+
+interface SubHooks {
+  retarget(sub: Sub, next: Set<string> | "all"): void;
+  remove(sub: Sub, overflowed: boolean): void;
+}
+
+/**
+ * One subscription: a FIFO queue (array + head index, reset when drained so steady state does not
+ * allocate) and at most one pending `next()`.
+ */
+class Sub implements Subscription, AsyncIterator<Envelope> {
+  topics: Set<string> | "all" = new Set();
+  limit = 1;
+  private queue: Envelope[] = [];
+  private head = 0;
+  private closed = false;
+  private error: XmtpError | undefined;
+  private waiter: ((r: IteratorResult<Envelope>) => void) | undefined;
+  private failWaiter: ((e: unknown) => void) | undefined;
+  private unwatch: (() => void) | undefined;
+
+  constructor(private readonly hooks: SubHooks) {}
+
+  /** Hot path: called by the dispatcher for every matching envelope. */
+  push(env: Envelope): void {
+    if (this.closed) return;
+    const w = this.waiter;
+    if (w !== undefined) {
+      this.waiter = undefined;
+      this.failWaiter = undefined;
+      w({ done: false, value: env });
+      return;
+    }
+    if (this.queue.length - this.head >= this.limit) {
+      this.end(new XmtpError(Code.Aborted, OVERFLOW_MESSAGE), true);
+      return;
+    }
+    this.queue.push(env);
+  }
+
+  /** Closes this subscription when `signal` aborts; the listener is removed when it ends. */
+  watch(signal: AbortSignal): void {
+    if (signal.aborted) {
+      this.close();
+      return;
+    }
+    const onAbort = () => this.close();
+    signal.addEventListener("abort", onAbort, { once: true });
+    this.unwatch = () => signal.removeEventListener("abort", onAbort);
+  }
+
+  setTopics(topics: readonly string[]): void {
+    if (this.closed) return;
+    const next = toTopicSet(topics);
+    this.hooks.retarget(this, next);
+    // Envelopes already queued for topics no longer subscribed are dropped; kept topics keep theirs.
+    if (next !== "all" && this.head < this.queue.length) {
+      const kept: Envelope[] = [];
+      for (let i = this.head; i < this.queue.length; i++) {
+        const e = this.queue[i] as Envelope;
+        if (next.has(e.contentTopic)) kept.push(e);
+      }
+      this.queue = kept;
+      this.head = 0;
+    }
+  }
+
+  close(): void {
+    this.end(undefined, false);
+  }
+
+  next(): Promise<IteratorResult<Envelope>> {
+    if (this.head < this.queue.length) {
+      const value = this.queue[this.head] as Envelope;
+      this.queue[this.head] = undefined as unknown as Envelope;
+      this.head++;
+      if (this.head === this.queue.length) {
+        this.queue.length = 0;
+        this.head = 0;
+      }
+      return Promise.resolve({ done: false, value });
+    }
+    if (this.error !== undefined) {
+      const e = this.error;
+      this.error = undefined; // thrown once; afterwards the iterator is simply done
+      return Promise.reject(e);
+    }
+    if (this.closed) return Promise.resolve(DONE);
+    if (this.waiter !== undefined) {
+      return Promise.reject(new Error("subscription: next() called while another next() is pending"));
+    }
+    return new Promise((resolve, reject) => {
+      this.waiter = resolve;
+      this.failWaiter = reject;
+    });
+  }
+
+  return(): Promise<IteratorResult<Envelope>> {
+    this.close();
+    this.error = undefined;
+    return Promise.resolve(DONE);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Envelope> {
+    return this;
+  }
+
+  private end(error: XmtpError | undefined, overflowed: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.hooks.remove(this, overflowed);
+    this.unwatch?.();
+    this.unwatch = undefined;
+    // The backlog is discarded: after close() nobody reads it, and after an overflow the client must
+    // backfill anyway, so the error should reach it now rather than after the queue drains.
+    this.queue = [];
+    this.head = 0;
+    const w = this.waiter;
+    const f = this.failWaiter;
+    this.waiter = undefined;
+    this.failWaiter = undefined;
+    if (error !== undefined) {
+      if (f !== undefined) f(error);
+      else this.error = error;
+    } else if (w !== undefined) {
+      w(DONE);
+    }
+  }
+}
