@@ -10,4 +10,5 @@ export * from "./api/service.js";
 export type * from "./api/types.js";
 export * from "./dispatch/dispatcher.js";
 export type * from "./dispatch/types.js";
+export { createSqliteStore, type SqliteStoreOptions } from "./store/sqlite.js";
 export type * from "./store/types.js";

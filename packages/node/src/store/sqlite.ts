@@ -1,0 +1,375 @@
+/**
+ * The embedded store: one SQLite file through better-sqlite3 (protocol.md §3).
+ *
+ * Durability: WAL with `synchronous=FULL` by default, so a resolved insert survives a process kill
+ * and a power loss. `synchronous: "normal"` is also safe against a process kill (the WAL frames
+ * are written to the OS before the commit returns; only an OS crash or power loss can roll back
+ * the newest transactions) and is offered for operators who accept that.
+ *
+ * Throughput: concurrent `insert()` calls made before the event loop turns are committed together
+ * in one transaction (group commit). Each caller's batch runs in its own savepoint, so it stays
+ * all-or-nothing on its own, and every caller resolves only after the shared commit.
+ */
+
+import { Code, shouldExpire, XmtpError } from "@xmtp-ts/protocol";
+import Database from "better-sqlite3";
+import {
+  buffer,
+  bytes,
+  compareKeys,
+  fromSortable,
+  type NormalQuery,
+  normalizeQuery,
+  notRunning,
+  toSortable,
+  validateEnvelopes,
+} from "./common.js";
+import type { InsertResult, Store, StoredEnvelope, StoreQuery, StoreScan } from "./types.js";
+
+export interface SqliteStoreOptions {
+  /** Database file; `":memory:"` for a throwaway store. */
+  path: string;
+  /** `"full"` (default): survives power loss. `"normal"`: survives process kills only. */
+  synchronous?: "full" | "normal" | undefined;
+  /** Coalesce concurrent inserts into one transaction (default true). */
+  groupCommit?: boolean | undefined;
+  /** Page cache size in KiB (default 32768). */
+  cacheSizeKiB?: number | undefined;
+  /** Node wall clock in ns, stored as receiver time (default `Date.now()`). */
+  now?: (() => bigint) | undefined;
+}
+
+interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Append only: never edit a released migration, add the next version. */
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "envelopes",
+    // sender_ts holds timestampNs − 2^63 so the signed INTEGER order is the uint64 order.
+    sql: `
+      CREATE TABLE envelopes (
+        sender_ts INTEGER NOT NULL,
+        digest BLOB NOT NULL CHECK (length(digest) = 32),
+        content_topic TEXT NOT NULL,
+        message BLOB NOT NULL,
+        receiver_ts INTEGER NOT NULL,
+        should_expire INTEGER NOT NULL CHECK (should_expire IN (0, 1))
+      ) STRICT;
+      CREATE UNIQUE INDEX envelopes_ts_digest ON envelopes (sender_ts, digest);
+      CREATE INDEX envelopes_topic_ts_digest ON envelopes (content_topic, sender_ts, digest);
+    `,
+  },
+];
+
+interface Pending {
+  rows: StoredEnvelope[];
+  resolve: (r: InsertResult) => void;
+  reject: (e: unknown) => void;
+}
+
+interface KeyRow {
+  sender_ts: bigint;
+  digest: Buffer;
+}
+interface FullRow extends KeyRow {
+  content_topic: string;
+  message: Buffer;
+}
+
+const COLUMNS = "sender_ts, digest, content_topic, message";
+
+/** Creates a SQLite-backed {@link Store}; call `start()` before use. */
+export function createSqliteStore(options: SqliteStoreOptions): Store {
+  const synchronous = options.synchronous ?? "full";
+  const groupCommit = options.groupCommit ?? true;
+  const now = options.now ?? (() => BigInt(Date.now()) * 1_000_000n);
+  let state: "new" | "running" | "stopped" = "new";
+  let db: Database.Database | undefined;
+  let queue: Pending[] = [];
+  let flushScheduled = false;
+  const statements = new Map<string, Database.Statement>();
+
+  const open = (): Database.Database => {
+    if (state !== "running" || db === undefined) throw notRunning(state === "new" ? "new" : "stopped");
+    return db;
+  };
+
+  const stmt = (sql: string): Database.Statement => {
+    let s = statements.get(sql);
+    if (s === undefined) {
+      s = open().prepare(sql);
+      statements.set(sql, s);
+    }
+    return s;
+  };
+
+  const insertRows = (rows: StoredEnvelope[]): boolean[] => {
+    const ins = stmt(
+      `INSERT INTO envelopes (sender_ts, digest, content_topic, message, receiver_ts, should_expire)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sender_ts, digest) DO NOTHING`,
+    );
+    const receivedNs = now();
+    return rows.map(
+      (e) =>
+        ins.run(
+          toSortable(e.timestampNs),
+          buffer(e.digest),
+          e.contentTopic,
+          buffer(e.message),
+          receivedNs,
+          shouldExpire(e.contentTopic) ? 1 : 0,
+        ).changes === 1,
+    );
+  };
+
+  const flush = (): void => {
+    flushScheduled = false;
+    const batch = queue;
+    queue = [];
+    if (batch.length === 0) return;
+    let d: Database.Database;
+    try {
+      d = open();
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    const outcomes: ({ ok: boolean[] } | { err: unknown })[] = [];
+    try {
+      d.transaction(() => {
+        for (const p of batch) {
+          if (batch.length === 1) {
+            outcomes.push({ ok: insertRows(p.rows) });
+            continue;
+          }
+          try {
+            // A nested better-sqlite3 transaction is a savepoint: this batch alone rolls back.
+            outcomes.push({ ok: d.transaction(insertRows)(p.rows) });
+          } catch (err) {
+            // SQLite may have rolled back the whole transaction (I/O errors): then all fail.
+            if (!d.inTransaction) throw err;
+            outcomes.push({ err });
+          }
+        }
+      })();
+    } catch (err) {
+      const e = translate(err);
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const o = outcomes[i]!;
+      if ("ok" in o) p.resolve({ inserted: o.ok });
+      else p.reject(translate(o.err));
+    });
+  };
+
+  const keyCondition = (q: NormalQuery): string =>
+    q.cursor === undefined ? "" : `AND (sender_ts, digest) ${q.direction === "asc" ? ">" : "<"} (?, ?)`;
+  const order = (q: NormalQuery): string => {
+    const dir = q.direction === "asc" ? "ASC" : "DESC";
+    return `ORDER BY sender_ts ${dir}, digest ${dir}`;
+  };
+  const params = (q: NormalQuery): unknown[] =>
+    q.cursor === undefined ? [q.lo, q.hi, q.limit] : [q.lo, q.hi, q.cursor.ts, q.cursor.digest, q.limit];
+
+  const toEnvelope = (r: FullRow): StoredEnvelope => ({
+    contentTopic: r.content_topic,
+    timestampNs: fromSortable(r.sender_ts),
+    message: bytes(r.message),
+    digest: bytes(r.digest),
+  });
+
+  /** One topic: a straight range read of the (topic, ts, digest) index. */
+  const queryOne = (topic: string, q: NormalQuery): StoredEnvelope[] => {
+    const rows = stmt(
+      `SELECT ${COLUMNS} FROM envelopes
+       WHERE content_topic = ? AND sender_ts >= ? AND sender_ts <= ? ${keyCondition(q)}
+       ${order(q)} LIMIT ?`,
+    ).all(topic, ...params(q)) as FullRow[];
+    return rows.map(toEnvelope);
+  };
+
+  /**
+   * Several topics: read at most `limit` keys per topic from the covering index, merge them, then
+   * fetch the winning rows. The work is bounded by topics × limit however large each topic is.
+   */
+  const queryMany = (q: NormalQuery): StoredEnvelope[] => {
+    const keys = stmt(
+      `SELECT sender_ts, digest FROM envelopes
+       WHERE content_topic = ? AND sender_ts >= ? AND sender_ts <= ? ${keyCondition(q)}
+       ${order(q)} LIMIT ?`,
+    );
+    const p = params(q);
+    const found: { timestampNs: bigint; digest: Buffer }[] = [];
+    for (const topic of q.topics) {
+      for (const r of keys.all(topic, ...p) as KeyRow[])
+        found.push({ timestampNs: r.sender_ts, digest: r.digest });
+    }
+    const sign = q.direction === "asc" ? 1 : -1;
+    found.sort((a, b) => sign * compareKeys(a, b));
+    const row = stmt(`SELECT ${COLUMNS} FROM envelopes WHERE sender_ts = ? AND digest = ?`);
+    return found.slice(0, q.limit).map((k) => toEnvelope(row.get(k.timestampNs, k.digest) as FullRow));
+  };
+
+  const scanAll = (q: NormalQuery): StoredEnvelope[] => {
+    const rows = stmt(
+      `SELECT ${COLUMNS} FROM envelopes
+       WHERE sender_ts >= ? AND sender_ts <= ? ${keyCondition(q)}
+       ${order(q)} LIMIT ?`,
+    ).all(...params(q)) as FullRow[];
+    return rows.map(toEnvelope);
+  };
+
+  const run = (q: NormalQuery): StoredEnvelope[] => {
+    if (q.lo > q.hi) return [];
+    if (q.topics.length === 0) return scanAll(q);
+    if (q.topics.length === 1) return queryOne(q.topics[0]!, q);
+    return queryMany(q);
+  };
+
+  const guard = async <T>(fn: () => T): Promise<T> => {
+    try {
+      return fn();
+    } catch (err) {
+      throw translate(err);
+    }
+  };
+
+  return {
+    async start() {
+      if (state === "running") return;
+      const d = new Database(options.path);
+      try {
+        d.defaultSafeIntegers(true);
+        d.pragma("journal_mode = WAL");
+        d.pragma(`synchronous = ${synchronous === "full" ? "FULL" : "NORMAL"}`);
+        d.pragma("busy_timeout = 5000");
+        d.pragma(`cache_size = ${-Math.trunc(options.cacheSizeKiB ?? 32768)}`);
+        d.pragma("temp_store = MEMORY");
+        migrate(d);
+      } catch (err) {
+        d.close();
+        throw translate(err);
+      }
+      db = d;
+      statements.clear();
+      state = "running";
+    },
+
+    async stop() {
+      if (state !== "running") {
+        state = "stopped";
+        return;
+      }
+      flush();
+      state = "stopped";
+      statements.clear();
+      const d = db;
+      db = undefined;
+      d?.close();
+    },
+
+    insert(envelopes) {
+      try {
+        validateEnvelopes(envelopes);
+        open();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (envelopes.length === 0) return Promise.resolve({ inserted: [] });
+      return new Promise<InsertResult>((resolve, reject) => {
+        queue.push({ rows: [...envelopes], resolve, reject });
+        if (!groupCommit) return flush();
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+
+    query(q: StoreQuery) {
+      return guard(() => {
+        const n = normalizeQuery(q, true);
+        open();
+        return run(n);
+      });
+    },
+
+    scan(q: StoreScan) {
+      return guard(() => {
+        const n = normalizeQuery(q, false);
+        open();
+        return run(n);
+      });
+    },
+
+    newestTimestampNs() {
+      return guard(() => {
+        const r = stmt("SELECT max(sender_ts) AS m FROM envelopes").get() as { m: bigint | null };
+        return r.m === null ? undefined : fromSortable(r.m);
+      });
+    },
+
+    count() {
+      return guard(() => Number((stmt("SELECT count(*) AS n FROM envelopes").get() as { n: bigint }).n));
+    },
+
+    async healthy() {
+      if (state !== "running") return false;
+      try {
+        return (stmt("SELECT 1 AS ok").get() as { ok: bigint }).ok === 1n;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+function migrate(d: Database.Database): void {
+  d.exec(`CREATE TABLE IF NOT EXISTS store_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ns INTEGER NOT NULL) STRICT`);
+  const newest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  // IMMEDIATE takes the write lock first, so two processes opening one file apply each step once.
+  const step = d.transaction((m: Migration) => {
+    const done = d.prepare("SELECT 1 FROM store_migrations WHERE version = ?").get(m.version);
+    if (done !== undefined) return;
+    d.exec(m.sql);
+    d.prepare("INSERT INTO store_migrations (version, name, applied_at_ns) VALUES (?, ?, ?)").run(
+      m.version,
+      m.name,
+      BigInt(Date.now()) * 1_000_000n,
+    );
+  });
+  const applied = d.prepare("SELECT max(version) AS v FROM store_migrations").get() as { v: bigint | null };
+  if (applied.v !== null && applied.v > BigInt(newest)) {
+    throw new XmtpError(
+      Code.FailedPrecondition,
+      `database schema version ${applied.v} is newer than this node supports (${newest})`,
+    );
+  }
+  for (const m of MIGRATIONS) step.immediate(m);
+}
+
+/** Driver errors become XmtpErrors here, once (architecture.md §6.3). */
+function translate(err: unknown): XmtpError {
+  if (err instanceof XmtpError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === "SQLITE_CONSTRAINT_CHECK" || code === "SQLITE_CONSTRAINT_NOTNULL") {
+    return new XmtpError(Code.InvalidArgument, "envelope rejected by the store (digest must be 32 bytes)", {
+      cause: err,
+    });
+  }
+  if (code === "SQLITE_BUSY" || code === "SQLITE_LOCKED" || code === "SQLITE_FULL") {
+    return new XmtpError(Code.Unavailable, "store is busy", { cause: err });
+  }
+  if (err instanceof TypeError && /not open/.test(err.message)) {
+    return new XmtpError(Code.Unavailable, "store is stopped", { cause: err });
+  }
+  return XmtpError.from(err, Code.Internal);
+}
