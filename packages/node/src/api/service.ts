@@ -38,6 +38,8 @@ export interface MessageApiMetrics {
   ingestRejected?(problem: EnvelopeProblem, envelope: Envelope): void;
   /** A call refused by the rate limiter. */
   rateLimited?(err: XmtpError): void;
+  /** `relay.broadcast` threw after a publish was committed. */
+  relayFailed?(err: unknown): void;
   /** A subscription opened through the API. */
   subscribed?(topics: number | "all"): void;
 }
@@ -180,7 +182,14 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
       const fresh = await commit(envelopes, "publish");
       if (fresh.length > 0) {
         deliver(fresh);
-        relay?.broadcast(fresh);
+        if (relay !== undefined) {
+          // Committed and delivered locally: a relay failure must not turn into a publish error.
+          try {
+            relay.broadcast(fresh);
+          } catch (err) {
+            metrics?.relayFailed?.(err);
+          }
+        }
       }
       return create(PublishResponseSchema);
     },

@@ -1,0 +1,71 @@
+/** Test-only helpers for the API tests: identities from the shared vectors and bounded waits. */
+import { readFileSync } from "node:fs";
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { hexToBytes } from "@noble/hashes/utils.js";
+import { type Envelope, EnvelopeSchema, type PublicKey, PublicKeyBundleSchema } from "@xmtp-ts/proto";
+import { createAuthToken } from "@xmtp-ts/protocol";
+
+interface IdentityVector {
+  wallet_address: string;
+  identity_key: { private_key_hex: string };
+  public_key_bundle_v1_hex: string;
+}
+
+const vectors = JSON.parse(
+  readFileSync(new URL("../../../../../shared/vectors/xmtp-v2.json", import.meta.url), "utf8"),
+) as {
+  identities: { alice: IdentityVector; bob: IdentityVector };
+  auth_token: { alice_token: { created_ns: string; authorization_header: string; wallet_address: string } };
+};
+
+export interface TestIdentity {
+  wallet: string;
+  identityKey: PublicKey;
+  privateKey: Uint8Array;
+  /** `Bearer <token>` created at `createdNs`. */
+  bearer(createdNs: bigint): string;
+}
+
+function identity(v: IdentityVector): TestIdentity {
+  const identityKey = fromBinary(PublicKeyBundleSchema, hexToBytes(v.public_key_bundle_v1_hex)).identityKey;
+  if (identityKey === undefined) throw new Error("vector without identity key");
+  const privateKey = hexToBytes(v.identity_key.private_key_hex);
+  return {
+    wallet: v.wallet_address,
+    identityKey,
+    privateKey,
+    bearer: (createdNs) =>
+      `Bearer ${createAuthToken({ identityKey, identityPrivateKey: privateKey, walletAddress: v.wallet_address, createdNs })}`,
+  };
+}
+
+export const alice = identity(vectors.identities.alice);
+export const bob = identity(vectors.identities.bob);
+/** The token xmtp-js built for Alice (protocol.md §19.5). */
+export const aliceFixture = {
+  createdNs: BigInt(vectors.auth_token.alice_token.created_ns),
+  header: vectors.auth_token.alice_token.authorization_header,
+  wallet: vectors.auth_token.alice_token.wallet_address,
+};
+
+export const env = (topic: string, ts: bigint | number, message: Uint8Array | string = `m${ts}`): Envelope =>
+  create(EnvelopeSchema, {
+    contentTopic: topic,
+    timestampNs: BigInt(ts),
+    message: typeof message === "string" ? new TextEncoder().encode(message) : message,
+  });
+
+/** Next value of an async iterator, or an error after `ms`. */
+export async function nextWithin<T>(it: AsyncIterator<T>, ms = 2000): Promise<IteratorResult<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      it.next(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no value within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
