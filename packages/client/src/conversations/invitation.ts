@@ -1,0 +1,372 @@
+/**
+ * V2 invitations (protocol.md §8): the deterministic topic and key material, sealing an
+ * invitation for a peer, the two-envelope publish, and opening a received invitation with every
+ * check the reference makes (plus explicit size limits).
+ */
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  type ConsentProofPayload,
+  type Envelope,
+  EnvelopeSchema,
+  type InvitationV1,
+  type InvitationV1_Context,
+  InvitationV1Schema,
+  SealedInvitationHeaderV1Schema,
+  SealedInvitationSchema,
+  type SignedPublicKey,
+  type SignedPublicKeyBundle,
+} from "@xmtp-ts/proto";
+import {
+  buildTopic,
+  isValidTopic,
+  MAX_TOPIC_BYTES,
+  signedPublicKeyBytes,
+  verifySignedPreKey,
+  walletAddressFromSignedKey,
+} from "@xmtp-ts/protocol";
+import {
+  type Ecdh,
+  NoMatchingPreKeyError,
+  type OwnKeys,
+  type PeerKeys,
+  sharedSecret3dh,
+} from "./own-keys.js";
+import {
+  bytesEqual,
+  decryptCiphertext,
+  encryptCiphertext,
+  hkdfSha256,
+  hmacSha256,
+  toHex,
+} from "./primitives.js";
+
+/** Largest `SealedInvitation` accepted from the network. */
+export const MAX_SEALED_INVITATION_BYTES = 64 * 1024;
+/** Largest `SealedInvitationHeaderV1` accepted (two bundles are ~600 bytes). */
+export const MAX_INVITATION_HEADER_BYTES = 8 * 1024;
+/** Most `context.metadata` entries accepted in an invitation. */
+export const MAX_INVITATION_METADATA_ENTRIES = 64;
+
+const INVITE_SALT = new TextEncoder().encode("__XMTP__INVITATION__SALT__XMTP__");
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+export type InvitationErrorReason =
+  | "too-large"
+  | "malformed"
+  | "invalid-envelope-topic"
+  | "timestamp-mismatch"
+  | "bad-key"
+  | "not-participant"
+  | "no-matching-pre-key"
+  | "bad-pre-key-signature"
+  | "decrypt-failed"
+  | "missing-topic"
+  | "invalid-topic"
+  | "missing-key-material"
+  | "not-wallet-signed"
+  | "self-invitation";
+
+/** A received invitation that failed a check; `reason` says which. */
+export class InvitationError extends Error {
+  override readonly name = "InvitationError";
+  constructor(
+    readonly reason: InvitationErrorReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Context of a V2 conversation (`InvitationV1.Context`). */
+export interface ConversationContext {
+  conversationId: string;
+  metadata: Record<string, string>;
+}
+
+/** The 65-byte keys of a SignedPublicKeyBundle, with lengths and prefixes checked. */
+export function peerKeysFromSignedBundle(b: SignedPublicKeyBundle | undefined): PeerKeys {
+  if (!b?.identityKey || !b.preKey) throw new InvitationError("bad-key", "bundle is missing a key");
+  return {
+    identity: checkedKeyBytes(b.identityKey, "identity key"),
+    preKey: checkedKeyBytes(b.preKey, "pre-key"),
+  };
+}
+
+function checkedKeyBytes(k: SignedPublicKey, what: string): Uint8Array {
+  let pub: Uint8Array;
+  try {
+    pub = signedPublicKeyBytes(k);
+  } catch (cause) {
+    throw new InvitationError("bad-key", `${what} is undecodable`, { cause });
+  }
+  if (pub.length !== 65 || pub[0] !== 4)
+    throw new InvitationError("bad-key", `${what} expected 65 bytes 04‖X‖Y, got ${pub.length}`);
+  const sig = k.signature?.union;
+  if (sig?.case === "ecdsaCompact" || sig?.case === "walletEcdsaCompact") {
+    if (sig.value.bytes.length !== 64)
+      throw new InvitationError(
+        "bad-key",
+        `${what} signature expected 64 bytes, got ${sig.value.bytes.length}`,
+      );
+    if (sig.value.recovery > 1)
+      throw new InvitationError(
+        "bad-key",
+        `${what} signature recovery expected 0 or 1, got ${sig.value.recovery}`,
+      );
+  } else {
+    throw new InvitationError("bad-key", `${what} is not signed`);
+  }
+  return pub;
+}
+
+/**
+ * Deterministic topic and key material (protocol.md §8.2) for a conversation between `own` and
+ * the peer bundle whose wallet is `peerAddress`. The smaller address plays the recipient role.
+ */
+export function deriveInvitationSecrets(
+  own: OwnKeys,
+  peer: SignedPublicKeyBundle,
+  peerAddress: string,
+  conversationId?: string,
+  ecdh?: Ecdh,
+): { topic: string; keyMaterial: Uint8Array } {
+  const peerKeys = peerKeysFromSignedBundle(peer);
+  const myPre = own.preKeys[0];
+  if (!myPre) throw new NoMatchingPreKeyError();
+  const secret = sharedSecret3dh(own, peerKeys, myPre.publicKey, own.address < peerAddress, ecdh);
+  const sorted = [own.address, peerAddress].sort();
+  const topicId = toHex(hmacSha256(secret, utf8(`${conversationId ?? ""}${sorted[0]},${sorted[1]}`)));
+  const keyMaterial = hkdfSha256(secret, INVITE_SALT, utf8(`0|${sorted[0]}|${sorted[1]}`), 32);
+  return { topic: buildTopic.conversationV2(topicId), keyMaterial };
+}
+
+/** Builds the InvitationV1 for a new deterministic conversation with the peer. */
+export function createInvitation(
+  own: OwnKeys,
+  peer: SignedPublicKeyBundle,
+  peerAddress: string,
+  context?: Partial<ConversationContext>,
+  consentProof?: ConsentProofPayload,
+): InvitationV1 {
+  const { topic, keyMaterial } = deriveInvitationSecrets(own, peer, peerAddress, context?.conversationId);
+  return create(InvitationV1Schema, {
+    topic,
+    encryption: { case: "aes256GcmHkdfSha256", value: { keyMaterial } },
+    ...(context
+      ? {
+          context: {
+            conversationId: context.conversationId ?? "",
+            metadata: { ...(context.metadata ?? {}) },
+          },
+        }
+      : {}),
+    ...(consentProof ? { consentProof } : {}),
+  });
+}
+
+/**
+ * Seals an invitation for `recipient` (protocol.md §8.3): the header holds both bundles and
+ * `createdNs`; the ciphertext uses the sender-role 3DH secret with the header bytes as AAD.
+ * Returns the encoded `SealedInvitation`.
+ */
+export async function sealInvitation(
+  own: OwnKeys,
+  recipient: SignedPublicKeyBundle,
+  invitation: InvitationV1,
+  createdNs: bigint,
+): Promise<Uint8Array> {
+  const myPre = own.preKeys[0];
+  if (!myPre) throw new NoMatchingPreKeyError();
+  const headerBytes = toBinary(
+    SealedInvitationHeaderV1Schema,
+    create(SealedInvitationHeaderV1Schema, { sender: own.signedBundle, recipient, createdNs }),
+  );
+  const secret = sharedSecret3dh(own, peerKeysFromSignedBundle(recipient), myPre.publicKey, false);
+  const ciphertext = await encryptCiphertext(toBinary(InvitationV1Schema, invitation), secret, headerBytes);
+  return toBinary(
+    SealedInvitationSchema,
+    create(SealedInvitationSchema, { version: { case: "v1", value: { headerBytes, ciphertext } } }),
+  );
+}
+
+/** The two envelopes of one invite publish: to the peer's and to one's own invite topic. */
+export function invitationEnvelopes(
+  sealed: Uint8Array,
+  createdNs: bigint,
+  peerAddress: string,
+  ownAddress: string,
+): Envelope[] {
+  return [peerAddress, ownAddress].map((a) =>
+    create(EnvelopeSchema, { contentTopic: buildTopic.invite(a), timestampNs: createdNs, message: sealed }),
+  );
+}
+
+/** An invitation that passed every check. */
+export interface OpenedInvitation {
+  topic: string;
+  keyMaterial: Uint8Array;
+  context: ConversationContext | undefined;
+  consentProof: ConsentProofPayload | undefined;
+  createdNs: bigint;
+  peerAddress: string;
+  /** The peer's V2 bundle as carried in the header. */
+  peerBundle: SignedPublicKeyBundle;
+  /** True when this client sent the invitation. */
+  isSender: boolean;
+}
+
+/** Per-call caches a batch of invitations can share (pre-key checks, wallet recoveries). */
+export interface OpenCache {
+  ecdh?: Ecdh;
+  verified?: Map<string, string>;
+}
+
+/**
+ * Opens an invite envelope (protocol.md §8.4 and §8.5): topic, sizes, key lengths, header
+ * timestamp = envelope timestamp, decryption by role, the peer's pre-key signature, a non-empty
+ * topic and 32-byte key material, and the peer wallet from its V2 identity key. Throws
+ * {@link InvitationError}.
+ */
+export async function openInvitation(
+  own: OwnKeys,
+  env: Envelope,
+  cache?: OpenCache,
+): Promise<OpenedInvitation> {
+  if (!isValidTopic(env.contentTopic))
+    throw new InvitationError(
+      "invalid-envelope-topic",
+      `invalid topic ${JSON.stringify(env.contentTopic.slice(0, 100))}`,
+    );
+  if (env.message.length > MAX_SEALED_INVITATION_BYTES)
+    throw new InvitationError(
+      "too-large",
+      `sealed invitation is ${env.message.length} bytes, limit ${MAX_SEALED_INVITATION_BYTES}`,
+    );
+  let sealed: ReturnType<typeof decodeSealed>;
+  try {
+    sealed = decodeSealed(env.message);
+  } catch (cause) {
+    if (cause instanceof InvitationError) throw cause;
+    throw new InvitationError("malformed", "undecodable sealed invitation", { cause });
+  }
+  const { header, headerBytes, ciphertext } = sealed;
+  if (header.createdNs !== env.timestampNs)
+    throw new InvitationError("timestamp-mismatch", "envelope and header timestamp mismatch");
+  const senderKeys = peerKeysFromSignedBundle(header.sender);
+  const recipientKeys = peerKeysFromSignedBundle(header.recipient);
+  const isSender = bytesEqual(senderKeys.identity, own.identity.publicKey);
+  const isRecipient = bytesEqual(recipientKeys.identity, own.identity.publicKey);
+  if (isSender && isRecipient) throw new InvitationError("self-invitation", "invitation from self to self");
+  if (!isSender && !isRecipient)
+    throw new InvitationError("not-participant", "invitation is neither from nor to this identity");
+  const peerBundle = (isSender ? header.recipient : header.sender) as SignedPublicKeyBundle;
+  const peerKeys = isSender ? recipientKeys : senderKeys;
+  const peerAddress = verifiedPeerAddress(peerBundle, cache);
+  let secret: Uint8Array;
+  try {
+    secret = isSender
+      ? sharedSecret3dh(own, peerKeys, senderKeys.preKey, false, cache?.ecdh)
+      : sharedSecret3dh(own, peerKeys, recipientKeys.preKey, true, cache?.ecdh);
+  } catch (cause) {
+    if (cause instanceof NoMatchingPreKeyError)
+      throw new InvitationError("no-matching-pre-key", "no matching pre-key", { cause });
+    throw new InvitationError("bad-key", "ECDH failed", { cause });
+  }
+  let plain: Uint8Array;
+  try {
+    plain = await decryptCiphertext(ciphertext, secret, headerBytes);
+  } catch (cause) {
+    throw new InvitationError("decrypt-failed", `cannot decrypt invitation: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  let inv: InvitationV1;
+  try {
+    inv = fromBinary(InvitationV1Schema, plain);
+  } catch (cause) {
+    throw new InvitationError("malformed", "undecodable invitation", { cause });
+  }
+  if (!inv.topic) throw new InvitationError("missing-topic", "invitation has no topic");
+  if (
+    new TextEncoder().encode(inv.topic).length > MAX_TOPIC_BYTES ||
+    !isValidTopic(inv.topic) ||
+    !inv.topic.startsWith("/xmtp/0/m-")
+  )
+    throw new InvitationError("invalid-topic", `invitation topic is not a V2 conversation topic`);
+  if (inv.encryption.case !== "aes256GcmHkdfSha256" || inv.encryption.value.keyMaterial.length === 0)
+    throw new InvitationError("missing-key-material", "invitation has no key material");
+  const keyMaterial = inv.encryption.value.keyMaterial;
+  if (keyMaterial.length !== 32)
+    throw new InvitationError(
+      "missing-key-material",
+      `"key_material" expected 32 bytes, got ${keyMaterial.length}`,
+    );
+  const ctx = inv.context;
+  if (ctx && Object.keys(ctx.metadata).length > MAX_INVITATION_METADATA_ENTRIES)
+    throw new InvitationError(
+      "too-large",
+      `invitation metadata has more than ${MAX_INVITATION_METADATA_ENTRIES} entries`,
+    );
+  return {
+    topic: inv.topic,
+    keyMaterial,
+    context: ctx ? contextOf(ctx) : undefined,
+    consentProof: inv.consentProof,
+    createdNs: header.createdNs,
+    peerAddress,
+    peerBundle,
+    isSender,
+  };
+}
+
+function contextOf(c: InvitationV1_Context): ConversationContext {
+  return { conversationId: c.conversationId, metadata: { ...c.metadata } };
+}
+
+function decodeSealed(bytes: Uint8Array) {
+  const sealed = fromBinary(SealedInvitationSchema, bytes);
+  if (sealed.version.case !== "v1") throw new InvitationError("malformed", "sealed invitation has no v1");
+  const { headerBytes, ciphertext } = sealed.version.value;
+  if (headerBytes.length === 0) throw new InvitationError("malformed", "missing header bytes");
+  if (headerBytes.length > MAX_INVITATION_HEADER_BYTES)
+    throw new InvitationError(
+      "too-large",
+      `invitation header is ${headerBytes.length} bytes, limit ${MAX_INVITATION_HEADER_BYTES}`,
+    );
+  if (!ciphertext) throw new InvitationError("malformed", "missing ciphertext");
+  const header = fromBinary(SealedInvitationHeaderV1Schema, headerBytes);
+  if (!header.sender || !header.recipient)
+    throw new InvitationError("malformed", "header is missing sender or recipient");
+  return { header, headerBytes, ciphertext };
+}
+
+/** Checks the bundle's pre-key signature and recovers its wallet; memoised in `cache.verified`. */
+function verifiedPeerAddress(b: SignedPublicKeyBundle, cache?: OpenCache): string {
+  const id = b.identityKey!;
+  const pre = b.preKey!;
+  const key = cache?.verified
+    ? `${toHex(id.keyBytes)}${sigKey(id)}|${toHex(pre.keyBytes)}${sigKey(pre)}`
+    : "";
+  const hit = cache?.verified?.get(key);
+  if (hit) return hit;
+  if (!verifySignedPreKey(id, pre))
+    throw new InvitationError("bad-pre-key-signature", "peer pre-key signature invalid");
+  if (id.signature?.union.case !== "walletEcdsaCompact")
+    throw new InvitationError("not-wallet-signed", "key was not signed by a wallet");
+  let address: string;
+  try {
+    address = walletAddressFromSignedKey(id);
+  } catch (cause) {
+    throw new InvitationError("not-wallet-signed", "cannot recover the peer wallet", { cause });
+  }
+  cache?.verified?.set(key, address);
+  return address;
+}
+
+function sigKey(k: SignedPublicKey): string {
+  const u = k.signature?.union;
+  return u && (u.case === "ecdsaCompact" || u.case === "walletEcdsaCompact")
+    ? `:${u.case}:${toHex(u.value.bytes)}:${u.value.recovery}`
+    : ":none";
+}

@@ -1,0 +1,254 @@
+/**
+ * V2 messages (protocol.md §9): building a `Message{v2}` (SignedContent signed by the current
+ * pre-key, AES-256-GCM under the invitation key material with the header as AAD, sender HMAC,
+ * should_push) and decoding one with every reference check plus ours: the sender must be one of
+ * the conversation's two participants.
+ */
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  type Envelope,
+  EnvelopeSchema,
+  MessageHeaderV2Schema,
+  MessageSchema,
+  type SignedContent,
+  SignedContentSchema,
+  type SignedPublicKeyBundle,
+} from "@xmtp-ts/proto";
+import {
+  buildTopic,
+  MAX_MESSAGE_BYTES,
+  signCompact,
+  verifyCompact,
+  verifySignedPreKey,
+  walletAddressFromSignedKey,
+} from "@xmtp-ts/protocol";
+import { peerKeysFromSignedBundle } from "./invitation.js";
+import { NoMatchingPreKeyError, type OwnKeys } from "./own-keys.js";
+import {
+  concatBytes,
+  decryptCiphertext,
+  encryptCiphertext,
+  hmacKey,
+  hmacSha256,
+  sha256,
+  toHex,
+} from "./primitives.js";
+
+/** Largest `MessageHeaderV2` accepted (a topic is ≤ 300 bytes). */
+export const MAX_V2_HEADER_BYTES = 1024;
+
+export type MessageDecodeErrorReason =
+  | "empty-envelope"
+  | "too-large"
+  | "malformed"
+  | "unknown-version"
+  | "topic-mismatch"
+  | "no-topic-key"
+  | "decrypt-failed"
+  | "incomplete-signed-content"
+  | "bad-key"
+  | "pre-key-not-signed"
+  | "bad-signature"
+  | "not-wallet-signed"
+  | "sender-not-participant"
+  | "headers-mismatch"
+  | "no-matching-pre-key"
+  | "content";
+
+/** A message that failed a check on receive; `reason` says which. Streams skip these. */
+export class MessageDecodeError extends Error {
+  override readonly name = "MessageDecodeError";
+  constructor(
+    readonly reason: MessageDecodeErrorReason,
+    message: string,
+    readonly envelope?: Envelope,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** `floor(ms / 1000 / 60 / 60 / 24 / 30)`: 30-day periods since the epoch. */
+export function thirtyDayPeriod(nowMs: number): number {
+  return Math.floor(nowMs / 1000 / 60 / 60 / 24 / 30);
+}
+
+/** The sender HMAC key for a period (protocol.md §9.2, push-server keys). */
+export function senderHmacKey(keyMaterial: Uint8Array, period: number, address: string): Uint8Array {
+  return hmacKey(keyMaterial, new TextEncoder().encode(`${period}-${address}`));
+}
+
+export interface EncodeV2Input {
+  own: OwnKeys;
+  topic: string;
+  keyMaterial: Uint8Array;
+  /** Encoded `EncodedContent`. */
+  payload: Uint8Array;
+  createdNs: bigint;
+  shouldPush?: boolean;
+  /** Clock for the HMAC period; defaults to `Date.now()`. */
+  nowMs?: number;
+}
+
+export interface EncodedV2 {
+  /** Encoded `Message{v2}`. */
+  bytes: Uint8Array;
+  /** hex(sha256(Message bytes)). */
+  id: string;
+  headerBytes: Uint8Array;
+  senderHmac: Uint8Array;
+}
+
+/** The header bytes and SignedContent of a V2 message; deterministic (no encryption yet). */
+export function signV2(own: OwnKeys, topic: string, payload: Uint8Array, createdNs: bigint) {
+  const headerBytes = toBinary(MessageHeaderV2Schema, create(MessageHeaderV2Schema, { createdNs, topic }));
+  const pre = own.preKeys[0];
+  if (!pre) throw new NoMatchingPreKeyError();
+  const sig = signCompact(pre.privateKey, sha256(concatBytes(headerBytes, payload)));
+  const signed = create(SignedContentSchema, {
+    payload,
+    sender: own.signedBundle,
+    signature: { union: { case: "ecdsaCompact", value: { bytes: sig.bytes, recovery: sig.recovery } } },
+  });
+  return { headerBytes, signedBytes: toBinary(SignedContentSchema, signed) };
+}
+
+/** Builds a `Message{v2}` (protocol.md §9.2). */
+export async function encodeMessageV2(i: EncodeV2Input): Promise<EncodedV2> {
+  const { headerBytes, signedBytes } = signV2(i.own, i.topic, i.payload, i.createdNs);
+  const ciphertext = await encryptCiphertext(signedBytes, i.keyMaterial, headerBytes);
+  const period = thirtyDayPeriod(i.nowMs ?? Date.now());
+  const senderHmac = hmacSha256(senderHmacKey(i.keyMaterial, period, i.own.address), headerBytes);
+  const bytes = toBinary(
+    MessageSchema,
+    create(MessageSchema, {
+      version: {
+        case: "v2",
+        value: {
+          headerBytes,
+          ciphertext,
+          senderHmac,
+          ...(i.shouldPush !== undefined ? { shouldPush: i.shouldPush } : {}),
+        },
+      },
+    }),
+  );
+  return { bytes, id: toHex(sha256(bytes)), headerBytes, senderHmac };
+}
+
+/** The envelope of a V2 message, to the conversation topic or its `mE-` twin. */
+export function v2Envelope(topic: string, createdNs: bigint, bytes: Uint8Array, ephemeral = false): Envelope {
+  return create(EnvelopeSchema, {
+    contentTopic: ephemeral ? buildTopic.ephemeral(topic) : topic,
+    timestampNs: createdNs,
+    message: bytes,
+  });
+}
+
+/** A V2 message that passed every check. */
+export interface DecodedV2 {
+  id: string;
+  senderAddress: string;
+  /** `header.created_ns`. */
+  sentNs: bigint;
+  /** Encoded `EncodedContent` (verified, not yet decoded). */
+  payload: Uint8Array;
+  sender: SignedPublicKeyBundle;
+  senderHmac: Uint8Array | undefined;
+  shouldPush: boolean | undefined;
+}
+
+export interface DecodeV2Input {
+  envelope: Envelope;
+  /** The conversation topic (not the `mE-` twin). */
+  topic: string;
+  keyMaterial: Uint8Array | undefined;
+  /** The two participants' addresses; the sender must be one of them. */
+  participants: readonly [string, string];
+  /** Memo of verified sender bundles → address, shared across a batch. */
+  verified?: Map<string, string>;
+}
+
+/**
+ * Decodes a V2 envelope with the checks of protocol.md §9.3 in order, plus the participant
+ * check. Throws {@link MessageDecodeError}.
+ */
+export async function decodeMessageV2(i: DecodeV2Input): Promise<DecodedV2> {
+  const env = i.envelope;
+  const fail = (reason: MessageDecodeErrorReason, message: string, cause?: unknown): never => {
+    throw new MessageDecodeError(reason, message, env, cause === undefined ? undefined : { cause });
+  };
+  if (!env.contentTopic || env.message.length === 0) fail("empty-envelope", "empty envelope");
+  if (env.message.length > MAX_MESSAGE_BYTES)
+    fail("too-large", `message is ${env.message.length} bytes, limit ${MAX_MESSAGE_BYTES}`);
+  let msg: ReturnType<typeof fromBinary<typeof MessageSchema>>;
+  try {
+    msg = fromBinary(MessageSchema, env.message);
+  } catch (cause) {
+    return fail("malformed", "undecodable message", cause);
+  }
+  if (msg.version.case !== "v2") return fail("unknown-version", "unknown message version");
+  const { headerBytes, ciphertext } = msg.version.value;
+  if (headerBytes.length > MAX_V2_HEADER_BYTES)
+    fail("too-large", `header is ${headerBytes.length} bytes, limit ${MAX_V2_HEADER_BYTES}`);
+  let header: ReturnType<typeof fromBinary<typeof MessageHeaderV2Schema>>;
+  try {
+    header = fromBinary(MessageHeaderV2Schema, headerBytes);
+  } catch (cause) {
+    return fail("malformed", "undecodable header", cause);
+  }
+  if (header.topic !== i.topic) fail("topic-mismatch", "topic mismatch");
+  if (!i.keyMaterial) return fail("no-topic-key", "no topic key");
+  let plain: Uint8Array;
+  try {
+    plain = await decryptCiphertext(ciphertext, i.keyMaterial, headerBytes);
+  } catch (cause) {
+    return fail("decrypt-failed", `cannot decrypt: ${(cause as Error).message}`, cause);
+  }
+  let signed: SignedContent;
+  try {
+    signed = fromBinary(SignedContentSchema, plain);
+  } catch (cause) {
+    return fail("malformed", "undecodable signed content", cause);
+  }
+  if (!signed.sender?.identityKey || !signed.sender.preKey || !signed.signature)
+    fail("incomplete-signed-content", "incomplete signed content");
+  const sender = signed.sender as SignedPublicKeyBundle;
+  let senderAddress = i.verified?.get(bundleKey(sender));
+  let preKey: Uint8Array;
+  try {
+    preKey = peerKeysFromSignedBundle(sender).preKey;
+  } catch (cause) {
+    return fail("bad-key", (cause as Error).message, cause);
+  }
+  if (!senderAddress && !verifySignedPreKey(sender.identityKey!, sender.preKey!))
+    fail("pre-key-not-signed", "pre key not signed by identity key");
+  const sig = signed.signature!.union;
+  if (sig.case !== "ecdsaCompact" || sig.value.bytes.length !== 64)
+    return fail("bad-signature", "invalid signature");
+  if (!verifyCompact(preKey, sha256(concatBytes(headerBytes, signed.payload)), sig.value.bytes))
+    fail("bad-signature", "invalid signature");
+  if (!senderAddress) {
+    try {
+      senderAddress = walletAddressFromSignedKey(sender.identityKey!);
+    } catch (cause) {
+      return fail("not-wallet-signed", (cause as Error).message, cause);
+    }
+    i.verified?.set(bundleKey(sender), senderAddress);
+  }
+  if (senderAddress !== i.participants[0] && senderAddress !== i.participants[1])
+    fail("sender-not-participant", `sender ${senderAddress} is not a participant of this conversation`);
+  return {
+    id: toHex(sha256(env.message)),
+    senderAddress,
+    sentNs: header.createdNs,
+    payload: signed.payload,
+    sender,
+    senderHmac: msg.version.value.senderHmac,
+    shouldPush: msg.version.value.shouldPush,
+  };
+}
+
+function bundleKey(b: SignedPublicKeyBundle): string {
+  return toHex(toBinary(SignedContentSchema, create(SignedContentSchema, { sender: b })));
+}
