@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { LocalAuthenticator, PrivateKeyBundleV1 } from "@xmtp/xmtp-js";
 import {
   BatchQueryRequestSchema,
   type Envelope,
@@ -16,6 +17,7 @@ import {
   MAX_TOPIC_BYTES,
   XmtpError,
 } from "@xmtp-ts/protocol";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDispatcher } from "../dispatch/dispatcher.js";
 import type { Dispatcher } from "../dispatch/types.js";
@@ -551,6 +553,19 @@ describe("subscribe", () => {
     s.close();
   });
 
+  it("with 10k open subscriptions a publish reaches only its topic's subscribers", async () => {
+    const subs = Array.from({ length: 10_000 }, (_, i) => api.subscribe([`/xmtp/0/m-sub-${i}/proto`], ctx));
+    const target = subs[1234]!;
+    const it = target[Symbol.asyncIterator]();
+    for (let i = 1; i <= 100; i++) {
+      await publish([env("/xmtp/0/m-sub-1234/proto", i)]);
+      expect((await nextWithin(it)).value?.timestampNs).toBe(BigInt(i));
+    }
+    expect(dispatcher.stats()).toMatchObject({ subscriptions: 10_000, delivered: 100, overflows: 0 });
+    for (const s of subs) s.close();
+    expect(dispatcher.stats()).toMatchObject({ subscriptions: 0, topics: 0 });
+  });
+
   it("a slow subscriber overflows with an explicit Aborted error; others keep receiving", async () => {
     dispatcher = createDispatcher({ bufferSize: 3 });
     const a = make();
@@ -654,6 +669,27 @@ describe("auth", () => {
       Code.PermissionDenied,
       "publishing to restricted topic",
     );
+  });
+
+  it("accepts a token from a fresh xmtp-js 12.1.0 identity (LocalAuthenticator)", async () => {
+    const account = privateKeyToAccount(generatePrivateKey());
+    const wallet = {
+      getAddress: async () => account.address,
+      signMessage: async (message: ArrayLike<number> | string) =>
+        account.signMessage({
+          message: typeof message === "string" ? message : { raw: Uint8Array.from(message) },
+        }),
+    };
+    const bundle = await PrivateKeyBundleV1.generate(wallet);
+    const token = await new LocalAuthenticator(bundle.identityKey).createToken();
+    const live = make({ auth: { required: true } });
+    await pub([env(buildTopic.contact(account.address), 1)], `Bearer ${token.toBase64()}`, live);
+    await expectError(
+      pub([env(bobContact, 1)], `Bearer ${token.toBase64()}`, live),
+      Code.PermissionDenied,
+      "publishing to restricted topic",
+    );
+    live.stop();
   });
 
   it("lets a privileged address publish into anyone's restricted topics", async () => {

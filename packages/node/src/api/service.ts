@@ -12,7 +12,6 @@ import {
   type PagingInfo,
   PagingInfoSchema,
   PublishResponseSchema,
-  type QueryRequest,
   type QueryResponse,
   QueryResponseSchema,
   type SortDirection,
@@ -21,7 +20,7 @@ import { Code, envelopeDigest, isEphemeralTopic, MAX_BATCH_QUERIES, XmtpError } 
 import type { Dispatcher } from "../dispatch/types.js";
 import type { Store, StoredEnvelope, StoreQuery } from "../store/types.js";
 import { createPublishAuthorizer, type PublishAuthOptions } from "./auth.js";
-import { type EnvelopeProblem, validateEnvelope, validateQuery } from "./limits.js";
+import { type EnvelopeProblem, type ValidatedQuery, validateEnvelope, validateQuery } from "./limits.js";
 import { createRateLimiter, type RateLimiter, type RateLimiterOptions } from "./rate-limit.js";
 import type { MessageApi, RequestContext, Subscription } from "./types.js";
 
@@ -153,8 +152,7 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
     for (const env of envelopes) dispatcher.publish(env);
   };
 
-  const runQuery = async (req: QueryRequest): Promise<QueryResponse> => {
-    const q = validateQuery(req);
+  const runValidated = async (q: ValidatedQuery): Promise<QueryResponse> => {
     const rows = await store.query(q.store);
     const envelopes = rows.map((row) =>
       create(EnvelopeSchema, {
@@ -217,7 +215,7 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
 
     async query(req, ctx) {
       spend("DEF", ctx, 1);
-      return runQuery(req);
+      return runValidated(validateQuery(req));
     },
 
     async batchQuery(req, ctx) {
@@ -229,21 +227,33 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
           `cannot exceed ${MAX_BATCH_QUERIES} requests in single batch`,
         );
       }
-      const responses: QueryResponse[] = new Array(requests.length);
+      const internal = (err: unknown) =>
+        new XmtpError(Code.Internal, XmtpError.from(err).message, { cause: err });
+      // Validate every sub-query before touching the store, so a bad one costs no database work.
+      const queries: ValidatedQuery[] = [];
+      for (const r of requests) {
+        try {
+          queries.push(validateQuery(r));
+        } catch (err) {
+          throw internal(err);
+        }
+      }
+      const responses: QueryResponse[] = new Array(queries.length);
       let next = 0;
+      let failed = false;
       const worker = async () => {
-        while (next < requests.length) {
+        while (!failed && next < queries.length) {
           const i = next++;
           try {
-            responses[i] = await runQuery(requests[i] as QueryRequest);
+            responses[i] = await runValidated(queries[i] as ValidatedQuery);
           } catch (err) {
-            const inner = XmtpError.from(err);
-            throw new XmtpError(Code.Internal, inner.message, { cause: err });
+            failed = true;
+            throw internal(err);
           }
         }
       };
       const workers: Promise<void>[] = [];
-      for (let w = 0; w < Math.min(batchConcurrency, requests.length); w++) workers.push(worker());
+      for (let w = 0; w < Math.min(batchConcurrency, queries.length); w++) workers.push(worker());
       await Promise.all(workers);
       return create(BatchQueryResponseSchema, { responses }) as BatchQueryResponse;
     },
