@@ -65,14 +65,14 @@ describe("vectors", () => {
     expect(bytesToHex(bobSends)).toBe(vectors.shared_secret_3dh.secret_when_bob_is_sender_hex);
   });
 
-  test("deterministic topics and key material from both sides", () => {
+  test("deterministic topics and key material from both sides", async () => {
     const d = vectors.deterministic_invite;
     for (const [me, peer] of [
       [alice, bob],
       [bob, alice],
     ] as const) {
-      const withId = deriveInvitationSecrets(me, peer.signedBundle, peer.address, "test");
-      const without = deriveInvitationSecrets(me, peer.signedBundle, peer.address);
+      const withId = await deriveInvitationSecrets(me, peer.signedBundle, peer.address, "test");
+      const without = await deriveInvitationSecrets(me, peer.signedBundle, peer.address);
       expect(withId.topic).toBe(d.with_conversation_id.topic);
       expect(without.topic).toBe(d.without_context.topic);
       expect(bytesToHex(withId.keyMaterial)).toBe(d.key_material.key_material_hex);
@@ -84,7 +84,7 @@ describe("vectors", () => {
 describe("seal and open", () => {
   test("round trip for recipient and sender, envelopes carry created_ns", async () => {
     const createdNs = 1_700_000_000_123_000_000n;
-    const inv = createInvitation(bob, alice.signedBundle, alice.address, {
+    const inv = await createInvitation(bob, alice.signedBundle, alice.address, {
       conversationId: "test",
       metadata: { a: "b" },
     });
@@ -123,7 +123,8 @@ describe("seal and open", () => {
 
 describe("rejections", () => {
   const createdNs = 42n;
-  async function sealedFor(inv = createInvitation(alice, bob.signedBundle, bob.address)) {
+  async function sealedFor(inv?: Awaited<ReturnType<typeof createInvitation>>) {
+    inv ??= await createInvitation(alice, bob.signedBundle, bob.address);
     return sealInvitation(alice, bob.signedBundle, inv, createdNs);
   }
   const env = (message: Uint8Array, over: Partial<{ contentTopic: string; timestampNs: bigint }> = {}) =>
@@ -167,7 +168,10 @@ describe("rejections", () => {
     await expectReason(openInvitation(bob, env(big)), "too-large");
     const metadata: Record<string, string> = {};
     for (let i = 0; i <= MAX_INVITATION_METADATA_ENTRIES; i++) metadata[`k${i}`] = "v";
-    const inv = createInvitation(alice, bob.signedBundle, bob.address, { conversationId: "x", metadata });
+    const inv = await createInvitation(alice, bob.signedBundle, bob.address, {
+      conversationId: "x",
+      metadata,
+    });
     await expectReason(openInvitation(bob, env(await sealedFor(inv))), "too-large");
   });
   test("tampered ciphertext", async () => {
@@ -184,7 +188,7 @@ describe("rejections", () => {
     s.version.value.ciphertext.union.value.hkdfSalt = new Uint8Array(16);
     const e = await openInvitation(bob, env(toBinary(SealedInvitationSchema, s))).catch((x) => x);
     expect(e.reason).toBe("decrypt-failed");
-    expect(e.message).toContain('"hkdf_salt" expected 32 bytes, got 16');
+    expect(e.message).toContain('"hkdfSalt" expected 32 bytes, got 16');
   });
   test("header swapped after sealing (AAD)", async () => {
     const s = fromBinary(SealedInvitationSchema, await sealedFor());
@@ -208,7 +212,7 @@ describe("rejections", () => {
     const sealed = await sealInvitation(
       forgedAlice,
       bob.signedBundle,
-      createInvitation(alice, bob.signedBundle, bob.address),
+      await createInvitation(alice, bob.signedBundle, bob.address),
       createdNs,
     );
     await expectReason(openInvitation(bob, env(sealed)), "bad-pre-key-signature");
@@ -228,7 +232,7 @@ describe("rejections", () => {
     const sealed = await sealInvitation(
       { ...alice, signedBundle: b },
       bob.signedBundle,
-      createInvitation(alice, bob.signedBundle, bob.address),
+      await createInvitation(alice, bob.signedBundle, bob.address),
       createdNs,
     );
     await expectReason(openInvitation(bob, env(sealed)), "not-wallet-signed");
@@ -241,7 +245,7 @@ describe("rejections", () => {
     const sealed = await sealInvitation(
       { ...alice, signedBundle: b },
       bob.signedBundle,
-      createInvitation(alice, bob.signedBundle, bob.address),
+      await createInvitation(alice, bob.signedBundle, bob.address),
       createdNs,
     );
     const e = await openInvitation(bob, env(sealed)).catch((x) => x);

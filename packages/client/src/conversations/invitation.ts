@@ -124,32 +124,37 @@ function checkedKeyBytes(k: SignedPublicKey, what: string): Uint8Array {
  * Deterministic topic and key material (protocol.md §8.2) for a conversation between `own` and
  * the peer bundle whose wallet is `peerAddress`. The smaller address plays the recipient role.
  */
-export function deriveInvitationSecrets(
+export async function deriveInvitationSecrets(
   own: OwnKeys,
   peer: SignedPublicKeyBundle,
   peerAddress: string,
   conversationId?: string,
   ecdh?: Ecdh,
-): { topic: string; keyMaterial: Uint8Array } {
+): Promise<{ topic: string; keyMaterial: Uint8Array }> {
   const peerKeys = peerKeysFromSignedBundle(peer);
   const myPre = own.preKeys[0];
   if (!myPre) throw new NoMatchingPreKeyError();
   const secret = sharedSecret3dh(own, peerKeys, myPre.publicKey, own.address < peerAddress, ecdh);
   const sorted = [own.address, peerAddress].sort();
-  const topicId = toHex(hmacSha256(secret, utf8(`${conversationId ?? ""}${sorted[0]},${sorted[1]}`)));
-  const keyMaterial = hkdfSha256(secret, INVITE_SALT, utf8(`0|${sorted[0]}|${sorted[1]}`), 32);
+  const topicId = toHex(await hmacSha256(secret, utf8(`${conversationId ?? ""}${sorted[0]},${sorted[1]}`)));
+  const keyMaterial = await hkdfSha256(secret, INVITE_SALT, utf8(`0|${sorted[0]}|${sorted[1]}`), 32);
   return { topic: buildTopic.conversationV2(topicId), keyMaterial };
 }
 
 /** Builds the InvitationV1 for a new deterministic conversation with the peer. */
-export function createInvitation(
+export async function createInvitation(
   own: OwnKeys,
   peer: SignedPublicKeyBundle,
   peerAddress: string,
   context?: Partial<ConversationContext>,
   consentProof?: ConsentProofPayload,
-): InvitationV1 {
-  const { topic, keyMaterial } = deriveInvitationSecrets(own, peer, peerAddress, context?.conversationId);
+): Promise<InvitationV1> {
+  const { topic, keyMaterial } = await deriveInvitationSecrets(
+    own,
+    peer,
+    peerAddress,
+    context?.conversationId,
+  );
   return create(InvitationV1Schema, {
     topic,
     encryption: { case: "aes256GcmHkdfSha256", value: { keyMaterial } },

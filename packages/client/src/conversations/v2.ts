@@ -74,7 +74,7 @@ export function thirtyDayPeriod(nowMs: number): number {
 }
 
 /** The sender HMAC key for a period (protocol.md §9.2, push-server keys). */
-export function senderHmacKey(keyMaterial: Uint8Array, period: number, address: string): Uint8Array {
+export function senderHmacKey(keyMaterial: Uint8Array, period: number, address: string): Promise<Uint8Array> {
   return hmacKey(keyMaterial, new TextEncoder().encode(`${period}-${address}`));
 }
 
@@ -118,7 +118,7 @@ export async function encodeMessageV2(i: EncodeV2Input): Promise<EncodedV2> {
   const { headerBytes, signedBytes } = signV2(i.own, i.topic, i.payload, i.createdNs);
   const ciphertext = await encryptCiphertext(signedBytes, i.keyMaterial, headerBytes);
   const period = thirtyDayPeriod(i.nowMs ?? Date.now());
-  const senderHmac = hmacSha256(senderHmacKey(i.keyMaterial, period, i.own.address), headerBytes);
+  const senderHmac = await hmacSha256(await senderHmacKey(i.keyMaterial, period, i.own.address), headerBytes);
   const bytes = toBinary(
     MessageSchema,
     create(MessageSchema, {
@@ -200,6 +200,7 @@ export async function decodeMessageV2(i: DecodeV2Input): Promise<DecodedV2> {
   if (header.topic !== i.topic) fail("topic-mismatch", "topic mismatch");
   if (!i.keyMaterial) return fail("no-topic-key", "no topic key");
   let plain: Uint8Array;
+  if (!ciphertext) return fail("malformed", "missing ciphertext");
   try {
     plain = await decryptCiphertext(ciphertext, i.keyMaterial, headerBytes);
   } catch (cause) {
