@@ -1,0 +1,52 @@
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { eip191Hash, publicKeyToAddress, recoverPublicKey, splitWalletSignature } from "@xmtp-ts/protocol";
+import { Wallet } from "ethers";
+import { createWalletClient, custom } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { describe, expect, test } from "vitest";
+import {
+  fromEthersSigner,
+  fromViemAccount,
+  fromViemWalletClient,
+  type Signer,
+  signerAddress,
+  signText,
+  walletSignatureBytes,
+} from "./signer.js";
+
+const pk = generatePrivateKey();
+const account = privateKeyToAccount(pk);
+const noNetwork = custom({
+  request: async () => {
+    throw new Error("no network in tests");
+  },
+});
+
+async function recovers(signer: Signer): Promise<void> {
+  const text = "XMTP : Create Identity\n00\n\nFor more info: https://xmtp.org/signatures/";
+  const sig = await signText(signer, text);
+  const { bytes, recovery } = splitWalletSignature(sig);
+  expect(publicKeyToAddress(recoverPublicKey(eip191Hash(text), bytes, recovery))).toBe(account.address);
+  expect(await signerAddress(signer)).toBe(account.address);
+}
+
+describe("adapters", () => {
+  test("viem account", () => recovers(fromViemAccount(account)));
+  test("viem wallet client with a hoisted account", () =>
+    recovers(fromViemWalletClient(createWalletClient({ account, transport: noNetwork }))));
+  test("viem wallet client with an explicit account", () =>
+    recovers(fromViemWalletClient(createWalletClient({ transport: noNetwork }), account)));
+  test("ethers signer", () => recovers(fromEthersSigner(new Wallet(pk))));
+  test("all adapters give the same signature", async () => {
+    const a = await signText(fromViemAccount(account), "x");
+    const b = await signText(fromEthersSigner(new Wallet(pk)), "x");
+    expect(bytesToHex(a)).toBe(bytesToHex(b));
+  });
+});
+
+test("walletSignatureBytes validates length", () => {
+  expect(walletSignatureBytes(`0x${"11".repeat(65)}`)).toEqual(new Uint8Array(65).fill(0x11));
+  expect(() => walletSignatureBytes(`0x${"11".repeat(64)}`)).toThrow(
+    '"walletSignature" expected 65 bytes, got 64',
+  );
+});

@@ -1,0 +1,89 @@
+/**
+ * The wallet the SDK talks to: an address and EIP-191 `personal_sign` over text. Adapters take
+ * viem accounts, viem wallet clients and ethers signers by shape, so neither library is a runtime
+ * dependency.
+ */
+import { hexToBytes } from "@noble/hashes/utils.js";
+import { toChecksumAddress } from "@xmtp-ts/protocol";
+
+/** A wallet: its address and an EIP-191 signature (65 bytes `r ‖ s ‖ v`, hex or bytes) over text. */
+export interface Signer {
+  getAddress(): Promise<string>;
+  signMessage(text: string): Promise<string | Uint8Array>;
+}
+
+type Hex = `0x${string}`;
+
+/** The parts of a viem `LocalAccount` (e.g. `privateKeyToAccount`) the SDK uses. */
+export interface ViemAccountLike {
+  address: Hex;
+  signMessage(args: { message: string }): Promise<Hex>;
+}
+
+/** The parts of a viem `WalletClient` the SDK uses. */
+export interface ViemWalletClientLike {
+  account?: { address: Hex } | undefined;
+  getAddresses(): Promise<readonly Hex[]>;
+  // biome-ignore lint/suspicious/noExplicitAny: viem's account parameter is a wide union.
+  signMessage(args: { account: any; message: string }): Promise<Hex>;
+}
+
+/** The parts of an ethers v6 `Signer` the SDK uses. */
+export interface EthersSignerLike {
+  getAddress(): Promise<string>;
+  signMessage(message: string | Uint8Array): Promise<string>;
+}
+
+/** A Signer over a viem account (`privateKeyToAccount`, `mnemonicToAccount`, …). */
+export function fromViemAccount(account: ViemAccountLike): Signer {
+  return {
+    getAddress: async () => account.address,
+    signMessage: (text) => account.signMessage({ message: text }),
+  };
+}
+
+/**
+ * A Signer over a viem wallet client: uses `account` if given, else the client's hoisted account,
+ * else the first of `getAddresses()`.
+ */
+export function fromViemWalletClient(client: ViemWalletClientLike, account?: Hex | { address: Hex }): Signer {
+  const pick = async (): Promise<Hex | { address: Hex }> => {
+    if (account) return account;
+    if (client.account) return client.account;
+    const [first] = await client.getAddresses();
+    if (!first) throw new Error("wallet client has no account");
+    return first;
+  };
+  return {
+    getAddress: async () => {
+      const a = await pick();
+      return typeof a === "string" ? a : a.address;
+    },
+    signMessage: async (text) => client.signMessage({ account: await pick(), message: text }),
+  };
+}
+
+/** A Signer over an ethers v6 signer (`Wallet`, `JsonRpcSigner`, …). */
+export function fromEthersSigner(signer: EthersSignerLike): Signer {
+  return {
+    getAddress: () => signer.getAddress(),
+    signMessage: (text) => signer.signMessage(text),
+  };
+}
+
+/** A wallet signature as 65 bytes; accepts `0x`-hex or bytes, throws on any other length. */
+export function walletSignatureBytes(sig: string | Uint8Array): Uint8Array {
+  const bytes = typeof sig === "string" ? hexToBytes(sig.startsWith("0x") ? sig.slice(2) : sig) : sig;
+  if (bytes.length !== 65) throw new RangeError(`"walletSignature" expected 65 bytes, got ${bytes.length}`);
+  return bytes;
+}
+
+/** The signer's address in EIP-55 form. */
+export async function signerAddress(signer: Signer): Promise<string> {
+  return toChecksumAddress(await signer.getAddress());
+}
+
+/** Asks the wallet to sign `text` and returns the 65-byte signature. */
+export async function signText(signer: Signer, text: string): Promise<Uint8Array> {
+  return walletSignatureBytes(await signer.signMessage(text));
+}
