@@ -131,7 +131,7 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
       const env = envelopes[i] as Envelope;
       let outcome: EnvelopeOutcome;
       if (ephemeral[i]) {
-        const key = `${env.timestampNs}:${env.contentTopic}:${hexDigest(env)}`;
+        const key = `${env.timestampNs}:${hexDigest(env)}`;
         if (seenEphemeral.addIfAbsent(key)) {
           outcome = "ephemeral";
           fresh.push(env);

@@ -20,6 +20,9 @@ export interface CreateDispatcherOptions extends Partial<DispatcherOptions> {
   onOverflow?: ((sub: { all: boolean; topics: number }) => void) | undefined;
 }
 
+/** Consumed slots at the front of a queue that trigger compaction. */
+const COMPACT_AT = 1024;
+
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 /** Creates an empty dispatcher. */
@@ -195,6 +198,11 @@ class Sub implements Subscription, AsyncIterator<Envelope> {
       this.head++;
       if (this.head === this.queue.length) {
         this.queue.length = 0;
+        this.head = 0;
+      } else if (this.head >= COMPACT_AT && this.head * 2 >= this.queue.length) {
+        // A consumer that never fully drains would otherwise grow the array without bound.
+        this.queue.copyWithin(0, this.head);
+        this.queue.length -= this.head;
         this.head = 0;
       }
       return Promise.resolve({ done: false, value });
