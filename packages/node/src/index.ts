@@ -10,5 +10,6 @@ export * from "./api/service.js";
 export type * from "./api/types.js";
 export * from "./dispatch/dispatcher.js";
 export type * from "./dispatch/types.js";
+export { createPostgresStore, type PostgresStoreOptions } from "./store/postgres.js";
 export { createSqliteStore, type SqliteStoreOptions } from "./store/sqlite.js";
 export type * from "./store/types.js";

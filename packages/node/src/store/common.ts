@@ -65,7 +65,10 @@ export function validateEnvelopes(envelopes: readonly StoredEnvelope[]): void {
   if (!Array.isArray(envelopes)) throw invalid(`"envelopes" expected an array`);
   envelopes.forEach((e, i) => {
     if (typeof e !== "object" || e === null) throw invalid(`"envelopes[${i}]" expected an object`);
-    if (typeof e.contentTopic !== "string") throw invalid(`"envelopes[${i}].contentTopic" expected a string`);
+    if (typeof e.contentTopic !== "string" || e.contentTopic.includes("\0")) {
+      // PostgreSQL text cannot hold NUL, so neither backend accepts it.
+      throw invalid(`"envelopes[${i}].contentTopic" expected a string without NUL characters`);
+    }
     checkUint64(`envelopes[${i}].timestampNs`, e.timestampNs);
     if (!(e.message instanceof Uint8Array)) throw invalid(`"envelopes[${i}].message" expected a Uint8Array`);
     if (!(e.digest instanceof Uint8Array)) throw invalid(`"envelopes[${i}].digest" expected a Uint8Array`);
@@ -89,8 +92,8 @@ export interface NormalQuery {
 export function normalizeQuery(q: StoreQuery | StoreScan, requireTopics: boolean): NormalQuery {
   if (typeof q !== "object" || q === null) throw invalid(`"query" expected an object`);
   const topics = q.topics ?? [];
-  if (!Array.isArray(topics) || topics.some((t) => typeof t !== "string")) {
-    throw invalid(`"topics" expected an array of strings`);
+  if (!Array.isArray(topics) || topics.some((t) => typeof t !== "string" || t.includes("\0"))) {
+    throw invalid(`"topics" expected an array of strings without NUL characters`);
   }
   if (requireTopics && topics.length === 0) throw invalid(`"topics" expected at least one topic`);
   if (q.direction !== "asc" && q.direction !== "desc") {

@@ -171,6 +171,14 @@ export function describeStoreCompliance(name: string, factory: () => Promise<Sto
             store.insert([e, { ...e, message: "x" as unknown as Uint8Array }]),
             Code.InvalidArgument,
           );
+          await expectCode(
+            store.insert([{ ...e, contentTopic: "/xmtp/0/a\u0000b/proto" }]),
+            Code.InvalidArgument,
+          );
+          await expectCode(
+            store.query({ topics: ["a\u0000"], direction: "asc", limit: 1 }),
+            Code.InvalidArgument,
+          );
           expect(await store.count()).toBe(0);
         }));
 

@@ -1,0 +1,88 @@
+import { randomBytes } from "node:crypto";
+import { Code, XmtpError } from "@xmtp-ts/protocol";
+import postgres from "postgres";
+import { describe, expect, it } from "vitest";
+import { createPostgresStore } from "./postgres.js";
+import { describeStoreCompliance, makeEnvelope } from "./store.compliance.js";
+
+/** The test server (trust auth). Unreachable means failing tests, never skipped ones. */
+export const TEST_DATABASE_URL =
+  process.env.XMTP_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+/** Drops a test schema and everything in it. */
+export async function dropSchema(schema: string): Promise<void> {
+  const sql = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+describeStoreCompliance("postgres", async () => {
+  // One fresh schema per test, so tests and test files run in parallel without sharing rows.
+  const schema = `store_test_${randomBytes(6).toString("hex")}`;
+  const make = () => createPostgresStore({ url: TEST_DATABASE_URL, schema, poolSize: 4 });
+  const opened = [make()];
+  return {
+    store: opened[0]!,
+    reopen: () => {
+      const s = make();
+      opened.push(s);
+      return s;
+    },
+    async cleanup() {
+      for (const s of opened) await s.stop();
+      await dropSchema(schema);
+    },
+  };
+});
+
+describe("postgres store: several nodes on one schema", () => {
+  it("migrates once when many nodes start together, and dedupes across nodes", async () => {
+    const schema = `store_test_${randomBytes(6).toString("hex")}`;
+    const stores = Array.from({ length: 5 }, () =>
+      createPostgresStore({ url: TEST_DATABASE_URL, schema, poolSize: 3 }),
+    );
+    try {
+      await Promise.all(stores.map((s) => s.start()));
+      const t = "/xmtp/0/shared/proto";
+      const envs = Array.from({ length: 200 }, (_, i) => makeEnvelope(t, BigInt(i % 50), `s${i}`));
+      // Every node inserts the same rows in a different order, concurrently, in several batches.
+      const results = await Promise.all(
+        stores.flatMap((s, n) => {
+          const mine = n % 2 === 0 ? envs : [...envs].reverse();
+          return [0, 1, 2, 3].map((b) => s.insert(mine.slice(b * 50, b * 50 + 50)));
+        }),
+      );
+      const stored = results.flatMap((r) => r.inserted).filter(Boolean).length;
+      expect(stored).toBe(200);
+      for (const s of stores) expect(await s.count()).toBe(200);
+      const sql = postgres(TEST_DATABASE_URL, { max: 1 });
+      const rows = await sql.unsafe(`SELECT version FROM "${schema}".store_migrations`);
+      await sql.end();
+      expect(rows.length).toBe(1);
+    } finally {
+      for (const s of stores) await s.stop();
+      await dropSchema(schema);
+    }
+  });
+
+  it("fails start with Unavailable when the server cannot be reached", async () => {
+    const store = createPostgresStore({ url: "postgres://postgres@127.0.0.1:1/test", schema: "nope" });
+    const err = await store.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(XmtpError);
+    expect((err as XmtpError).code).toBe(Code.Unavailable);
+    expect(await store.healthy()).toBe(false);
+    await store.stop();
+  });
+
+  it("rejects a schema name that is not a plain identifier", () => {
+    expect(() => createPostgresStore({ url: TEST_DATABASE_URL, schema: 'x"; DROP TABLE y; --' })).toThrow(
+      XmtpError,
+    );
+  });
+});
