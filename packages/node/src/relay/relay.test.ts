@@ -1,0 +1,355 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { type GossipSub, gossipsub } from "@chainsafe/libp2p-gossipsub";
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { identify } from "@libp2p/identify";
+import { tcp } from "@libp2p/tcp";
+import { multiaddr } from "@multiformats/multiaddr";
+import { type Envelope, PublishRequestSchema } from "@xmtp-ts/proto";
+import {
+  HistoryQuerySchema,
+  HistoryRPCSchema,
+  PagingInfo_Direction,
+  PagingInfoSchema,
+  WakuMessageSchema,
+} from "@xmtp-ts/proto/waku";
+import { envelopeDigest, MAX_MESSAGE_BYTES } from "@xmtp-ts/protocol";
+import * as lp from "it-length-prefixed";
+import { createLibp2p, type Libp2p } from "libp2p";
+import { afterEach, describe, expect, test } from "vitest";
+import { env, nextWithin } from "../api/test-support.js";
+import type { StoredEnvelope } from "../store/types.js";
+import { RELAY_MULTICODECS } from "./relay.js";
+import { queryPeerStore, WAKU_STORE_PROTOCOL } from "./store-protocol.js";
+import { removeDir, startTestNode, type TestNode, tempDir, waitFor } from "./test-support.js";
+import { WAKU_PUBSUB_TOPIC } from "./waku-message.js";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function node(opts: Parameters<typeof startTestNode>[0] = {}): Promise<TestNode> {
+  const n = await startTestNode(opts);
+  cleanups.push(async () => {
+    await n.stop();
+    if (opts.dir === undefined) removeDir(n.dir);
+  });
+  return n;
+}
+
+const hex = (b: Uint8Array | undefined) => Buffer.from(b ?? []).toString("hex");
+const topic = (s: string) => `/xmtp/0/m-${s}/proto`;
+const publish = (n: TestNode, envs: Envelope[]) =>
+  n.api.publish(create(PublishRequestSchema, { envelopes: envs }), {});
+const row = (e: Envelope): StoredEnvelope => ({
+  contentTopic: e.contentTopic,
+  timestampNs: e.timestampNs,
+  message: e.message,
+  digest: envelopeDigest(e.contentTopic, e.message),
+});
+
+async function rawPeer(): Promise<Libp2p<{ pubsub: GossipSub }>> {
+  const p = await createLibp2p({
+    start: false,
+    privateKey: await generateKeyPair("secp256k1"),
+    addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        globalSignaturePolicy: "StrictNoSign",
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+      }) as unknown as (c: unknown) => GossipSub,
+    },
+  });
+  p.services.pubsub.multicodecs = [...RELAY_MULTICODECS];
+  await p.start();
+  p.services.pubsub.subscribe(WAKU_PUBSUB_TOPIC);
+  cleanups.push(() => p.stop());
+  return p as unknown as Libp2p<{ pubsub: GossipSub }>;
+}
+
+describe("relay", () => {
+  test("a publish on A reaches subscribers on B and C in a line A–B–C, stored everywhere once", async () => {
+    const b = await node();
+    const a = await node({ peers: [b.addr] });
+    const c = await node({ peers: [b.addr] });
+    await waitFor(
+      "mesh",
+      () => b.relay.meshPeerCount() === 2 && a.relay.meshPeerCount() === 1 && c.relay.meshPeerCount() === 1,
+    );
+    const subC = c.api.subscribe([topic("line")], {});
+    const subB = b.api.subscribe([topic("line")], {});
+    const e = env(topic("line"), 1_700_000_000_000_000_000n, "hello");
+    await publish(a, [e]);
+    const got = await nextWithin(subC[Symbol.asyncIterator](), 10_000);
+    expect(hex(got.value?.message)).toBe(hex(e.message));
+    expect(got.value?.timestampNs).toBe(e.timestampNs);
+    expect((await nextWithin(subB[Symbol.asyncIterator](), 10_000)).value?.contentTopic).toBe(topic("line"));
+    await waitFor("stored on C", async () => (await c.store.count()) === 1);
+    expect(await b.store.count()).toBe(1);
+    expect(a.relay.stats().relayOut).toBe(1);
+    expect(c.relay.stats().relayIn).toBe(1);
+    subB.close();
+    subC.close();
+  });
+
+  test("an envelope arriving by two paths is stored and delivered once", async () => {
+    const a = await node();
+    const c = await node({ peers: [a.addr] });
+    await waitFor("mesh", () => a.relay.meshPeerCount() === 1 && c.relay.meshPeerCount() === 1);
+    const sub = c.api.subscribe([topic("dup")], {});
+    const it = sub[Symbol.asyncIterator]();
+    const e = env(topic("dup"), 42n, "twice");
+    await publish(c, [e]); // path 1: a client publishes it on C
+    await publish(a, [e]); // path 2: the same envelope published on A arrives over the relay
+    const first = await nextWithin(it, 5_000);
+    expect(hex(first.value?.message)).toBe(hex(e.message));
+    const marker = env(topic("dup"), 43n, "marker");
+    await publish(a, [marker]);
+    // The next delivery is the marker, not a second copy.
+    expect(hex((await nextWithin(it, 10_000)).value?.message)).toBe(hex(marker.message));
+    expect(await c.store.count()).toBe(2);
+    expect(await a.store.count()).toBe(2);
+    sub.close();
+  });
+
+  test("the node key file gives a stable peer id", async () => {
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    const first = await startTestNode({ dir });
+    const id = first.relay.peerId();
+    await first.stop();
+    const second = await node({ dir });
+    expect(second.relay.peerId()).toBe(id);
+    expect(id.startsWith("16Uiu2")).toBe(true);
+    expect(readFileSync(join(dir, "node-key"), "utf8").trim()).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("history sync", () => {
+  test("a fresh node catches up every envelope of its peer, paging forward", async () => {
+    const a = await node();
+    const envs = Array.from({ length: 350 }, (_, i) =>
+      env(topic(`s${i % 7}`), BigInt(i + 1) * 1_000_000_000n),
+    );
+    await a.store.insert(envs.map(row));
+    const b = await node({ peers: [a.addr] });
+    await waitFor("synced", async () => (await b.store.count()) === 350);
+    await waitFor("sync done", () => b.relay.stats().syncCompleted === 1);
+    expect(b.relay.stats().syncPages).toBeGreaterThanOrEqual(4);
+    const rows = await b.store.scan({ direction: "asc", limit: 1000 });
+    expect(rows.map((r) => r.timestampNs)).toEqual(envs.map((e) => e.timestampNs));
+  });
+
+  test("an interrupted sync resumes from its persisted position, not from the newest envelope", async () => {
+    const a = await node();
+    const envs = Array.from({ length: 1000 }, (_, i) => env(topic("r"), BigInt(i + 1) * 1_000_000_000n));
+    await a.store.insert(envs.map(row));
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    let calls = 0;
+    const b1 = await startTestNode({
+      dir,
+      peers: [a.addr],
+      wrapIngest: (ingest) => async (e) => {
+        if (++calls > 3) throw new Error("simulated crash");
+        await ingest(e);
+      },
+    });
+    await waitFor("sync failed", () => b1.relay.stats().syncFailed >= 1);
+    await b1.stop();
+    expect(await countIn(dir)).toBe(300);
+    const state = JSON.parse(readFileSync(join(dir, "sync-state.json"), "utf8"));
+    expect(Object.values(state.pending)).toEqual([(300n * 1_000_000_000n).toString()]);
+
+    // Meanwhile the live relay delivered something much newer: newest − window alone would skip 301…1000.
+    const b2 = await node({ dir, sync: false });
+    await b2.store.insert([row(env(topic("r"), 5_000n * 1_000_000_000n))]);
+    await b2.stop();
+    cleanups.pop();
+    const b3 = await node({ dir, peers: [a.addr] });
+    await waitFor("resumed", async () => (await b3.store.count()) === 1001);
+    await waitFor("state cleared", () => b3.relay.stats().syncCompleted === 1);
+    const after = JSON.parse(readFileSync(join(dir, "sync-state.json"), "utf8"));
+    expect(after.pending).toEqual({});
+  });
+
+  test("a reconnecting peer is synced again from before the disconnection", async () => {
+    const a = await node();
+    const b = await node({ peers: [a.addr] });
+    await waitFor("sync", () => b.relay.stats().syncCompleted === 1);
+    const now = BigInt(Date.now()) * 1_000_000n;
+    // Written to A's store directly: it never travels over the relay, only sync can bring it.
+    await a.store.insert([row(env(topic("late"), now, "offline"))]);
+    for (const c of b.relay.libp2p.getConnections()) await c.close();
+    await waitFor("resynced", async () => (await b.store.count()) === 1);
+    expect(b.relay.stats().syncCompleted).toBe(2);
+  });
+});
+
+describe("Waku store protocol", () => {
+  test("serves content-filtered, time-bounded pages in both directions", async () => {
+    const a = await node();
+    const envs = Array.from({ length: 25 }, (_, i) =>
+      env(topic(i % 2 === 0 ? "even" : "odd"), BigInt(i + 1)),
+    );
+    await a.store.insert(envs.map(row));
+    const b = await node({ sync: false, peers: [a.addr] });
+    await waitFor("connected", () => b.relay.peerCount() === 1);
+    const peer = b.relay.libp2p.getConnections()[0]?.remotePeer;
+    if (peer === undefined) throw new Error("no peer");
+    const q = (init: Parameters<typeof create<typeof HistoryQuerySchema>>[1]) =>
+      queryPeerStore(b.relay.libp2p, peer, create(HistoryQuerySchema, init), AbortSignal.timeout(5000));
+
+    // Forward over the even topic, timestamps 3…21, pages of 4.
+    const seen: bigint[] = [];
+    let cursor: ReturnType<typeof create<typeof import("@xmtp-ts/proto/waku").IndexSchema>> | undefined;
+    for (let i = 0; i < 10; i++) {
+      const r = await q({
+        contentFilters: [{ contentTopic: topic("even") }],
+        startTime: 3n,
+        endTime: 21n,
+        pagingInfo: create(PagingInfoSchema, {
+          pageSize: 4n,
+          direction: PagingInfo_Direction.FORWARD,
+          ...(cursor ? { cursor } : {}),
+        }),
+      });
+      seen.push(...r.messages.map((m) => m.timestamp ?? -1n));
+      cursor = r.pagingInfo?.cursor;
+      if (cursor === undefined) break;
+    }
+    expect(seen).toEqual([3n, 5n, 7n, 9n, 11n, 13n, 15n, 17n, 19n, 21n]);
+
+    // Backward, no filter: the newest page first, each page ascending.
+    const back = await q({
+      pagingInfo: create(PagingInfoSchema, { pageSize: 5n, direction: PagingInfo_Direction.BACKWARD }),
+    });
+    expect(back.messages.map((m) => m.timestamp)).toEqual([21n, 22n, 23n, 24n, 25n]);
+    expect(back.pagingInfo?.cursor?.senderTime).toBe(21n);
+    const back2 = await q({
+      pagingInfo: create(PagingInfoSchema, {
+        pageSize: 5n,
+        direction: PagingInfo_Direction.BACKWARD,
+        ...(back.pagingInfo?.cursor ? { cursor: back.pagingInfo.cursor } : {}),
+      }),
+    });
+    expect(back2.messages.map((m) => m.timestamp)).toEqual([16n, 17n, 18n, 19n, 20n]);
+
+    // Page size 0 and > 100 both mean 100; a bad cursor digest is INVALID_CURSOR.
+    const big = await q({
+      pagingInfo: create(PagingInfoSchema, { pageSize: 1000n, direction: PagingInfo_Direction.FORWARD }),
+    });
+    expect(big.messages.length).toBe(25);
+    expect(big.pagingInfo?.pageSize).toBe(100n);
+    expect(big.pagingInfo?.cursor).toBeUndefined();
+    const bad = await q({
+      pagingInfo: create(PagingInfoSchema, { cursor: { digest: new Uint8Array(5), senderTime: 1n } }),
+    });
+    expect(bad.error).toBe(1);
+    // Another pubsub topic holds nothing here.
+    expect((await q({ pubsubTopic: "/waku/2/other/proto" })).messages.length).toBe(0);
+  });
+
+  test("malformed and oversized store frames close that stream; the node keeps serving", async () => {
+    const a = await node();
+    await a.store.insert([row(env(topic("x"), 1n))]);
+    const raw = await rawPeer();
+    const target = multiaddr(a.addr);
+    const readAll = async (s: Awaited<ReturnType<Libp2p["dialProtocol"]>>) => {
+      const chunks: number[] = [];
+      try {
+        for await (const c of s.source) chunks.push(c.byteLength);
+      } catch {
+        // an aborted stream is also a closed one
+      }
+      return chunks.length;
+    };
+    // 1. Garbage protobuf in a well-formed frame.
+    const s1 = await raw.dialProtocol(target, WAKU_STORE_PROTOCOL);
+    await s1.sink([lp.encode.single(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3]))]);
+    expect(await readAll(s1)).toBe(0);
+    // 2. A length prefix over the request limit.
+    const s2 = await raw.dialProtocol(target, WAKU_STORE_PROTOCOL);
+    await s2.sink([new Uint8Array([0x80, 0x80, 0x80, 0x10])]);
+    expect(await readAll(s2)).toBe(0);
+    // 3. A HistoryRPC with no query.
+    const s3 = await raw.dialProtocol(target, WAKU_STORE_PROTOCOL);
+    await s3.sink([
+      lp.encode.single(toBinary(HistoryRPCSchema, create(HistoryRPCSchema, { requestId: "x" }))),
+    ]);
+    expect(await readAll(s3)).toBe(0);
+    await waitFor("errors counted", () => a.relay.stats().storeStreamErrors === 3);
+    // Still serving.
+    const r = await queryPeerStore(
+      raw,
+      a.relay.libp2p.peerId,
+      create(HistoryQuerySchema, {}),
+      AbortSignal.timeout(5000),
+    );
+    expect(r.messages.length).toBe(1);
+  });
+
+  test("relay messages that break the limits are dropped and counted; good ones still flow", async () => {
+    const a = await node();
+    const raw = await rawPeer();
+    await raw.dial(multiaddr(a.addr));
+    await waitFor(
+      "mesh",
+      () => a.relay.meshPeerCount() === 1 && raw.services.pubsub.getMeshPeers(WAKU_PUBSUB_TOPIC).length === 1,
+    );
+    const pub = (bytes: Uint8Array) => raw.services.pubsub.publish(WAKU_PUBSUB_TOPIC, bytes);
+    await pub(new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])); // truncated bytes field
+    await pub(
+      toBinary(
+        WakuMessageSchema,
+        create(WakuMessageSchema, {
+          contentTopic: topic("big"),
+          payload: new Uint8Array(MAX_MESSAGE_BYTES + 1),
+          timestamp: 1n,
+        }),
+      ),
+    );
+    await pub(
+      toBinary(
+        WakuMessageSchema,
+        create(WakuMessageSchema, { contentTopic: "x".repeat(301), payload: new Uint8Array(1) }),
+      ),
+    );
+    await pub(
+      toBinary(
+        WakuMessageSchema,
+        create(WakuMessageSchema, { contentTopic: "", payload: new Uint8Array(1) }),
+      ),
+    );
+    const good = create(WakuMessageSchema, {
+      contentTopic: topic("ok"),
+      payload: new Uint8Array([1]),
+      timestamp: -5n,
+    });
+    await pub(toBinary(WakuMessageSchema, good));
+    await waitFor("good one stored", async () => (await a.store.count()) === 1);
+    expect(a.relay.stats().relayRejected).toEqual({ malformed: 1, "payload-too-large": 1, "bad-topic": 2 });
+    const rows = await a.store.scan({ direction: "asc", limit: 10 });
+    expect(rows[0]?.timestampNs).toBe(0n); // negative timestamps become 0
+  });
+});
+
+async function countIn(dir: string): Promise<number> {
+  const { createSqliteStore } = await import("../store/sqlite.js");
+  const s = createSqliteStore({ path: join(dir, "xmtp.db") });
+  await s.start();
+  try {
+    return await s.count();
+  } finally {
+    await s.stop();
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * Waku relay between nodes: libp2p (tcp, noise, yamux, identify) with gossipsub speaking
+ * `/vac/waku/relay/2.0.0` on `/waku/2/default-waku/proto`, the Waku store protocol (serve + sync),
+ * and static peers that are redialled while disconnected (protocol.md §15–§16).
+ *
+ * The relay only carries envelopes between nodes: the API dispatches a node's own publishes
+ * locally and calls `broadcast` after they commit; envelopes from peers go to `onMessage`
+ * (the API's ingest: validate, store with dedupe, dispatch new ones).
+ */
+import { createHash } from "node:crypto";
+import { type GossipSub, gossipsub } from "@chainsafe/libp2p-gossipsub";
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import type { privateKeyFromRaw } from "@libp2p/crypto/keys";
+import { identify } from "@libp2p/identify";
+import { type Message, type PeerId, TopicValidatorResult } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { tcp } from "@libp2p/tcp";
+import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
+import type { Envelope } from "@xmtp-ts/proto";
+import { createLibp2p, type Libp2p } from "libp2p";
+import { type Logger, pino } from "pino";
+import type { Registry } from "prom-client";
+import type { Store } from "../store/types.js";
+import { newRelayStats, type RelayStats, registerRelayMetrics } from "./metrics.js";
+import { serveStoreStream, WAKU_STORE_PROTOCOL } from "./store-protocol.js";
+import { createSyncManager, type PeerSyncStatus, type SyncManager } from "./sync.js";
+import {
+  decodeRelayMessage,
+  encodeEnvelopeForRelay,
+  MAX_WAKU_MESSAGE_BYTES,
+  WAKU_PUBSUB_TOPIC,
+  WAKU_RELAY_PROTOCOL,
+} from "./waku-message.js";
+
+/** Gossipsub ids advertised, the Waku relay id first (protocol.md §15.1). */
+export const RELAY_MULTICODECS = [WAKU_RELAY_PROTOCOL, "/meshsub/1.1.0", "/meshsub/1.0.0", "/floodsub/1.0.0"];
+/** First and largest delay between redials of a disconnected static peer. */
+export const REDIAL_MIN_MS = 500;
+export const REDIAL_MAX_MS = 10_000;
+
+export interface RelayOptions {
+  /** TCP port for libp2p; 0 = a random free port. */
+  listenPort: number;
+  /** Interface to listen on (default 0.0.0.0). */
+  listenHost?: string | undefined;
+  /** Static peers as multiaddrs (with `/p2p/<id>` when known), dialled at start and redialled. */
+  peers: readonly string[];
+  /** The secp256k1 node key (see node-key.ts). */
+  nodeKey: NodeKey;
+  store: Store;
+  /** Envelopes received from peers (relay or sync): the API's ingest. */
+  onMessage: (envelopes: Envelope[]) => Promise<unknown>;
+  logger?: Logger | undefined;
+  /** prom-client registry that gains the relay/sync metrics. */
+  metrics?: Registry | undefined;
+  /** File for resumable sync progress (e.g. `<data-dir>/sync-state.json`). */
+  syncStateFile?: string | undefined;
+  /** Safety window for sync (default 20 s). */
+  syncWindowNs?: bigint | undefined;
+  /** Set false to serve the store protocol without syncing from peers. */
+  sync?: boolean | undefined;
+}
+
+export interface Relay {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Publishes envelopes to peers (after the API committed them). Never throws. */
+  broadcast(envelopes: readonly Envelope[]): Promise<void>;
+  /** The node's listen addresses, each ending in `/p2p/<peer id>`. */
+  multiaddrs(): string[];
+  peerId(): string;
+  /** Connected peers. */
+  peerCount(): number;
+  /** Peers in the gossipsub mesh of the Waku topic. */
+  meshPeerCount(): number;
+  stats(): RelayStats;
+  syncStatus(): PeerSyncStatus[];
+  /** The underlying libp2p node (tests, benchmarks). */
+  readonly libp2p: Libp2p;
+  /** Sync from a connected peer now; resolves when done (tests, benchmarks). */
+  syncFrom(peerId: string): Promise<void>;
+}
+
+interface StaticPeer {
+  addr: Multiaddr;
+  peerId?: PeerId;
+  backoffMs: number;
+  nextAttempt: number;
+  dialing: boolean;
+}
+
+/** The node key as produced by `loadOrCreateNodeKey` (@libp2p/crypto). */
+export type NodeKey = ReturnType<typeof privateKeyFromRaw>;
+type Libp2pKey = NonNullable<NonNullable<Parameters<typeof createLibp2p>[0]>["privateKey"]>;
+
+/** Creates the relay (not started). */
+export async function createRelay(opts: RelayOptions): Promise<Relay> {
+  const logger = opts.logger ?? pino({ level: "silent" });
+  const stats = newRelayStats();
+  const host = opts.listenHost ?? "0.0.0.0";
+  const libp2p = await createLibp2p({
+    start: false,
+    // @libp2p/crypto and libp2p resolve different @libp2p/interface versions; the key is the same.
+    privateKey: opts.nodeKey as unknown as Libp2pKey,
+    addresses: { listen: [`/ip4/${host}/tcp/${opts.listenPort}`] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        globalSignaturePolicy: "StrictNoSign",
+        msgIdFn: (msg) => createHash("sha256").update(msg.data).digest(),
+        emitSelf: false,
+        floodPublish: true,
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        heartbeatInterval: 1000,
+        D: 6,
+        Dlo: 4,
+        Dhi: 12,
+        seenTTL: 2 * 60 * 1000,
+        // One RPC carries at most a maximal WakuMessage plus framing and control data.
+        maxInboundDataLength: MAX_WAKU_MESSAGE_BYTES + 64 * 1024,
+      }),
+    },
+  });
+  const pubsub = libp2p.services.pubsub as unknown as GossipSub;
+  // The protocol list is an instance field in gossipsub v14; set it before start (protocol.md §17).
+  pubsub.multicodecs = [...RELAY_MULTICODECS];
+
+  const sync: SyncManager = createSyncManager({
+    dialer: libp2p,
+    store: opts.store,
+    ingest: opts.onMessage,
+    logger: logger.child({ part: "sync" }),
+    stats,
+    stateFile: opts.syncStateFile,
+    windowNs: opts.syncWindowNs,
+  });
+  const syncEnabled = opts.sync ?? true;
+
+  const statics: StaticPeer[] = opts.peers.map((p) => {
+    const addr = multiaddr(p);
+    const id = addr.getPeerId();
+    return {
+      addr,
+      ...(id !== null ? { peerId: peerIdFromString(id) } : {}),
+      backoffMs: REDIAL_MIN_MS,
+      nextAttempt: 0,
+      dialing: false,
+    };
+  });
+  let redialTimer: NodeJS.Timeout | undefined;
+  let stopping = false;
+  const decoded = new WeakMap<Message, Envelope>();
+
+  const reject = (reason: string) => {
+    stats.relayRejected[reason] = (stats.relayRejected[reason] ?? 0) + 1;
+  };
+
+  const onMessage = (evt: CustomEvent<Message>) => {
+    const msg = evt.detail;
+    if (msg.topic !== WAKU_PUBSUB_TOPIC) return;
+    const env = decoded.get(msg);
+    if (env === undefined) return;
+    stats.relayIn++;
+    opts.onMessage([env]).catch((err: Error) => {
+      logger.warn({ err: err.message, topic: env.contentTopic }, "relay ingest failed");
+    });
+  };
+
+  const redial = () => {
+    if (stopping) return;
+    const now = Date.now();
+    for (const sp of statics) {
+      if (sp.dialing || now < sp.nextAttempt) continue;
+      if (sp.peerId !== undefined && libp2p.getConnections(sp.peerId).length > 0) {
+        sp.backoffMs = REDIAL_MIN_MS;
+        continue;
+      }
+      sp.dialing = true;
+      libp2p
+        .dial(sp.addr, { signal: AbortSignal.timeout(10_000) })
+        .then((conn) => {
+          sp.peerId = conn.remotePeer;
+          sp.backoffMs = REDIAL_MIN_MS;
+          logger.info(
+            { peer: conn.remotePeer.toString(), addr: sp.addr.toString() },
+            "connected to static peer",
+          );
+        })
+        .catch((err: Error) => {
+          sp.nextAttempt = Date.now() + sp.backoffMs;
+          logger.debug({ addr: sp.addr.toString(), err: err.message, retryMs: sp.backoffMs }, "dial failed");
+          sp.backoffMs = Math.min(sp.backoffMs * 2, REDIAL_MAX_MS);
+        })
+        .finally(() => {
+          sp.dialing = false;
+        });
+    }
+  };
+
+  const connectedPeers = () => new Set(libp2p.getConnections().map((c) => c.remotePeer.toString())).size;
+
+  if (opts.metrics !== undefined) {
+    registerRelayMetrics(opts.metrics, () => relay.stats());
+  }
+
+  const relay: Relay = {
+    libp2p,
+    async start() {
+      await opts.store.healthy();
+      if (syncEnabled) await sync.start();
+      await libp2p.handle(
+        WAKU_STORE_PROTOCOL,
+        ({ stream, connection }) => {
+          void serveStoreStream(stream, connection, {
+            store: opts.store,
+            logger,
+            onQuery: () => stats.storeQueriesServed++,
+            onStreamError: () => stats.storeStreamErrors++,
+          });
+        },
+        { maxInboundStreams: 32, maxOutboundStreams: 32 },
+      );
+      pubsub.topicValidators.set(WAKU_PUBSUB_TOPIC, (peer, msg) => {
+        const r = decodeRelayMessage(msg.data);
+        if (!r.ok) {
+          reject(r.reason);
+          logger.warn(
+            { peer: peer.toString(), reason: r.reason, detail: r.detail },
+            "dropping relay message",
+          );
+          return TopicValidatorResult.Reject;
+        }
+        decoded.set(msg, r.envelope);
+        return TopicValidatorResult.Accept;
+      });
+      pubsub.addEventListener("message", onMessage);
+      libp2p.addEventListener("peer:identify", (evt) => {
+        if (syncEnabled && evt.detail.protocols.includes(WAKU_STORE_PROTOCOL)) {
+          sync.peerConnected(evt.detail.peerId);
+        }
+      });
+      libp2p.addEventListener("peer:disconnect", (evt) => {
+        logger.info({ peer: evt.detail.toString() }, "peer disconnected");
+        sync.peerDisconnected(evt.detail);
+        const sp = statics.find((s) => s.peerId?.equals(evt.detail));
+        if (sp !== undefined) sp.nextAttempt = 0;
+      });
+      libp2p.addEventListener("peer:connect", (evt) => {
+        logger.info({ peer: evt.detail.toString() }, "peer connected");
+      });
+      await libp2p.start();
+      pubsub.subscribe(WAKU_PUBSUB_TOPIC);
+      redial();
+      redialTimer = setInterval(redial, REDIAL_MIN_MS / 2);
+      logger.info({ peerId: libp2p.peerId.toString(), addrs: relay.multiaddrs() }, "relay started");
+    },
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(redialTimer);
+      await sync.stop();
+      pubsub.removeEventListener("message", onMessage);
+      await libp2p.stop();
+    },
+    async broadcast(envelopes) {
+      for (const env of envelopes) {
+        try {
+          await pubsub.publish(WAKU_PUBSUB_TOPIC, encodeEnvelopeForRelay(env));
+          stats.relayOut++;
+        } catch (err) {
+          logger.warn({ err: (err as Error).message, topic: env.contentTopic }, "relay publish failed");
+        }
+      }
+    },
+    multiaddrs() {
+      return libp2p.getMultiaddrs().map((a) => a.toString());
+    },
+    peerId() {
+      return libp2p.peerId.toString();
+    },
+    peerCount: connectedPeers,
+    meshPeerCount() {
+      return pubsub.getMeshPeers(WAKU_PUBSUB_TOPIC).length;
+    },
+    stats() {
+      stats.peers = connectedPeers();
+      stats.meshPeers = relay.meshPeerCount();
+      return stats;
+    },
+    syncStatus: () => sync.status(),
+    async syncFrom(peerId) {
+      const conn = libp2p.getConnections().find((c) => c.remotePeer.toString() === peerId);
+      if (conn === undefined) throw new Error(`not connected to ${peerId}`);
+      await sync.syncNow(conn.remotePeer);
+    },
+  };
+  return relay;
+}

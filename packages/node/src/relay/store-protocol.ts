@@ -1,0 +1,276 @@
+/**
+ * Waku store 13/WAKU2-STORE v2.0.0-beta4 (protocol.md §16.1): varint-length-prefixed HistoryRPC
+ * frames on `/vac/waku/store/2.0.0-beta4`. The server answers from the node's Store; the client
+ * sends one query per stream. Frames from peers are untrusted: every size is bounded, and a bad
+ * frame closes that stream with a logged reason.
+ */
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Connection, PeerId, Stream } from "@libp2p/interface";
+import type { Envelope } from "@xmtp-ts/proto";
+import {
+  type HistoryQuery,
+  type HistoryResponse,
+  HistoryResponse_HistoryError,
+  HistoryResponseSchema,
+  type HistoryRPC,
+  HistoryRPCSchema,
+  type Index,
+  IndexSchema,
+  PagingInfo_Direction,
+  PagingInfoSchema,
+  type WakuMessage,
+} from "@xmtp-ts/proto/waku";
+import * as lp from "it-length-prefixed";
+import type { Logger } from "pino";
+import type { Store, StoreCursor, StoredEnvelope } from "../store/types.js";
+import {
+  envelopeToWakuMessage,
+  MAX_WAKU_MESSAGE_BYTES,
+  WAKU_PUBSUB_TOPIC,
+  type WakuDecodeResult,
+  wakuMessageToEnvelope,
+} from "./waku-message.js";
+
+export const WAKU_STORE_PROTOCOL = "/vac/waku/store/2.0.0-beta4";
+/** Largest page a query gets; 0 asks for this default too. */
+export const MAX_STORE_PAGE_SIZE = 100;
+/** Largest request frame accepted by the server. */
+export const MAX_STORE_REQUEST_BYTES = 1_048_576;
+/** Most content filters in one query. */
+export const MAX_CONTENT_FILTERS = 1_000;
+/** The server stops filling a page once its payloads reach this many bytes (≥ 1 message). */
+export const MAX_STORE_PAGE_BYTES = 4 * 1_048_576;
+/** Largest response frame accepted by the client: a full page plus one maximal message. */
+export const MAX_STORE_RESPONSE_BYTES = MAX_STORE_PAGE_BYTES + 2 * MAX_WAKU_MESSAGE_BYTES;
+/** Requests served on one stream before the server closes it. */
+export const MAX_REQUESTS_PER_STREAM = 100;
+/** A stream that sends no frame for this long is closed. */
+export const STORE_STREAM_IDLE_MS = 30_000;
+
+/** A frame the server or client refuses; the stream carrying it is closed. */
+export class StoreFrameError extends Error {
+  override name = "StoreFrameError";
+}
+
+/** Decodes an untrusted HistoryRPC request frame. */
+export function decodeHistoryRequest(frame: Uint8Array): HistoryRPC & { query: HistoryQuery } {
+  if (frame.length > MAX_STORE_REQUEST_BYTES) {
+    throw new StoreFrameError(`request frame of ${frame.length} bytes exceeds ${MAX_STORE_REQUEST_BYTES}`);
+  }
+  let rpc: HistoryRPC;
+  try {
+    rpc = fromBinary(HistoryRPCSchema, frame, { readUnknownFields: false });
+  } catch (err) {
+    throw new StoreFrameError(`malformed HistoryRPC: ${(err as Error).message}`);
+  }
+  if (rpc.query === undefined) throw new StoreFrameError("HistoryRPC without a query");
+  if (rpc.requestId.length > 256) {
+    throw new StoreFrameError(`request id of ${rpc.requestId.length} characters exceeds 256`);
+  }
+  if (rpc.query.contentFilters.length > MAX_CONTENT_FILTERS) {
+    throw new StoreFrameError(
+      `${rpc.query.contentFilters.length} content filters exceed ${MAX_CONTENT_FILTERS}`,
+    );
+  }
+  return rpc as HistoryRPC & { query: HistoryQuery };
+}
+
+/** Decodes an untrusted HistoryRPC response frame and checks it answers `requestId`. */
+export function decodeHistoryResponse(frame: Uint8Array, requestId: string): HistoryResponse {
+  if (frame.length > MAX_STORE_RESPONSE_BYTES) {
+    throw new StoreFrameError(`response frame of ${frame.length} bytes exceeds ${MAX_STORE_RESPONSE_BYTES}`);
+  }
+  let rpc: HistoryRPC;
+  try {
+    rpc = fromBinary(HistoryRPCSchema, frame, { readUnknownFields: false });
+  } catch (err) {
+    throw new StoreFrameError(`malformed HistoryRPC: ${(err as Error).message}`);
+  }
+  if (rpc.response === undefined) throw new StoreFrameError("HistoryRPC without a response");
+  if (rpc.requestId !== requestId) {
+    throw new StoreFrameError(`response for request ${rpc.requestId}, expected ${requestId}`);
+  }
+  return rpc.response;
+}
+
+/** Maps a beta4 Index to a store cursor; undefined when the digest is not 0 or 32 bytes. */
+function cursorFromIndex(index: Index): StoreCursor | undefined {
+  if (index.digest.length !== 0 && index.digest.length !== 32) return undefined;
+  return { timestampNs: index.senderTime < 0n ? 0n : index.senderTime, digest: index.digest };
+}
+
+function indexOf(env: StoredEnvelope): Index {
+  return create(IndexSchema, {
+    digest: env.digest,
+    senderTime: BigInt.asIntN(64, env.timestampNs),
+    receiverTime: BigInt.asIntN(64, env.timestampNs),
+    pubsubTopic: WAKU_PUBSUB_TOPIC,
+  });
+}
+
+/** Answers one history query from the store (one page, messages ascending). */
+export async function answerHistoryQuery(store: Store, q: HistoryQuery): Promise<HistoryResponse> {
+  const forward = q.pagingInfo?.direction === PagingInfo_Direction.FORWARD;
+  const direction = forward ? PagingInfo_Direction.FORWARD : PagingInfo_Direction.BACKWARD;
+  const asked = q.pagingInfo?.pageSize ?? 0n;
+  const pageSize = asked === 0n || asked > BigInt(MAX_STORE_PAGE_SIZE) ? MAX_STORE_PAGE_SIZE : Number(asked);
+  const empty = (error = HistoryResponse_HistoryError.NONE): HistoryResponse =>
+    create(HistoryResponseSchema, {
+      messages: [],
+      pagingInfo: create(PagingInfoSchema, { pageSize: BigInt(pageSize), direction }),
+      error,
+    });
+
+  if (q.pubsubTopic !== "" && q.pubsubTopic !== WAKU_PUBSUB_TOPIC) return empty();
+  let cursor: StoreCursor | undefined;
+  if (q.pagingInfo?.cursor !== undefined) {
+    cursor = cursorFromIndex(q.pagingInfo.cursor);
+    if (cursor === undefined) return empty(HistoryResponse_HistoryError.INVALID_CURSOR);
+  }
+  if (q.endTime < 0n) return empty();
+  const topics = [...new Set(q.contentFilters.map((f) => f.contentTopic).filter((t) => t !== ""))];
+  if (q.contentFilters.length > 0 && topics.length === 0) return empty();
+
+  // One row more than the page tells whether another page follows.
+  const rows = await store.scan({
+    topics: topics.length > 0 ? topics : undefined,
+    startTimeNs: q.startTime > 0n ? q.startTime : undefined,
+    endTimeNs: q.endTime > 0n ? q.endTime : undefined,
+    direction: forward ? "asc" : "desc",
+    limit: pageSize + 1,
+    cursor,
+  });
+  const page: StoredEnvelope[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    if (page.length === pageSize) break;
+    if (page.length > 0 && bytes + row.message.length > MAX_STORE_PAGE_BYTES) break;
+    page.push(row);
+    bytes += row.message.length;
+  }
+  const more = page.length < rows.length;
+  const last = page[page.length - 1];
+  const messages: WakuMessage[] = page.map(envelopeToWakuMessage);
+  if (!forward) messages.reverse();
+  return create(HistoryResponseSchema, {
+    messages,
+    pagingInfo: create(PagingInfoSchema, {
+      pageSize: BigInt(pageSize),
+      direction,
+      ...(more && last !== undefined ? { cursor: indexOf(last) } : {}),
+    }),
+    error: HistoryResponse_HistoryError.NONE,
+  });
+}
+
+export interface StoreServerOptions {
+  store: Store;
+  logger: Logger;
+  /** Called once per served query. */
+  onQuery?: () => void;
+  /** Called when a stream is closed for a bad frame or timeout. */
+  onStreamError?: () => void;
+}
+
+/** Serves HistoryRPC queries on one inbound stream until the peer closes its side. */
+export async function serveStoreStream(
+  stream: Stream,
+  connection: Connection,
+  opts: StoreServerOptions,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      stream.abort(new StoreFrameError(`no request for ${STORE_STREAM_IDLE_MS} ms`));
+    }, STORE_STREAM_IDLE_MS);
+  };
+  arm();
+  try {
+    await stream.sink(
+      (async function* () {
+        let served = 0;
+        for await (const frame of lp.decode(stream.source, {
+          maxDataLength: MAX_STORE_REQUEST_BYTES,
+        })) {
+          clearTimeout(timer);
+          const rpc = decodeHistoryRequest(frame.subarray());
+          const response = await answerHistoryQuery(opts.store, rpc.query);
+          opts.onQuery?.();
+          yield lp.encode.single(
+            toBinary(HistoryRPCSchema, create(HistoryRPCSchema, { requestId: rpc.requestId, response })),
+          );
+          if (++served >= MAX_REQUESTS_PER_STREAM) return;
+          arm();
+        }
+      })(),
+    );
+  } catch (err) {
+    opts.onStreamError?.();
+    opts.logger.warn(
+      { peer: connection.remotePeer.toString(), reason: (err as Error).message },
+      "closing Waku store stream",
+    );
+    stream.abort(err as Error);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Something that can open a protocol stream to a peer (a libp2p node). */
+export interface StreamDialer {
+  dialProtocol(
+    peer: PeerId,
+    protocols: string | string[],
+    options?: { signal?: AbortSignal },
+  ): Promise<Stream>;
+}
+
+let nextRequestId = 0;
+
+/** Sends one history query to `peer` on a fresh stream and returns its response. */
+export async function queryPeerStore(
+  dialer: StreamDialer,
+  peer: PeerId,
+  query: HistoryQuery,
+  signal: AbortSignal,
+): Promise<HistoryResponse> {
+  const stream = await dialer.dialProtocol(peer, WAKU_STORE_PROTOCOL, { signal });
+  const onAbort = () => stream.abort(new Error("store query aborted"));
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const requestId = `${process.pid}-${Date.now()}-${nextRequestId++}`;
+    const frame = toBinary(HistoryRPCSchema, create(HistoryRPCSchema, { requestId, query }));
+    const sent = stream.sink([lp.encode.single(frame)]);
+    const frames = lp.decode(stream.source, { maxDataLength: MAX_STORE_RESPONSE_BYTES });
+    let response: HistoryResponse | undefined;
+    for await (const f of frames) {
+      response = decodeHistoryResponse(f.subarray(), requestId);
+      break;
+    }
+    await sent;
+    if (response === undefined) throw new StoreFrameError("store peer closed the stream without a response");
+    await stream.close();
+    return response;
+  } catch (err) {
+    stream.abort(err as Error);
+    throw err;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Maps the messages of a store response to envelopes, splitting off the ones over the limits. */
+export function responseEnvelopes(response: HistoryResponse): {
+  envelopes: Envelope[];
+  rejected: Extract<WakuDecodeResult, { ok: false }>[];
+} {
+  const envelopes: Envelope[] = [];
+  const rejected: Extract<WakuDecodeResult, { ok: false }>[] = [];
+  for (const m of response.messages) {
+    const r = wakuMessageToEnvelope(m);
+    if (r.ok) envelopes.push(r.envelope);
+    else rejected.push(r);
+  }
+  return { envelopes, rejected };
+}
