@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { LocalAuthenticator, PrivateKeyBundleV1 } from "@xmtp/xmtp-js";
 import {
@@ -21,11 +22,12 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDispatcher } from "../dispatch/dispatcher.js";
 import type { Dispatcher } from "../dispatch/types.js";
+import { createPostgresStore } from "../store/postgres.js";
 import { createSqliteStore } from "../store/sqlite.js";
 import type { Store } from "../store/types.js";
 import { createRateLimiter } from "./rate-limit.js";
 import { createMessageApi, type MessageApiOptions, type MessageApiService } from "./service.js";
-import { alice, aliceFixture, bob, env, nextWithin } from "./test-support.js";
+import { alice, aliceFixture, bob, dropSchema, env, nextWithin, TEST_DATABASE_URL } from "./test-support.js";
 import type { RequestContext } from "./types.js";
 
 const T = "/xmtp/0/m-service-test/proto";
@@ -46,725 +48,757 @@ function make(extra: Partial<MessageApiOptions> = {}): MessageApiService {
   });
 }
 
-beforeEach(async () => {
-  store = createSqliteStore({ path: ":memory:" });
-  await store.start();
-  dispatcher = createDispatcher();
-  relayed = [];
-  api = make();
-});
-
-afterEach(async () => {
-  api.stop();
-  dispatcher.closeAll();
-  await store.stop();
-});
-
-const publish = (envelopes: Envelope[], c: RequestContext = ctx, a = api) =>
-  a.publish(create(PublishRequestSchema, { envelopes }), c);
-
-const query = (
-  init: Partial<QueryRequest> & { limit?: number; direction?: SortDirection; cursor?: unknown },
-) => {
-  const { limit, direction, cursor, ...rest } = init;
-  return create(QueryRequestSchema, {
-    ...rest,
-    pagingInfo: {
-      limit: limit ?? 0,
-      direction: direction ?? SortDirection.UNSPECIFIED,
-      ...(cursor ? { cursor } : {}),
+/** Every behaviour runs against both real backends. */
+const BACKENDS: { name: string; open(): { store: Store; cleanup(): Promise<void> } }[] = [
+  {
+    name: "sqlite",
+    open: () => ({ store: createSqliteStore({ path: ":memory:" }), cleanup: async () => {} }),
+  },
+  {
+    name: "postgres",
+    open: () => {
+      const schema = `api_test_${randomBytes(6).toString("hex")}`;
+      return {
+        store: createPostgresStore({ url: TEST_DATABASE_URL, schema, poolSize: 4 }),
+        cleanup: () => dropSchema(schema),
+      };
     },
-  } as Parameters<typeof create<typeof QueryRequestSchema>>[1]);
-};
+  },
+];
 
-async function expectError(
-  p: Promise<unknown> | (() => unknown),
-  code: Code,
-  message: string,
-): Promise<XmtpError> {
-  let err: unknown;
-  try {
-    await (typeof p === "function" ? p() : p);
-  } catch (e) {
-    err = e;
-  }
-  expect(err, `expected XmtpError(${Code[code]}, ${message})`).toBeInstanceOf(XmtpError);
-  expect(Code[(err as XmtpError).code]).toBe(Code[code]);
-  expect((err as XmtpError).message).toBe(message);
-  return err as XmtpError;
-}
+describe.each(BACKENDS)("message API on $name", (backend) => {
+  let cleanup: () => Promise<void>;
 
-/** The end-of-results marker of protocol.md §3.4. */
-function expectEnd(r: QueryResponse, direction?: SortDirection): void {
-  expect(r.pagingInfo?.limit).toBe(0);
-  expect(r.pagingInfo?.cursor).toBeUndefined();
-  if (direction !== undefined) expect(r.pagingInfo?.direction).toBe(direction);
-}
-
-const stamps = (r: QueryResponse) => r.envelopes.map((e) => e.timestampNs);
-
-describe("publish", () => {
-  it("stores, dispatches and relays; keeps timestamps exactly as sent", async () => {
-    const sub = api.subscribe([T], ctx);
-    const it = sub[Symbol.asyncIterator]();
-    const max = (1n << 64n) - 1n;
-    await publish([env(T, 0), env(T, max), env(T, 5)]);
-    expect((await nextWithin(it)).value?.timestampNs).toBe(0n);
-    expect((await nextWithin(it)).value?.timestampNs).toBe(max);
-    expect((await nextWithin(it)).value?.timestampNs).toBe(5n);
-    expect(relayed.map((b) => b.map((e) => e.timestampNs))).toEqual([[0n, max, 5n]]);
-    const r = await api.query(query({ contentTopics: [T], direction: SortDirection.ASCENDING }), ctx);
-    expect(stamps(r)).toEqual([0n, 5n, max]);
-    sub.close();
+  beforeEach(async () => {
+    const opened = backend.open();
+    store = opened.store;
+    cleanup = opened.cleanup;
+    await store.start();
+    dispatcher = createDispatcher();
+    relayed = [];
+    api = make();
   });
 
-  it("an empty publish succeeds", async () => {
-    await expect(publish([])).resolves.toBeDefined();
-    expect(relayed).toEqual([]);
+  afterEach(async () => {
+    api.stop();
+    dispatcher.closeAll();
+    await store.stop();
+    await cleanup();
   });
 
-  it("limits the topic to 300 UTF-8 bytes", async () => {
-    await publish([env(`/${"a".repeat(MAX_TOPIC_BYTES - 1)}`, 1)]);
-    await expectError(
-      publish([env(`/${"a".repeat(MAX_TOPIC_BYTES)}`, 1)]),
-      Code.InvalidArgument,
-      "topic length too big",
-    );
-    await publish([env("é".repeat(MAX_TOPIC_BYTES / 2), 1)]); // 2 bytes each: exactly 300
-    await expectError(publish([env("€".repeat(101), 1)]), Code.InvalidArgument, "topic length too big"); // 303 bytes
-  });
+  const publish = (envelopes: Envelope[], c: RequestContext = ctx, a = api) =>
+    a.publish(create(PublishRequestSchema, { envelopes }), c);
 
-  it("limits the message to 1 048 214 bytes", async () => {
-    await publish([env(T, 1, new Uint8Array(MAX_MESSAGE_BYTES))]);
-    await expectError(
-      publish([env(T, 2, new Uint8Array(MAX_MESSAGE_BYTES + 1))]),
-      Code.InvalidArgument,
-      "message too big",
-    );
-    expect(await store.count()).toBe(1);
-  });
-
-  it("is atomic: one bad envelope means nothing stored, dispatched or relayed", async () => {
-    const sub = api.subscribe("all", ctx);
-    const it = sub[Symbol.asyncIterator]();
-    const eph = buildTopic.ephemeral(T);
-    await expectError(
-      publish([env(T, 1), env(eph, 2), env(T, 3, new Uint8Array(MAX_MESSAGE_BYTES + 1))]),
-      Code.InvalidArgument,
-      "message too big",
-    );
-    expect(await store.count()).toBe(0);
-    expect(relayed).toEqual([]);
-    expect(dispatcher.stats().delivered).toBe(0);
-    // The stream is still open and sees the next good publish first.
-    await publish([env(T, 9)]);
-    expect((await nextWithin(it)).value?.timestampNs).toBe(9n);
-    sub.close();
-  });
-
-  it("never stores ephemeral envelopes but delivers and relays them", async () => {
-    const eph = buildTopic.ephemeral(T);
-    expect(eph).toBe("/xmtp/0/mE-service-test/proto");
-    const sub = api.subscribe([eph], ctx);
-    await publish([env(eph, 1)]);
-    expect((await nextWithin(sub[Symbol.asyncIterator]())).value?.contentTopic).toBe(eph);
-    expect(relayed).toHaveLength(1);
-    expect(await store.count()).toBe(0);
-    expect((await api.query(query({ contentTopics: [eph] }), ctx)).envelopes).toEqual([]);
-    sub.close();
-  });
-
-  it("skips relaying and dispatching duplicates, but still succeeds", async () => {
-    const sub = api.subscribe([T], ctx);
-    const it = sub[Symbol.asyncIterator]();
-    await publish([env(T, 1)]);
-    await publish([env(T, 1), env(T, 2)]);
-    expect((await nextWithin(it)).value?.timestampNs).toBe(1n);
-    expect((await nextWithin(it)).value?.timestampNs).toBe(2n);
-    expect(relayed.map((b) => b.map((e) => e.timestampNs))).toEqual([[1n], [2n]]);
-    // Same payload, different timestamp: a new row.
-    await publish([env(T, 3, "m1")]);
-    expect((await nextWithin(it)).value?.timestampNs).toBe(3n);
-    expect(api.stats().duplicates).toBe(1);
-    sub.close();
-  });
-
-  it("a relay that throws does not fail a committed publish", async () => {
-    const a = make({
-      relay: {
-        broadcast() {
-          throw new Error("peer gone");
-        },
+  const query = (
+    init: Partial<QueryRequest> & { limit?: number; direction?: SortDirection; cursor?: unknown },
+  ) => {
+    const { limit, direction, cursor, ...rest } = init;
+    return create(QueryRequestSchema, {
+      ...rest,
+      pagingInfo: {
+        limit: limit ?? 0,
+        direction: direction ?? SortDirection.UNSPECIFIED,
+        ...(cursor ? { cursor } : {}),
       },
-    });
-    await expect(publish([env(T, 1)], ctx, a)).resolves.toBeDefined();
-    expect(await store.count()).toBe(1);
-  });
-});
+    } as Parameters<typeof create<typeof QueryRequestSchema>>[1]);
+  };
 
-describe("ingest (relay in)", () => {
-  it("stores, dispatches new envelopes once and never re-broadcasts", async () => {
-    const sub = api.subscribe([T], ctx);
-    const it = sub[Symbol.asyncIterator]();
-    await api.ingest([env(T, 1), env(T, 2)]);
-    await api.ingest([env(T, 1)]);
-    await api.ingest([env(T, 3)]);
-    expect((await nextWithin(it)).value?.timestampNs).toBe(1n);
-    expect((await nextWithin(it)).value?.timestampNs).toBe(2n);
-    expect((await nextWithin(it)).value?.timestampNs).toBe(3n);
-    expect(relayed).toEqual([]);
-    expect(await store.count()).toBe(3);
-    sub.close();
-  });
-
-  it("drops envelopes the API would refuse, silently, and counts them", async () => {
-    const sub = api.subscribe("all", ctx);
-    const it = sub[Symbol.asyncIterator]();
-    await api.ingest([
-      env(`/xmtp/0/m-${"x".repeat(MAX_TOPIC_BYTES)}/proto`, 1),
-      env(T, 2),
-      env(T, 3, new Uint8Array(MAX_MESSAGE_BYTES + 1)),
-    ]);
-    expect(api.stats().ingestRejected).toBe(2);
-    expect(await store.count()).toBe(1);
-    expect((await nextWithin(it)).value?.timestampNs).toBe(2n);
-    sub.close();
-  });
-
-  it("delivers an envelope once when publish and ingest race", async () => {
-    const sub = api.subscribe([T, buildTopic.ephemeral(T)], ctx);
-    const it = sub[Symbol.asyncIterator]();
-    for (let i = 0; i < 20; i++) {
-      const e = env(T, 100 + i);
-      const eph = env(buildTopic.ephemeral(T), 100 + i);
-      await Promise.all([publish([e, eph]), api.ingest([e, eph]), api.ingest([e])]);
+  async function expectError(
+    p: Promise<unknown> | (() => unknown),
+    code: Code,
+    message: string,
+  ): Promise<XmtpError> {
+    let err: unknown;
+    try {
+      await (typeof p === "function" ? p() : p);
+    } catch (e) {
+      err = e;
     }
-    await publish([env(T, 999)]); // sentinel
-    const got: bigint[] = [];
-    for (;;) {
-      const v = (await nextWithin(it)).value as Envelope;
-      if (v.timestampNs === 999n) break;
-      got.push(v.timestampNs);
-    }
-    expect(got).toHaveLength(40);
-    expect(new Set(got.map((t, i) => `${t}:${i % 2}`)).size).toBe(40);
-    sub.close();
-  });
-});
+    expect(err, `expected XmtpError(${Code[code]}, ${message})`).toBeInstanceOf(XmtpError);
+    expect(Code[(err as XmtpError).code]).toBe(Code[code]);
+    expect((err as XmtpError).message).toBe(message);
+    return err as XmtpError;
+  }
 
-describe("query", () => {
-  const ten = Array.from({ length: 10 }, (_, i) => env(T, BigInt(i + 1) * 1_000_000_000n, `msg-${i}`));
-
-  it("requires topics", async () => {
-    await expectError(
-      api.query(create(QueryRequestSchema, {}), ctx),
-      Code.InvalidArgument,
-      "content topics required",
-    );
-  });
-
-  it("pages start=env[2], end=env[8], DESC, limit 3 as 3, 3, 1 following cursors", async () => {
-    await publish(ten);
-    const sizes: number[] = [];
-    const seen: bigint[] = [];
-    let cursor: unknown;
-    for (let guard = 0; guard < 10; guard++) {
-      const r = await api.query(
-        query({
-          contentTopics: [T],
-          startTimeNs: ten[2]!.timestampNs,
-          endTimeNs: ten[8]!.timestampNs,
-          limit: 3,
-          direction: SortDirection.DESCENDING,
-          cursor,
-        }),
-        ctx,
-      );
-      sizes.push(r.envelopes.length);
-      seen.push(...stamps(r));
-      expect(r.pagingInfo?.direction).toBe(SortDirection.DESCENDING);
-      if (r.pagingInfo?.cursor === undefined) {
-        expect(r.pagingInfo?.limit).toBe(0);
-        break;
-      }
-      expect(r.pagingInfo.limit).toBe(3);
-      const last = r.envelopes[r.envelopes.length - 1]!;
-      expect(r.pagingInfo.cursor.cursor).toEqual({
-        case: "index",
-        value: expect.objectContaining({
-          digest: envelopeDigest(last.contentTopic, last.message),
-          senderTimeNs: last.timestampNs,
-        }),
-      });
-      cursor = r.pagingInfo.cursor;
-    }
-    expect(sizes).toEqual([3, 3, 1]);
-    expect(seen).toEqual([9n, 8n, 7n, 6n, 5n, 4n, 3n].map((s) => s * 1_000_000_000n));
-  });
-
-  it("a limit larger than the result ends with limit 0 and no cursor", async () => {
-    await publish(ten);
-    const r = await api.query(
-      query({ contentTopics: [T], limit: 50, direction: SortDirection.ASCENDING }),
-      ctx,
-    );
-    expect(r.envelopes).toHaveLength(10);
-    expectEnd(r, SortDirection.ASCENDING);
-  });
-
-  it("page size 1 walks one row at a time and ends with an empty page", async () => {
-    await publish(ten.slice(0, 3));
-    const pages: number[] = [];
-    let cursor: unknown;
-    for (let guard = 0; guard < 10; guard++) {
-      const r = await api.query(
-        query({ contentTopics: [T], limit: 1, direction: SortDirection.ASCENDING, cursor }),
-        ctx,
-      );
-      pages.push(r.envelopes.length);
-      if (r.pagingInfo?.cursor === undefined) {
-        expect(r.pagingInfo?.limit).toBe(0);
-        break;
-      }
-      cursor = r.pagingInfo.cursor;
-    }
-    expect(pages).toEqual([1, 1, 1, 0]);
-  });
-
-  it("orders ties on the same timestamp by digest, both directions", async () => {
-    const ties = ["a", "b", "c", "d", "e"].map((m) => env(T, 7, m));
-    await publish(ties);
-    const byDigest = [...ties].sort((x, y) =>
-      Buffer.compare(envelopeDigest(T, x.message), envelopeDigest(T, y.message)),
-    );
-    const asc = await api.query(query({ contentTopics: [T], direction: SortDirection.ASCENDING }), ctx);
-    expect(asc.envelopes.map((e) => new TextDecoder().decode(e.message))).toEqual(
-      byDigest.map((e) => new TextDecoder().decode(e.message)),
-    );
-    const desc = await api.query(query({ contentTopics: [T], direction: SortDirection.DESCENDING }), ctx);
-    expect(desc.envelopes.map((e) => new TextDecoder().decode(e.message))).toEqual(
-      byDigest.reverse().map((e) => new TextDecoder().decode(e.message)),
-    );
-    // Paging through ties with limit 2 yields every row once.
-    const seen: string[] = [];
-    let cursor: unknown;
-    for (let guard = 0; guard < 10; guard++) {
-      const r = await api.query(
-        query({ contentTopics: [T], limit: 2, direction: SortDirection.ASCENDING, cursor }),
-        ctx,
-      );
-      seen.push(...r.envelopes.map((e) => new TextDecoder().decode(e.message)));
-      if (r.pagingInfo?.cursor === undefined) break;
-      cursor = r.pagingInfo.cursor;
-    }
-    expect(seen.sort()).toEqual(["a", "b", "c", "d", "e"]);
-  });
-
-  it("defaults to DESC when the direction is unspecified or paging info is absent", async () => {
-    await publish(ten.slice(0, 3));
-    const r1 = await api.query(query({ contentTopics: [T] }), ctx);
-    expect(stamps(r1)).toEqual([3n, 2n, 1n].map((s) => s * 1_000_000_000n));
-    expect(r1.pagingInfo?.direction).toBe(SortDirection.DESCENDING);
-    const r2 = await api.query(create(QueryRequestSchema, { contentTopics: [T] }), ctx);
-    expect(stamps(r2)).toEqual(stamps(r1));
-    expectEnd(r2, SortDirection.DESCENDING);
-  });
-
-  it("a full page returns a cursor and the next page is empty with none", async () => {
-    await publish(ten.slice(0, 4));
-    const r = await api.query(query({ contentTopics: [T], limit: 4 }), ctx);
-    expect(r.pagingInfo?.limit).toBe(4);
-    const next = await api.query(query({ contentTopics: [T], limit: 4, cursor: r.pagingInfo?.cursor }), ctx);
-    expect(next.envelopes).toEqual([]);
-    expectEnd(next);
-  });
-
-  it("limit 0 means 100 and more than 100 is refused", async () => {
-    await publish(Array.from({ length: 120 }, (_, i) => env(T, i + 1)));
-    const r = await api.query(query({ contentTopics: [T] }), ctx);
-    expect(r.envelopes).toHaveLength(100);
-    expect(r.pagingInfo?.limit).toBe(100);
-    expect(r.pagingInfo?.cursor).toBeDefined();
-    await api.query(query({ contentTopics: [T], limit: 100 }), ctx);
-    await expectError(
-      api.query(query({ contentTopics: [T], limit: 101 }), ctx),
-      Code.InvalidArgument,
-      "cannot exceed 100 rows per query",
-    );
-  });
-
-  it("a single userpreferences topic may ask for up to 500 rows; the returned limit is 100", async () => {
-    const up = buildTopic.userPreferences("abc");
-    await publish(Array.from({ length: 501 }, (_, i) => env(up, i + 1)));
-    const r = await api.query(query({ contentTopics: [up], limit: 500 }), ctx);
-    expect(r.envelopes).toHaveLength(500);
-    expect(r.pagingInfo?.limit).toBe(100);
-    expect(r.pagingInfo?.cursor).toBeDefined();
-    await expectError(
-      api.query(query({ contentTopics: [up], limit: 501 }), ctx),
-      Code.InvalidArgument,
-      "cannot exceed 100 rows per query",
-    );
-    await expectError(
-      api.query(query({ contentTopics: [up, T], limit: 101 }), ctx),
-      Code.InvalidArgument,
-      "cannot exceed 100 rows per query",
-    );
-  });
-
-  it("a non-existent topic returns an empty result", async () => {
-    const r = await api.query(query({ contentTopics: ["/xmtp/0/m-nothing/proto"] }), ctx);
-    expect(r.envelopes).toEqual([]);
+  /** The end-of-results marker of protocol.md §3.4. */
+  function expectEnd(r: QueryResponse, direction?: SortDirection): void {
     expect(r.pagingInfo?.limit).toBe(0);
-  });
+    expect(r.pagingInfo?.cursor).toBeUndefined();
+    if (direction !== undefined) expect(r.pagingInfo?.direction).toBe(direction);
+  }
 
-  it("applies keyset semantics to a cursor without digest and to sender_time_ns 0 (§18 row 8)", async () => {
-    await publish(ten.slice(0, 5));
-    const t3 = ten[2]!.timestampNs;
-    const noDigest = { cursor: { case: "index", value: { senderTimeNs: t3 } } };
-    const asc = await api.query(
-      query({ contentTopics: [T], direction: SortDirection.ASCENDING, cursor: noDigest }),
-      ctx,
-    );
-    expect(stamps(asc)).toEqual([3n, 4n, 5n].map((s) => s * 1_000_000_000n));
-    const desc = await api.query(
-      query({ contentTopics: [T], direction: SortDirection.DESCENDING, cursor: noDigest }),
-      ctx,
-    );
-    expect(stamps(desc)).toEqual([2n, 1n].map((s) => s * 1_000_000_000n));
-    const zero = {
-      cursor: { case: "index", value: { senderTimeNs: 0n, digest: new Uint8Array(32).fill(0xff) } },
-    };
-    const fromZero = await api.query(
-      query({ contentTopics: [T], direction: SortDirection.ASCENDING, cursor: zero }),
-      ctx,
-    );
-    expect(fromZero.envelopes).toHaveLength(5);
-  });
+  const stamps = (r: QueryResponse) => r.envelopes.map((e) => e.timestampNs);
 
-  it("start and end are inclusive; 0 means unbounded", async () => {
-    await publish(ten);
-    const r = await api.query(
-      query({ contentTopics: [T], startTimeNs: ten[3]!.timestampNs, direction: SortDirection.ASCENDING }),
-      ctx,
-    );
-    expect(r.envelopes[0]?.timestampNs).toBe(ten[3]!.timestampNs);
-    expect(r.envelopes).toHaveLength(7);
-    const e = await api.query(query({ contentTopics: [T], endTimeNs: ten[3]!.timestampNs }), ctx);
-    expect(e.envelopes[0]?.timestampNs).toBe(ten[3]!.timestampNs);
-    expect(e.envelopes).toHaveLength(4);
-  });
-});
+  describe("publish", () => {
+    it("stores, dispatches and relays; keeps timestamps exactly as sent", async () => {
+      const sub = api.subscribe([T], ctx);
+      const it = sub[Symbol.asyncIterator]();
+      const max = (1n << 64n) - 1n;
+      await publish([env(T, 0), env(T, max), env(T, 5)]);
+      expect((await nextWithin(it)).value?.timestampNs).toBe(0n);
+      expect((await nextWithin(it)).value?.timestampNs).toBe(max);
+      expect((await nextWithin(it)).value?.timestampNs).toBe(5n);
+      expect(relayed.map((b) => b.map((e) => e.timestampNs))).toEqual([[0n, max, 5n]]);
+      const r = await api.query(query({ contentTopics: [T], direction: SortDirection.ASCENDING }), ctx);
+      expect(stamps(r)).toEqual([0n, 5n, max]);
+      sub.close();
+    });
 
-describe("batchQuery", () => {
-  it("runs each sub-query with its own paging, in order", async () => {
-    const A = "/xmtp/0/m-a/proto";
-    const B = "/xmtp/0/m-b/proto";
-    await publish([env(A, 1), env(A, 2), env(A, 3), env(B, 10)]);
-    const r = await api.batchQuery(
-      create(BatchQueryRequestSchema, {
-        requests: [
-          query({ contentTopics: [A], limit: 2, direction: SortDirection.ASCENDING }),
-          query({ contentTopics: [B] }),
-          query({ contentTopics: [A], limit: 1 }),
-        ],
-      }),
-      ctx,
-    );
-    expect(r.responses.map(stamps)).toEqual([[1n, 2n], [10n], [3n]]);
-    expect(r.responses[0]?.pagingInfo).toMatchObject({ limit: 2, direction: SortDirection.ASCENDING });
-    expect(r.responses[0]?.pagingInfo?.cursor).toBeDefined();
-    expect(r.responses[1]?.pagingInfo).toMatchObject({ limit: 0, direction: SortDirection.DESCENDING });
-    expect(r.responses[2]?.pagingInfo?.limit).toBe(1);
-  });
+    it("an empty publish succeeds", async () => {
+      await expect(publish([])).resolves.toBeDefined();
+      expect(relayed).toEqual([]);
+    });
 
-  it("accepts 50 sub-queries and refuses 51", async () => {
-    const reqs = (n: number) =>
-      create(BatchQueryRequestSchema, {
-        requests: Array.from({ length: n }, (_, i) => query({ contentTopics: [`/xmtp/0/m-${i}/proto`] })),
+    it("limits the topic to 300 UTF-8 bytes", async () => {
+      await publish([env(`/${"a".repeat(MAX_TOPIC_BYTES - 1)}`, 1)]);
+      await expectError(
+        publish([env(`/${"a".repeat(MAX_TOPIC_BYTES)}`, 1)]),
+        Code.InvalidArgument,
+        "topic length too big",
+      );
+      await publish([env("é".repeat(MAX_TOPIC_BYTES / 2), 1)]); // 2 bytes each: exactly 300
+      await expectError(publish([env("€".repeat(101), 1)]), Code.InvalidArgument, "topic length too big"); // 303 bytes
+    });
+
+    it("limits the message to 1 048 214 bytes", async () => {
+      await publish([env(T, 1, new Uint8Array(MAX_MESSAGE_BYTES))]);
+      await expectError(
+        publish([env(T, 2, new Uint8Array(MAX_MESSAGE_BYTES + 1))]),
+        Code.InvalidArgument,
+        "message too big",
+      );
+      expect(await store.count()).toBe(1);
+    });
+
+    it("is atomic: one bad envelope means nothing stored, dispatched or relayed", async () => {
+      const sub = api.subscribe("all", ctx);
+      const it = sub[Symbol.asyncIterator]();
+      const eph = buildTopic.ephemeral(T);
+      await expectError(
+        publish([env(T, 1), env(eph, 2), env(T, 3, new Uint8Array(MAX_MESSAGE_BYTES + 1))]),
+        Code.InvalidArgument,
+        "message too big",
+      );
+      expect(await store.count()).toBe(0);
+      expect(relayed).toEqual([]);
+      expect(dispatcher.stats().delivered).toBe(0);
+      // The stream is still open and sees the next good publish first.
+      await publish([env(T, 9)]);
+      expect((await nextWithin(it)).value?.timestampNs).toBe(9n);
+      sub.close();
+    });
+
+    it("never stores ephemeral envelopes but delivers and relays them", async () => {
+      const eph = buildTopic.ephemeral(T);
+      expect(eph).toBe("/xmtp/0/mE-service-test/proto");
+      const sub = api.subscribe([eph], ctx);
+      await publish([env(eph, 1)]);
+      expect((await nextWithin(sub[Symbol.asyncIterator]())).value?.contentTopic).toBe(eph);
+      expect(relayed).toHaveLength(1);
+      expect(await store.count()).toBe(0);
+      expect((await api.query(query({ contentTopics: [eph] }), ctx)).envelopes).toEqual([]);
+      sub.close();
+    });
+
+    it("skips relaying and dispatching duplicates, but still succeeds", async () => {
+      const sub = api.subscribe([T], ctx);
+      const it = sub[Symbol.asyncIterator]();
+      await publish([env(T, 1)]);
+      await publish([env(T, 1), env(T, 2)]);
+      expect((await nextWithin(it)).value?.timestampNs).toBe(1n);
+      expect((await nextWithin(it)).value?.timestampNs).toBe(2n);
+      expect(relayed.map((b) => b.map((e) => e.timestampNs))).toEqual([[1n], [2n]]);
+      // Same payload, different timestamp: a new row.
+      await publish([env(T, 3, "m1")]);
+      expect((await nextWithin(it)).value?.timestampNs).toBe(3n);
+      expect(api.stats().duplicates).toBe(1);
+      sub.close();
+    });
+
+    it("a relay that throws does not fail a committed publish", async () => {
+      const a = make({
+        relay: {
+          broadcast() {
+            throw new Error("peer gone");
+          },
+        },
       });
-    expect((await api.batchQuery(reqs(50), ctx)).responses).toHaveLength(50);
-    await expectError(
-      api.batchQuery(reqs(51), ctx),
-      Code.InvalidArgument,
-      "cannot exceed 50 requests in single batch",
-    );
+      await expect(publish([env(T, 1)], ctx, a)).resolves.toBeDefined();
+      expect(await store.count()).toBe(1);
+    });
   });
 
-  it("fails as a whole with Internal wrapping the inner message", async () => {
-    await expectError(
-      api.batchQuery(
+  describe("ingest (relay in)", () => {
+    it("stores, dispatches new envelopes once and never re-broadcasts", async () => {
+      const sub = api.subscribe([T], ctx);
+      const it = sub[Symbol.asyncIterator]();
+      await api.ingest([env(T, 1), env(T, 2)]);
+      await api.ingest([env(T, 1)]);
+      await api.ingest([env(T, 3)]);
+      expect((await nextWithin(it)).value?.timestampNs).toBe(1n);
+      expect((await nextWithin(it)).value?.timestampNs).toBe(2n);
+      expect((await nextWithin(it)).value?.timestampNs).toBe(3n);
+      expect(relayed).toEqual([]);
+      expect(await store.count()).toBe(3);
+      sub.close();
+    });
+
+    it("drops envelopes the API would refuse, silently, and counts them", async () => {
+      const sub = api.subscribe("all", ctx);
+      const it = sub[Symbol.asyncIterator]();
+      await api.ingest([
+        env(`/xmtp/0/m-${"x".repeat(MAX_TOPIC_BYTES)}/proto`, 1),
+        env(T, 2),
+        env(T, 3, new Uint8Array(MAX_MESSAGE_BYTES + 1)),
+      ]);
+      expect(api.stats().ingestRejected).toBe(2);
+      expect(await store.count()).toBe(1);
+      expect((await nextWithin(it)).value?.timestampNs).toBe(2n);
+      sub.close();
+    });
+
+    it("delivers an envelope once when publish and ingest race", async () => {
+      const sub = api.subscribe([T, buildTopic.ephemeral(T)], ctx);
+      const it = sub[Symbol.asyncIterator]();
+      for (let i = 0; i < 20; i++) {
+        const e = env(T, 100 + i);
+        const eph = env(buildTopic.ephemeral(T), 100 + i);
+        await Promise.all([publish([e, eph]), api.ingest([e, eph]), api.ingest([e])]);
+      }
+      await publish([env(T, 999)]); // sentinel
+      const got: bigint[] = [];
+      for (;;) {
+        const v = (await nextWithin(it)).value as Envelope;
+        if (v.timestampNs === 999n) break;
+        got.push(v.timestampNs);
+      }
+      expect(got).toHaveLength(40);
+      expect(new Set(got.map((t, i) => `${t}:${i % 2}`)).size).toBe(40);
+      sub.close();
+    });
+  });
+
+  describe("query", () => {
+    const ten = Array.from({ length: 10 }, (_, i) => env(T, BigInt(i + 1) * 1_000_000_000n, `msg-${i}`));
+
+    it("requires topics", async () => {
+      await expectError(
+        api.query(create(QueryRequestSchema, {}), ctx),
+        Code.InvalidArgument,
+        "content topics required",
+      );
+    });
+
+    it("pages start=env[2], end=env[8], DESC, limit 3 as 3, 3, 1 following cursors", async () => {
+      await publish(ten);
+      const sizes: number[] = [];
+      const seen: bigint[] = [];
+      let cursor: unknown;
+      for (let guard = 0; guard < 10; guard++) {
+        const r = await api.query(
+          query({
+            contentTopics: [T],
+            startTimeNs: ten[2]!.timestampNs,
+            endTimeNs: ten[8]!.timestampNs,
+            limit: 3,
+            direction: SortDirection.DESCENDING,
+            cursor,
+          }),
+          ctx,
+        );
+        sizes.push(r.envelopes.length);
+        seen.push(...stamps(r));
+        expect(r.pagingInfo?.direction).toBe(SortDirection.DESCENDING);
+        if (r.pagingInfo?.cursor === undefined) {
+          expect(r.pagingInfo?.limit).toBe(0);
+          break;
+        }
+        expect(r.pagingInfo.limit).toBe(3);
+        const last = r.envelopes[r.envelopes.length - 1]!;
+        expect(r.pagingInfo.cursor.cursor).toEqual({
+          case: "index",
+          value: expect.objectContaining({
+            digest: envelopeDigest(last.contentTopic, last.message),
+            senderTimeNs: last.timestampNs,
+          }),
+        });
+        cursor = r.pagingInfo.cursor;
+      }
+      expect(sizes).toEqual([3, 3, 1]);
+      expect(seen).toEqual([9n, 8n, 7n, 6n, 5n, 4n, 3n].map((s) => s * 1_000_000_000n));
+    });
+
+    it("a limit larger than the result ends with limit 0 and no cursor", async () => {
+      await publish(ten);
+      const r = await api.query(
+        query({ contentTopics: [T], limit: 50, direction: SortDirection.ASCENDING }),
+        ctx,
+      );
+      expect(r.envelopes).toHaveLength(10);
+      expectEnd(r, SortDirection.ASCENDING);
+    });
+
+    it("page size 1 walks one row at a time and ends with an empty page", async () => {
+      await publish(ten.slice(0, 3));
+      const pages: number[] = [];
+      let cursor: unknown;
+      for (let guard = 0; guard < 10; guard++) {
+        const r = await api.query(
+          query({ contentTopics: [T], limit: 1, direction: SortDirection.ASCENDING, cursor }),
+          ctx,
+        );
+        pages.push(r.envelopes.length);
+        if (r.pagingInfo?.cursor === undefined) {
+          expect(r.pagingInfo?.limit).toBe(0);
+          break;
+        }
+        cursor = r.pagingInfo.cursor;
+      }
+      expect(pages).toEqual([1, 1, 1, 0]);
+    });
+
+    it("orders ties on the same timestamp by digest, both directions", async () => {
+      const ties = ["a", "b", "c", "d", "e"].map((m) => env(T, 7, m));
+      await publish(ties);
+      const byDigest = [...ties].sort((x, y) =>
+        Buffer.compare(envelopeDigest(T, x.message), envelopeDigest(T, y.message)),
+      );
+      const asc = await api.query(query({ contentTopics: [T], direction: SortDirection.ASCENDING }), ctx);
+      expect(asc.envelopes.map((e) => new TextDecoder().decode(e.message))).toEqual(
+        byDigest.map((e) => new TextDecoder().decode(e.message)),
+      );
+      const desc = await api.query(query({ contentTopics: [T], direction: SortDirection.DESCENDING }), ctx);
+      expect(desc.envelopes.map((e) => new TextDecoder().decode(e.message))).toEqual(
+        byDigest.reverse().map((e) => new TextDecoder().decode(e.message)),
+      );
+      // Paging through ties with limit 2 yields every row once.
+      const seen: string[] = [];
+      let cursor: unknown;
+      for (let guard = 0; guard < 10; guard++) {
+        const r = await api.query(
+          query({ contentTopics: [T], limit: 2, direction: SortDirection.ASCENDING, cursor }),
+          ctx,
+        );
+        seen.push(...r.envelopes.map((e) => new TextDecoder().decode(e.message)));
+        if (r.pagingInfo?.cursor === undefined) break;
+        cursor = r.pagingInfo.cursor;
+      }
+      expect(seen.sort()).toEqual(["a", "b", "c", "d", "e"]);
+    });
+
+    it("defaults to DESC when the direction is unspecified or paging info is absent", async () => {
+      await publish(ten.slice(0, 3));
+      const r1 = await api.query(query({ contentTopics: [T] }), ctx);
+      expect(stamps(r1)).toEqual([3n, 2n, 1n].map((s) => s * 1_000_000_000n));
+      expect(r1.pagingInfo?.direction).toBe(SortDirection.DESCENDING);
+      const r2 = await api.query(create(QueryRequestSchema, { contentTopics: [T] }), ctx);
+      expect(stamps(r2)).toEqual(stamps(r1));
+      expectEnd(r2, SortDirection.DESCENDING);
+    });
+
+    it("a full page returns a cursor and the next page is empty with none", async () => {
+      await publish(ten.slice(0, 4));
+      const r = await api.query(query({ contentTopics: [T], limit: 4 }), ctx);
+      expect(r.pagingInfo?.limit).toBe(4);
+      const next = await api.query(
+        query({ contentTopics: [T], limit: 4, cursor: r.pagingInfo?.cursor }),
+        ctx,
+      );
+      expect(next.envelopes).toEqual([]);
+      expectEnd(next);
+    });
+
+    it("limit 0 means 100 and more than 100 is refused", async () => {
+      await publish(Array.from({ length: 120 }, (_, i) => env(T, i + 1)));
+      const r = await api.query(query({ contentTopics: [T] }), ctx);
+      expect(r.envelopes).toHaveLength(100);
+      expect(r.pagingInfo?.limit).toBe(100);
+      expect(r.pagingInfo?.cursor).toBeDefined();
+      await api.query(query({ contentTopics: [T], limit: 100 }), ctx);
+      await expectError(
+        api.query(query({ contentTopics: [T], limit: 101 }), ctx),
+        Code.InvalidArgument,
+        "cannot exceed 100 rows per query",
+      );
+    });
+
+    it("a single userpreferences topic may ask for up to 500 rows; the returned limit is 100", async () => {
+      const up = buildTopic.userPreferences("abc");
+      await publish(Array.from({ length: 501 }, (_, i) => env(up, i + 1)));
+      const r = await api.query(query({ contentTopics: [up], limit: 500 }), ctx);
+      expect(r.envelopes).toHaveLength(500);
+      expect(r.pagingInfo?.limit).toBe(100);
+      expect(r.pagingInfo?.cursor).toBeDefined();
+      await expectError(
+        api.query(query({ contentTopics: [up], limit: 501 }), ctx),
+        Code.InvalidArgument,
+        "cannot exceed 100 rows per query",
+      );
+      await expectError(
+        api.query(query({ contentTopics: [up, T], limit: 101 }), ctx),
+        Code.InvalidArgument,
+        "cannot exceed 100 rows per query",
+      );
+    });
+
+    it("a non-existent topic returns an empty result", async () => {
+      const r = await api.query(query({ contentTopics: ["/xmtp/0/m-nothing/proto"] }), ctx);
+      expect(r.envelopes).toEqual([]);
+      expect(r.pagingInfo?.limit).toBe(0);
+    });
+
+    it("applies keyset semantics to a cursor without digest and to sender_time_ns 0 (§18 row 8)", async () => {
+      await publish(ten.slice(0, 5));
+      const t3 = ten[2]!.timestampNs;
+      const noDigest = { cursor: { case: "index", value: { senderTimeNs: t3 } } };
+      const asc = await api.query(
+        query({ contentTopics: [T], direction: SortDirection.ASCENDING, cursor: noDigest }),
+        ctx,
+      );
+      expect(stamps(asc)).toEqual([3n, 4n, 5n].map((s) => s * 1_000_000_000n));
+      const desc = await api.query(
+        query({ contentTopics: [T], direction: SortDirection.DESCENDING, cursor: noDigest }),
+        ctx,
+      );
+      expect(stamps(desc)).toEqual([2n, 1n].map((s) => s * 1_000_000_000n));
+      const zero = {
+        cursor: { case: "index", value: { senderTimeNs: 0n, digest: new Uint8Array(32).fill(0xff) } },
+      };
+      const fromZero = await api.query(
+        query({ contentTopics: [T], direction: SortDirection.ASCENDING, cursor: zero }),
+        ctx,
+      );
+      expect(fromZero.envelopes).toHaveLength(5);
+    });
+
+    it("start and end are inclusive; 0 means unbounded", async () => {
+      await publish(ten);
+      const r = await api.query(
+        query({ contentTopics: [T], startTimeNs: ten[3]!.timestampNs, direction: SortDirection.ASCENDING }),
+        ctx,
+      );
+      expect(r.envelopes[0]?.timestampNs).toBe(ten[3]!.timestampNs);
+      expect(r.envelopes).toHaveLength(7);
+      const e = await api.query(query({ contentTopics: [T], endTimeNs: ten[3]!.timestampNs }), ctx);
+      expect(e.envelopes[0]?.timestampNs).toBe(ten[3]!.timestampNs);
+      expect(e.envelopes).toHaveLength(4);
+    });
+  });
+
+  describe("batchQuery", () => {
+    it("runs each sub-query with its own paging, in order", async () => {
+      const A = "/xmtp/0/m-a/proto";
+      const B = "/xmtp/0/m-b/proto";
+      await publish([env(A, 1), env(A, 2), env(A, 3), env(B, 10)]);
+      const r = await api.batchQuery(
         create(BatchQueryRequestSchema, {
-          requests: [query({ contentTopics: [T] }), query({ contentTopics: [] })],
+          requests: [
+            query({ contentTopics: [A], limit: 2, direction: SortDirection.ASCENDING }),
+            query({ contentTopics: [B] }),
+            query({ contentTopics: [A], limit: 1 }),
+          ],
         }),
         ctx,
-      ),
-      Code.Internal,
-      "content topics required",
-    );
-  });
-});
+      );
+      expect(r.responses.map(stamps)).toEqual([[1n, 2n], [10n], [3n]]);
+      expect(r.responses[0]?.pagingInfo).toMatchObject({ limit: 2, direction: SortDirection.ASCENDING });
+      expect(r.responses[0]?.pagingInfo?.cursor).toBeDefined();
+      expect(r.responses[1]?.pagingInfo).toMatchObject({ limit: 0, direction: SortDirection.DESCENDING });
+      expect(r.responses[2]?.pagingInfo?.limit).toBe(1);
+    });
 
-describe("subscribe", () => {
-  it("is live when it returns and stops delivering after close", async () => {
-    const s = api.subscribe([T], ctx);
-    const other = api.subscribe([T], ctx);
-    await publish([env(T, 1)]);
-    expect((await nextWithin(s[Symbol.asyncIterator]())).value?.timestampNs).toBe(1n);
-    s.close();
-    expect(await s[Symbol.asyncIterator]().next()).toEqual({ done: true, value: undefined });
-    await publish([env(T, 2)]);
-    const o = other[Symbol.asyncIterator]();
-    expect((await nextWithin(o)).value?.timestampNs).toBe(1n);
-    expect((await nextWithin(o)).value?.timestampNs).toBe(2n);
-    other.close();
-    expect(dispatcher.stats().subscriptions).toBe(0);
-  });
+    it("accepts 50 sub-queries and refuses 51", async () => {
+      const reqs = (n: number) =>
+        create(BatchQueryRequestSchema, {
+          requests: Array.from({ length: n }, (_, i) => query({ contentTopics: [`/xmtp/0/m-${i}/proto`] })),
+        });
+      expect((await api.batchQuery(reqs(50), ctx)).responses).toHaveLength(50);
+      await expectError(
+        api.batchQuery(reqs(51), ctx),
+        Code.InvalidArgument,
+        "cannot exceed 50 requests in single batch",
+      );
+    });
 
-  it("promotes '*' to subscribe-all, which sees only /xmtp/0/ topics", async () => {
-    const s = api.subscribe(["/xmtp/0/m-x/proto", "*"], ctx);
-    const it = s[Symbol.asyncIterator]();
-    await publish([env("/other/1", 1), env(T, 2), env(buildTopic.ephemeral(T), 3)]);
-    expect((await nextWithin(it)).value?.timestampNs).toBe(2n);
-    expect((await nextWithin(it)).value?.timestampNs).toBe(3n);
-    s.close();
-  });
-
-  it("closes when the caller's signal aborts", async () => {
-    const ac = new AbortController();
-    const s = api.subscribe([T], { signal: ac.signal });
-    const p = s[Symbol.asyncIterator]().next();
-    ac.abort();
-    expect(await p).toEqual({ done: true, value: undefined });
-    expect(dispatcher.stats().subscriptions).toBe(0);
+    it("fails as a whole with Internal wrapping the inner message", async () => {
+      await expectError(
+        api.batchQuery(
+          create(BatchQueryRequestSchema, {
+            requests: [query({ contentTopics: [T] }), query({ contentTopics: [] })],
+          }),
+          ctx,
+        ),
+        Code.Internal,
+        "content topics required",
+      );
+    });
   });
 
-  it("setTopics swaps the topic set without losing envelopes of kept topics", async () => {
-    const A = "/xmtp/0/m-a/proto";
-    const B = "/xmtp/0/m-b/proto";
-    const s = api.subscribe([A], ctx);
-    await publish([env(A, 1)]);
-    s.setTopics([A, B]);
-    await publish([env(A, 2), env(B, 3)]);
-    const it = s[Symbol.asyncIterator]();
-    const got = [];
-    for (let i = 0; i < 3; i++) got.push((await nextWithin(it)).value?.timestampNs);
-    expect(got).toEqual([1n, 2n, 3n]);
-    s.close();
+  describe("subscribe", () => {
+    it("is live when it returns and stops delivering after close", async () => {
+      const s = api.subscribe([T], ctx);
+      const other = api.subscribe([T], ctx);
+      await publish([env(T, 1)]);
+      expect((await nextWithin(s[Symbol.asyncIterator]())).value?.timestampNs).toBe(1n);
+      s.close();
+      expect(await s[Symbol.asyncIterator]().next()).toEqual({ done: true, value: undefined });
+      await publish([env(T, 2)]);
+      const o = other[Symbol.asyncIterator]();
+      expect((await nextWithin(o)).value?.timestampNs).toBe(1n);
+      expect((await nextWithin(o)).value?.timestampNs).toBe(2n);
+      other.close();
+      expect(dispatcher.stats().subscriptions).toBe(0);
+    });
+
+    it("promotes '*' to subscribe-all, which sees only /xmtp/0/ topics", async () => {
+      const s = api.subscribe(["/xmtp/0/m-x/proto", "*"], ctx);
+      const it = s[Symbol.asyncIterator]();
+      await publish([env("/other/1", 1), env(T, 2), env(buildTopic.ephemeral(T), 3)]);
+      expect((await nextWithin(it)).value?.timestampNs).toBe(2n);
+      expect((await nextWithin(it)).value?.timestampNs).toBe(3n);
+      s.close();
+    });
+
+    it("closes when the caller's signal aborts", async () => {
+      const ac = new AbortController();
+      const s = api.subscribe([T], { signal: ac.signal });
+      const p = s[Symbol.asyncIterator]().next();
+      ac.abort();
+      expect(await p).toEqual({ done: true, value: undefined });
+      expect(dispatcher.stats().subscriptions).toBe(0);
+    });
+
+    it("setTopics swaps the topic set without losing envelopes of kept topics", async () => {
+      const A = "/xmtp/0/m-a/proto";
+      const B = "/xmtp/0/m-b/proto";
+      const s = api.subscribe([A], ctx);
+      await publish([env(A, 1)]);
+      s.setTopics([A, B]);
+      await publish([env(A, 2), env(B, 3)]);
+      const it = s[Symbol.asyncIterator]();
+      const got = [];
+      for (let i = 0; i < 3; i++) got.push((await nextWithin(it)).value?.timestampNs);
+      expect(got).toEqual([1n, 2n, 3n]);
+      s.close();
+    });
+
+    it("with 10k open subscriptions a publish reaches only its topic's subscribers", async () => {
+      const subs = Array.from({ length: 10_000 }, (_, i) => api.subscribe([`/xmtp/0/m-sub-${i}/proto`], ctx));
+      const target = subs[1234]!;
+      const it = target[Symbol.asyncIterator]();
+      for (let i = 1; i <= 100; i++) {
+        await publish([env("/xmtp/0/m-sub-1234/proto", i)]);
+        expect((await nextWithin(it)).value?.timestampNs).toBe(BigInt(i));
+      }
+      expect(dispatcher.stats()).toMatchObject({ subscriptions: 10_000, delivered: 100, overflows: 0 });
+      for (const s of subs) s.close();
+      expect(dispatcher.stats()).toMatchObject({ subscriptions: 0, topics: 0 });
+    });
+
+    it("a slow subscriber overflows with an explicit Aborted error; others keep receiving", async () => {
+      dispatcher = createDispatcher({ bufferSize: 3 });
+      const a = make();
+      const slow = a.subscribe([T], ctx);
+      const fast = a.subscribe([T], ctx);
+      const fastIt = fast[Symbol.asyncIterator]();
+      for (let i = 1; i <= 5; i++) {
+        await publish([env(T, i)], ctx, a);
+        expect((await nextWithin(fastIt)).value?.timestampNs).toBe(BigInt(i));
+      }
+      await expectError(
+        slow[Symbol.asyncIterator]().next(),
+        Code.Aborted,
+        "subscription buffer overflow, resubscribe and backfill",
+      );
+      expect(dispatcher.stats()).toMatchObject({ overflows: 1, subscriptions: 1 });
+      fast.close();
+      a.stop();
+    });
   });
 
-  it("with 10k open subscriptions a publish reaches only its topic's subscribers", async () => {
-    const subs = Array.from({ length: 10_000 }, (_, i) => api.subscribe([`/xmtp/0/m-sub-${i}/proto`], ctx));
-    const target = subs[1234]!;
-    const it = target[Symbol.asyncIterator]();
-    for (let i = 1; i <= 100; i++) {
-      await publish([env("/xmtp/0/m-sub-1234/proto", i)]);
-      expect((await nextWithin(it)).value?.timestampNs).toBe(BigInt(i));
-    }
-    expect(dispatcher.stats()).toMatchObject({ subscriptions: 10_000, delivered: 100, overflows: 0 });
-    for (const s of subs) s.close();
-    expect(dispatcher.stats()).toMatchObject({ subscriptions: 0, topics: 0 });
+  describe("auth", () => {
+    const now = aliceFixture.createdNs + 10n * 60_000_000_000n;
+    const bobContact = buildTopic.contact(bob.wallet);
+    const aliceContact = buildTopic.contact(alice.wallet);
+    let authed: MessageApiService;
+    beforeEach(() => {
+      authed = make({ auth: { required: true }, now: () => now });
+    });
+    afterEach(() => authed.stop());
+
+    const pub = (envelopes: Envelope[], authorization?: string, a = authed) =>
+      a.publish(
+        create(PublishRequestSchema, { envelopes }),
+        authorization === undefined ? {} : { authorization },
+      );
+
+    it("accepts xmtp-js's token for Alice's own restricted topics and open topics", async () => {
+      await pub(
+        [
+          env(aliceContact, 1),
+          env(buildTopic.privateStore(alice.wallet), 2),
+          env(buildTopic.invite(bob.wallet), 3),
+        ],
+        aliceFixture.header,
+      );
+      expect(await store.count()).toBe(3);
+      await pub([], aliceFixture.header); // empty publish with a valid token
+    });
+
+    it("refuses a missing token, a bad header, a bad scheme and an expired token", async () => {
+      await expectError(pub([env(T, 1)]), Code.Unauthenticated, "authorization token is not provided");
+      await expectError(pub([], "Bearer"), Code.Unauthenticated, "invalid authorization header");
+      await expectError(
+        pub([env(T, 1)], aliceFixture.header.replace("Bearer", "Basic")),
+        Code.Unauthenticated,
+        "unrecognized authorization scheme Basic",
+      );
+      await expectError(
+        pub([env(T, 1)], "Bearer AAAA"),
+        Code.Unauthenticated,
+        "validating token: missing identity key",
+      );
+      const late = make({ auth: { required: true }, now: () => aliceFixture.createdNs + 3_600_000_000_001n });
+      await expectError(
+        pub([env(T, 1)], aliceFixture.header, late),
+        Code.Unauthenticated,
+        "validating token: token expired",
+      );
+      expect(await store.count()).toBe(0);
+    });
+
+    it("refuses publishing to someone else's restricted topic, atomically", async () => {
+      const sub = authed.subscribe("all", {});
+      await expectError(
+        pub([env(T, 1), env(bobContact, 2)], aliceFixture.header),
+        Code.PermissionDenied,
+        "publishing to restricted topic",
+      );
+      await expectError(
+        pub([env(buildTopic.privateStore(bob.wallet), 2)], aliceFixture.header),
+        Code.PermissionDenied,
+        "publishing to restricted topic",
+      );
+      // The owner compare is exact: a lowercased address is not Alice's topic.
+      await expectError(
+        pub([env(buildTopic.contact(alice.wallet.toLowerCase()), 2)], aliceFixture.header),
+        Code.PermissionDenied,
+        "publishing to restricted topic",
+      );
+      expect(await store.count()).toBe(0);
+      expect(relayed).toEqual([]);
+      expect(dispatcher.stats().delivered).toBe(0);
+      sub.close();
+    });
+
+    it("accepts a token built by our createAuthToken for Bob on Bob's contact topic", async () => {
+      await pub([env(bobContact, 1)], bob.bearer(now - 1_000_000_000n));
+      await expectError(
+        pub([env(aliceContact, 1)], bob.bearer(now)),
+        Code.PermissionDenied,
+        "publishing to restricted topic",
+      );
+    });
+
+    it("accepts a token from a fresh xmtp-js 12.1.0 identity (LocalAuthenticator)", async () => {
+      const account = privateKeyToAccount(generatePrivateKey());
+      const wallet = {
+        getAddress: async () => account.address,
+        signMessage: async (message: ArrayLike<number> | string) =>
+          account.signMessage({
+            message: typeof message === "string" ? message : { raw: Uint8Array.from(message) },
+          }),
+      };
+      const bundle = await PrivateKeyBundleV1.generate(wallet);
+      const token = await new LocalAuthenticator(bundle.identityKey).createToken();
+      const live = make({ auth: { required: true } });
+      await pub([env(buildTopic.contact(account.address), 1)], `Bearer ${token.toBase64()}`, live);
+      await expectError(
+        pub([env(bobContact, 1)], `Bearer ${token.toBase64()}`, live),
+        Code.PermissionDenied,
+        "publishing to restricted topic",
+      );
+      live.stop();
+    });
+
+    it("lets a privileged address publish into anyone's restricted topics", async () => {
+      const priv = make({
+        auth: { required: true, privilegedAddresses: [alice.wallet.toLowerCase()] },
+        now: () => now,
+      });
+      await pub([env(bobContact, 1)], aliceFixture.header, priv);
+      expect(await store.count()).toBe(1);
+      // Bob is not privileged.
+      await expectError(
+        pub([env(aliceContact, 1)], bob.bearer(now), priv),
+        Code.PermissionDenied,
+        "publishing to restricted topic",
+      );
+    });
+
+    it("rejects future tokens only when maxFutureNs is configured", async () => {
+      const future = bob.bearer(now + 3_600_000_000_000n);
+      await pub([env(T, 1)], future);
+      const strict = make({ auth: { required: true, maxFutureNs: 60_000_000_000n }, now: () => now });
+      await expectError(
+        pub([env(T, 2)], future, strict),
+        Code.Unauthenticated,
+        "validating token: token created in the future",
+      );
+    });
+
+    it("does not require tokens for query, batch query and subscribe", async () => {
+      await authed.query(query({ contentTopics: [T] }), {});
+      await authed.batchQuery(
+        create(BatchQueryRequestSchema, { requests: [query({ contentTopics: [T] })] }),
+        {},
+      );
+      authed.subscribe([T], {}).close();
+    });
   });
 
-  it("a slow subscriber overflows with an explicit Aborted error; others keep receiving", async () => {
-    dispatcher = createDispatcher({ bufferSize: 3 });
-    const a = make();
-    const slow = a.subscribe([T], ctx);
-    const fast = a.subscribe([T], ctx);
-    const fastIt = fast[Symbol.asyncIterator]();
-    for (let i = 1; i <= 5; i++) {
-      await publish([env(T, i)], ctx, a);
-      expect((await nextWithin(fastIt)).value?.timestampNs).toBe(BigInt(i));
-    }
-    await expectError(
-      slow[Symbol.asyncIterator]().next(),
-      Code.Aborted,
-      "subscription buffer overflow, resubscribe and backfill",
-    );
-    expect(dispatcher.stats()).toMatchObject({ overflows: 1, subscriptions: 1 });
-    fast.close();
-    a.stop();
-  });
-});
-
-describe("auth", () => {
-  const now = aliceFixture.createdNs + 10n * 60_000_000_000n;
-  const bobContact = buildTopic.contact(bob.wallet);
-  const aliceContact = buildTopic.contact(alice.wallet);
-  let authed: MessageApiService;
-  beforeEach(() => {
-    authed = make({ auth: { required: true }, now: () => now });
-  });
-  afterEach(() => authed.stop());
-
-  const pub = (envelopes: Envelope[], authorization?: string, a = authed) =>
-    a.publish(
-      create(PublishRequestSchema, { envelopes }),
-      authorization === undefined ? {} : { authorization },
-    );
-
-  it("accepts xmtp-js's token for Alice's own restricted topics and open topics", async () => {
-    await pub(
-      [
-        env(aliceContact, 1),
-        env(buildTopic.privateStore(alice.wallet), 2),
-        env(buildTopic.invite(bob.wallet), 3),
-      ],
-      aliceFixture.header,
-    );
-    expect(await store.count()).toBe(3);
-    await pub([], aliceFixture.header); // empty publish with a valid token
-  });
-
-  it("refuses a missing token, a bad header, a bad scheme and an expired token", async () => {
-    await expectError(pub([env(T, 1)]), Code.Unauthenticated, "authorization token is not provided");
-    await expectError(pub([], "Bearer"), Code.Unauthenticated, "invalid authorization header");
-    await expectError(
-      pub([env(T, 1)], aliceFixture.header.replace("Bearer", "Basic")),
-      Code.Unauthenticated,
-      "unrecognized authorization scheme Basic",
-    );
-    await expectError(
-      pub([env(T, 1)], "Bearer AAAA"),
-      Code.Unauthenticated,
-      "validating token: missing identity key",
-    );
-    const late = make({ auth: { required: true }, now: () => aliceFixture.createdNs + 3_600_000_000_001n });
-    await expectError(
-      pub([env(T, 1)], aliceFixture.header, late),
-      Code.Unauthenticated,
-      "validating token: token expired",
-    );
-    expect(await store.count()).toBe(0);
-  });
-
-  it("refuses publishing to someone else's restricted topic, atomically", async () => {
-    const sub = authed.subscribe("all", {});
-    await expectError(
-      pub([env(T, 1), env(bobContact, 2)], aliceFixture.header),
-      Code.PermissionDenied,
-      "publishing to restricted topic",
-    );
-    await expectError(
-      pub([env(buildTopic.privateStore(bob.wallet), 2)], aliceFixture.header),
-      Code.PermissionDenied,
-      "publishing to restricted topic",
-    );
-    // The owner compare is exact: a lowercased address is not Alice's topic.
-    await expectError(
-      pub([env(buildTopic.contact(alice.wallet.toLowerCase()), 2)], aliceFixture.header),
-      Code.PermissionDenied,
-      "publishing to restricted topic",
-    );
-    expect(await store.count()).toBe(0);
-    expect(relayed).toEqual([]);
-    expect(dispatcher.stats().delivered).toBe(0);
-    sub.close();
-  });
-
-  it("accepts a token built by our createAuthToken for Bob on Bob's contact topic", async () => {
-    await pub([env(bobContact, 1)], bob.bearer(now - 1_000_000_000n));
-    await expectError(
-      pub([env(aliceContact, 1)], bob.bearer(now)),
-      Code.PermissionDenied,
-      "publishing to restricted topic",
-    );
-  });
-
-  it("accepts a token from a fresh xmtp-js 12.1.0 identity (LocalAuthenticator)", async () => {
-    const account = privateKeyToAccount(generatePrivateKey());
-    const wallet = {
-      getAddress: async () => account.address,
-      signMessage: async (message: ArrayLike<number> | string) =>
-        account.signMessage({
-          message: typeof message === "string" ? message : { raw: Uint8Array.from(message) },
+  describe("rate limits", () => {
+    it("charges publish per envelope before auth, and every other call in the DEF class", async () => {
+      let ms = 0;
+      const limiter = createRateLimiter({
+        pub: { perMinute: 60, max: 3 },
+        def: { perMinute: 60, max: 3 },
+        now: () => ms,
+        janitorIntervalMs: 0,
+      });
+      const a = make({ rateLimits: limiter, auth: { required: true } });
+      const ip = { clientIp: "1.2.3.4" };
+      // Publish: cost = envelope count, checked before auth (which then fails).
+      await expectError(
+        a.publish(create(PublishRequestSchema, { envelopes: [env(T, 1), env(T, 2)] }), ip),
+        Code.Unauthenticated,
+        "authorization token is not provided",
+      );
+      await expectError(
+        a.publish(create(PublishRequestSchema, { envelopes: [env(T, 1), env(T, 2)] }), ip),
+        Code.ResourceExhausted,
+        "2 exceeds rate limit R1.2.3.4PUB",
+      );
+      // DEF: query 1 + batch of 2 exhausts the bucket; a stream open costs 1 too.
+      await a.query(query({ contentTopics: [T] }), ip);
+      await a.batchQuery(
+        create(BatchQueryRequestSchema, {
+          requests: [query({ contentTopics: [T] }), query({ contentTopics: [T] })],
         }),
-    };
-    const bundle = await PrivateKeyBundleV1.generate(wallet);
-    const token = await new LocalAuthenticator(bundle.identityKey).createToken();
-    const live = make({ auth: { required: true } });
-    await pub([env(buildTopic.contact(account.address), 1)], `Bearer ${token.toBase64()}`, live);
-    await expectError(
-      pub([env(bobContact, 1)], `Bearer ${token.toBase64()}`, live),
-      Code.PermissionDenied,
-      "publishing to restricted topic",
-    );
-    live.stop();
-  });
-
-  it("lets a privileged address publish into anyone's restricted topics", async () => {
-    const priv = make({
-      auth: { required: true, privilegedAddresses: [alice.wallet.toLowerCase()] },
-      now: () => now,
+        ip,
+      );
+      await expectError(
+        () => a.subscribe([T], ip),
+        Code.ResourceExhausted,
+        "1 exceeds rate limit R1.2.3.4DEF",
+      );
+      // Another client is unaffected; an unknown client shares the ip_unknown bucket.
+      a.subscribe([T], { clientIp: "5.6.7.8" }).close();
+      await a.query(query({ contentTopics: [T] }), {});
+      // Fractional refill: one second at 60/min gives one token back.
+      ms += 1000;
+      a.subscribe([T], ip).close();
+      a.stop();
     });
-    await pub([env(bobContact, 1)], aliceFixture.header, priv);
-    expect(await store.count()).toBe(1);
-    // Bob is not privileged.
-    await expectError(
-      pub([env(aliceContact, 1)], bob.bearer(now), priv),
-      Code.PermissionDenied,
-      "publishing to restricted topic",
-    );
-  });
-
-  it("rejects future tokens only when maxFutureNs is configured", async () => {
-    const future = bob.bearer(now + 3_600_000_000_000n);
-    await pub([env(T, 1)], future);
-    const strict = make({ auth: { required: true, maxFutureNs: 60_000_000_000n }, now: () => now });
-    await expectError(
-      pub([env(T, 2)], future, strict),
-      Code.Unauthenticated,
-      "validating token: token created in the future",
-    );
-  });
-
-  it("does not require tokens for query, batch query and subscribe", async () => {
-    await authed.query(query({ contentTopics: [T] }), {});
-    await authed.batchQuery(
-      create(BatchQueryRequestSchema, { requests: [query({ contentTopics: [T] })] }),
-      {},
-    );
-    authed.subscribe([T], {}).close();
-  });
-});
-
-describe("rate limits", () => {
-  it("charges publish per envelope before auth, and every other call in the DEF class", async () => {
-    let ms = 0;
-    const limiter = createRateLimiter({
-      pub: { perMinute: 60, max: 3 },
-      def: { perMinute: 60, max: 3 },
-      now: () => ms,
-      janitorIntervalMs: 0,
-    });
-    const a = make({ rateLimits: limiter, auth: { required: true } });
-    const ip = { clientIp: "1.2.3.4" };
-    // Publish: cost = envelope count, checked before auth (which then fails).
-    await expectError(
-      a.publish(create(PublishRequestSchema, { envelopes: [env(T, 1), env(T, 2)] }), ip),
-      Code.Unauthenticated,
-      "authorization token is not provided",
-    );
-    await expectError(
-      a.publish(create(PublishRequestSchema, { envelopes: [env(T, 1), env(T, 2)] }), ip),
-      Code.ResourceExhausted,
-      "2 exceeds rate limit R1.2.3.4PUB",
-    );
-    // DEF: query 1 + batch of 2 exhausts the bucket; a stream open costs 1 too.
-    await a.query(query({ contentTopics: [T] }), ip);
-    await a.batchQuery(
-      create(BatchQueryRequestSchema, {
-        requests: [query({ contentTopics: [T] }), query({ contentTopics: [T] })],
-      }),
-      ip,
-    );
-    await expectError(() => a.subscribe([T], ip), Code.ResourceExhausted, "1 exceeds rate limit R1.2.3.4DEF");
-    // Another client is unaffected; an unknown client shares the ip_unknown bucket.
-    a.subscribe([T], { clientIp: "5.6.7.8" }).close();
-    await a.query(query({ contentTopics: [T] }), {});
-    // Fractional refill: one second at 60/min gives one token back.
-    ms += 1000;
-    a.subscribe([T], ip).close();
-    a.stop();
   });
 });
