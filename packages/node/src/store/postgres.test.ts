@@ -4,20 +4,7 @@ import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 import { createPostgresStore } from "./postgres.js";
 import { describeStoreCompliance, makeEnvelope } from "./store.compliance.js";
-
-/** The test server (trust auth). Unreachable means failing tests, never skipped ones. */
-export const TEST_DATABASE_URL =
-  process.env.XMTP_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-
-/** Drops a test schema and everything in it. */
-export async function dropSchema(schema: string): Promise<void> {
-  const sql = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-  try {
-    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
-}
+import { dropSchema, TEST_DATABASE_URL } from "./test-postgres.js";
 
 describeStoreCompliance("postgres", async () => {
   // One fresh schema per test, so tests and test files run in parallel without sharing rows.
