@@ -28,6 +28,7 @@ export interface Vectors {
     signature_digest_hex: string;
     pre_key_signature: { bytes_hex: string; recovery: number };
     signed_content_hex: string;
+    sender_hmac: { period: number; hkdf_info_utf8: string; hmac_key_hex: string; sender_hmac_hex: string };
   };
   auth_token: {
     node_go_fixture: {

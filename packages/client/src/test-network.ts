@@ -1,0 +1,130 @@
+/**
+ * Test-only in-memory topic store with the node's ordering rules (sender time, then digest; keyset
+ * cursors), exposed as our EnvelopeApi/BatchEnvelopeApi and as xmtp-js's ApiClient shape.
+ */
+import { create } from "@bufbuild/protobuf";
+import { type Cursor, type Envelope, EnvelopeSchema, SortDirection } from "@xmtp-ts/proto";
+import { envelopeDigest } from "@xmtp-ts/protocol";
+import type { BatchEnvelopeApi, EnvelopeQueryOptions } from "./keystore/api.js";
+
+function compare(a: { t: bigint; d: Uint8Array }, b: { t: bigint; d: Uint8Array }): number {
+  if (a.t !== b.t) return a.t < b.t ? -1 : 1;
+  for (let i = 0; i < Math.min(a.d.length, b.d.length); i++) if (a.d[i] !== b.d[i]) return a.d[i]! - b.d[i]!;
+  return a.d.length - b.d.length;
+}
+
+export class TestNetwork implements BatchEnvelopeApi {
+  readonly topics = new Map<string, Envelope[]>();
+  calls = { query: 0, batchQuery: 0, publish: 0 };
+
+  /** Stores envelopes, skipping exact duplicates. */
+  async publish(envelopes: Envelope[]): Promise<void> {
+    this.calls.publish++;
+    for (const e of envelopes) {
+      const list = this.topics.get(e.contentTopic) ?? [];
+      list.push(create(EnvelopeSchema, e));
+      this.topics.set(e.contentTopic, list);
+    }
+  }
+
+  private page(topic: string, opts: EnvelopeQueryOptions): Envelope[] {
+    const key = (e: Envelope) => ({ t: e.timestampNs, d: envelopeDigest(e.contentTopic, e.message) });
+    const desc = opts.direction === SortDirection.DESCENDING;
+    let rows = [...(this.topics.get(topic) ?? [])].sort((a, b) => compare(key(a), key(b)));
+    if (desc) rows.reverse();
+    const c = opts.cursor?.cursor.case === "index" ? opts.cursor.cursor.value : undefined;
+    if (c) {
+      const at = { t: c.senderTimeNs, d: c.digest };
+      rows = rows.filter((e) => (desc ? compare(key(e), at) < 0 : compare(key(e), at) > 0));
+    }
+    return rows.slice(0, Math.min(opts.limit || 100, 100));
+  }
+
+  async query(topic: string, opts: EnvelopeQueryOptions): Promise<Envelope[]> {
+    this.calls.query++;
+    return this.page(topic, opts);
+  }
+
+  async batchQuery(requests: { topic: string; opts: EnvelopeQueryOptions }[]): Promise<Envelope[][]> {
+    this.calls.batchQuery++;
+    if (requests.length > 50) throw new Error("cannot exceed 50 requests in single batch");
+    return requests.map((r) => this.page(r.topic, r.opts));
+  }
+
+  /** The same store in xmtp-js's ApiClient shape (only what key storage and contacts use). */
+  xmtpJsApiClient() {
+    // biome-ignore lint/suspicious/noExplicitAny: xmtp-js's envelope and option types are ts-proto shapes.
+    const toXmtp = (e: Envelope): any => ({
+      contentTopic: e.contentTopic,
+      timestampNs: e.timestampNs.toString(),
+      message: e.message,
+    });
+    const self = this;
+    return {
+      async query(params: { contentTopic: string }, o: { direction?: number; limit?: number }) {
+        const dir =
+          o.direction === SortDirection.DESCENDING ? SortDirection.DESCENDING : SortDirection.ASCENDING;
+        return self.page(params.contentTopic, { limit: o.limit ?? 100, direction: dir }).map(toXmtp);
+      },
+      async *queryIteratePages(
+        params: { contentTopic: string },
+        o: { direction?: number; pageSize?: number },
+      ) {
+        const dir =
+          o.direction === SortDirection.DESCENDING ? SortDirection.DESCENDING : SortDirection.ASCENDING;
+        let cursor: Cursor | undefined;
+        for (;;) {
+          const page = self.page(params.contentTopic, {
+            limit: o.pageSize ?? 100,
+            direction: dir,
+            ...(cursor ? { cursor } : {}),
+          });
+          if (page.length === 0) return;
+          yield page.map(toXmtp);
+          const last = page[page.length - 1]!;
+          cursor = {
+            $typeName: "xmtp.message_api.v1.Cursor",
+            cursor: {
+              case: "index",
+              value: {
+                $typeName: "xmtp.message_api.v1.IndexCursor",
+                digest: envelopeDigest(last.contentTopic, last.message),
+                senderTimeNs: last.timestampNs,
+              },
+            },
+          };
+        }
+      },
+      async *queryIterator(params: { contentTopic: string }, o: { direction?: number; pageSize?: number }) {
+        for await (const page of this.queryIteratePages(params, o)) yield* page;
+      },
+      async batchQuery(queries: { contentTopic: string; direction?: number; pageSize?: number }[]) {
+        return queries.map((q) =>
+          self
+            .page(q.contentTopic, {
+              limit: q.pageSize ?? 100,
+              direction:
+                q.direction === SortDirection.ASCENDING ? SortDirection.ASCENDING : SortDirection.DESCENDING,
+            })
+            .map(toXmtp),
+        );
+      },
+      async publish(messages: { contentTopic: string; message: Uint8Array; timestamp?: Date }[]) {
+        await self.publish(
+          messages.map((m) =>
+            create(EnvelopeSchema, {
+              contentTopic: m.contentTopic,
+              message: m.message,
+              timestampNs: BigInt((m.timestamp ?? new Date()).getTime()) * 1_000_000n,
+            }),
+          ),
+        );
+        return {};
+      },
+      subscribe() {
+        throw new Error("not used");
+      },
+      setAuthenticator() {},
+    };
+  }
+}
