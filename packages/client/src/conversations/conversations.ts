@@ -1,0 +1,444 @@
+/**
+ * `client.conversations`: listing (V2 invites and V1 intros, incremental), `newConversation` in
+ * the reference's order (protocol.md §8.6), and streams of new conversations and of all messages.
+ */
+import type { ConsentProofPayload, Envelope, PublicKeyBundle, SignedPublicKeyBundle } from "@xmtp-ts/proto";
+import { buildTopic, isAddress, toChecksumAddress } from "@xmtp-ts/protocol";
+import { toSignedPublicKeyBundle } from "../keys/public.js";
+import { AsyncQueue } from "./async-queue.js";
+import {
+  type Conversation,
+  type ConversationsContext,
+  ConversationV1,
+  ConversationV2,
+  type DecodedMessage,
+  decodeAll,
+  type StreamOptions,
+} from "./conversation.js";
+import {
+  type ConversationContext,
+  createInvitation,
+  InvitationError,
+  invitationEnvelopes,
+  type OpenCache,
+  type OpenedInvitation,
+  openInvitation,
+  sealInvitation,
+} from "./invitation.js";
+import { sha256, toHex } from "./primitives.js";
+import { queryAll } from "./transport.js";
+import { decodeMessageV1 } from "./v1.js";
+import { MessageDecodeError } from "./v2.js";
+
+/**
+ * Incremental listing re-reads this far back from the previous run, so invites from senders with
+ * skewed clocks are not missed (the reference uses 10 s; protocol.md §18 row 10). Already-seen
+ * envelopes are skipped by digest, so the overlap costs one query, not re-decryption.
+ */
+export const LIST_OVERLAP_NS = 60n * 60n * 1_000_000_000n;
+/** Invites decrypted concurrently while listing. */
+export const LIST_BATCH = 64;
+
+export interface NewConversationOptions {
+  conversationId?: string;
+  metadata?: Record<string, string>;
+  consentProof?: ConsentProofPayload;
+}
+
+export interface ConversationsOptions {
+  /** Receives invites and intros that were skipped while listing or streaming. */
+  onError?: (err: InvitationError | MessageDecodeError) => void;
+}
+
+/** A simple FIFO mutex. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+
+const nowNs = () => BigInt(Date.now()) * 1_000_000n;
+const envKey = (e: Envelope) => `${e.timestampNs}:${toHex(sha256(e.message))}`;
+
+export class Conversations {
+  private readonly v2 = new Map<string, ConversationV2>();
+  private readonly v1 = new Map<string, ConversationV1>();
+  private readonly seenInvites = new Set<string>();
+  private readonly seenIntros = new Set<string>();
+  private lastInviteSyncNs: bigint | undefined;
+  private lastIntroSyncNs: bigint | undefined;
+  private readonly v2Mutex = new Mutex();
+  private readonly v1Mutex = new Mutex();
+  private readonly openCache: OpenCache = { verified: new Map() };
+
+  constructor(
+    private readonly ctx: ConversationsContext,
+    private readonly options: ConversationsOptions = {},
+  ) {}
+
+  private get address() {
+    return this.ctx.keys.address;
+  }
+
+  /** Every conversation (V1 and V2), oldest first. A second call reads only new invites and intros. */
+  async list(): Promise<Conversation[]> {
+    const [v1, v2] = await Promise.all([this.listV1(), this.listV2()]);
+    return [...v1, ...v2].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+  }
+
+  /** Conversations already known to this client, without reading the network. */
+  listFromCache(): Conversation[] {
+    return [...this.v1.values(), ...this.v2.values()].sort(
+      (a, b) => a.createdAt.getTime() - b.createdAt.getTime(),
+    );
+  }
+
+  /** V2 conversations, syncing invites first. */
+  listV2(): Promise<ConversationV2[]> {
+    return this.v2Mutex.run(async () => {
+      await this.syncInvites();
+      return [...this.v2.values()].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    });
+  }
+
+  /** V1 conversations, syncing intros first. */
+  listV1(): Promise<ConversationV1[]> {
+    return this.v1Mutex.run(async () => {
+      await this.syncIntros();
+      return [...this.v1.values()].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    });
+  }
+
+  private async syncInvites(): Promise<ConversationV2[]> {
+    const started = nowNs();
+    const since = this.lastInviteSyncNs;
+    const startNs = since === undefined ? undefined : since > LIST_OVERLAP_NS ? since - LIST_OVERLAP_NS : 1n;
+    const added: ConversationV2[] = [];
+    const pending: Envelope[] = [];
+    const flush = async () => {
+      const batch = pending.splice(0);
+      const opened = await Promise.all(batch.map((e) => this.tryOpen(e)));
+      for (const o of opened) {
+        const c = o && this.addInvite(o);
+        if (c) added.push(c);
+      }
+    };
+    for await (const page of this.ctx.transport.queryPages(buildTopic.invite(this.address), {
+      direction: "ascending",
+      ...(startNs !== undefined ? { startNs } : {}),
+    })) {
+      for (const env of page) {
+        const k = envKey(env);
+        if (this.seenInvites.has(k)) continue;
+        this.seenInvites.add(k);
+        pending.push(env);
+        if (pending.length >= LIST_BATCH) await flush();
+      }
+    }
+    await flush();
+    this.lastInviteSyncNs = started;
+    return added;
+  }
+
+  private async tryOpen(env: Envelope): Promise<OpenedInvitation | undefined> {
+    try {
+      return await openInvitation(this.ctx.keys, env, this.openCache);
+    } catch (err) {
+      this.options.onError?.(
+        err instanceof InvitationError ? err : new InvitationError("malformed", String(err), { cause: err }),
+      );
+      return undefined;
+    }
+  }
+
+  /** Keeps the first invite seen per topic (protocol.md §8.4 step 7). */
+  private addInvite(o: OpenedInvitation): ConversationV2 | undefined {
+    if (this.v2.has(o.topic)) return undefined;
+    const c = new ConversationV2(
+      this.ctx,
+      o.topic,
+      o.peerAddress,
+      new Date(Number(o.createdNs / 1_000_000n)),
+      o.context,
+      o.keyMaterial,
+      o.consentProof,
+    );
+    this.v2.set(o.topic, c);
+    return c;
+  }
+
+  private async syncIntros(): Promise<ConversationV1[]> {
+    const started = nowNs();
+    const since = this.lastIntroSyncNs;
+    const startNs = since === undefined ? undefined : since > LIST_OVERLAP_NS ? since - LIST_OVERLAP_NS : 1n;
+    const envs = await queryAll(this.ctx.transport, buildTopic.intro(this.address), {
+      direction: "ascending",
+      ...(startNs !== undefined ? { startNs } : {}),
+    });
+    const fresh = envs.filter((e) => {
+      const k = envKey(e);
+      if (this.seenIntros.has(k)) return false;
+      this.seenIntros.add(k);
+      return true;
+    });
+    const added: ConversationV1[] = [];
+    const decoded = await Promise.all(
+      fresh.map((e) =>
+        decodeMessageV1(this.ctx.keys, e).catch((err) => {
+          this.options.onError?.(
+            err instanceof MessageDecodeError ? err : new MessageDecodeError("malformed", String(err), e),
+          );
+          return undefined;
+        }),
+      ),
+    );
+    for (const d of decoded) {
+      if (!d || d.peerAddress === this.address) continue;
+      const createdAt = new Date(Number(d.sentMs));
+      const have = this.v1.get(d.peerAddress);
+      if (!have || have.createdAt > createdAt) {
+        const c = new ConversationV1(this.ctx, d.peerAddress, createdAt);
+        this.v1.set(d.peerAddress, c);
+        if (!have) added.push(c);
+      }
+    }
+    this.lastIntroSyncNs = started;
+    return added;
+  }
+
+  /**
+   * Starts (or resumes) a conversation with `peerAddress` (protocol.md §8.6): reuse a V2
+   * conversation with the same peer and conversationId; look up the contact; refuse self; V1 for a
+   * legacy-only peer without conversationId, or when a V1 intro exists; otherwise, under a mutex,
+   * refresh invites and reuse a match or create and publish a new invitation.
+   */
+  async newConversation(peerAddress: string, options: NewConversationOptions = {}): Promise<Conversation> {
+    if (!isAddress(peerAddress)) throw new Error(`invalid address: ${peerAddress}`);
+    const peer = toChecksumAddress(peerAddress);
+    const conversationId = options.conversationId || undefined;
+    const matches = (c: ConversationV2) =>
+      c.peerAddress.toLowerCase() === peer.toLowerCase() &&
+      (c.context?.conversationId || undefined) === conversationId;
+    for (const c of this.v2.values()) if (matches(c)) return c;
+    const contact = await this.ctx.getContact(peer);
+    if (!contact) throw new Error(`Recipient ${peer} is not on the XMTP network`);
+    if (peer.toLowerCase() === this.address.toLowerCase()) throw new Error("self messaging not supported");
+    const legacy = contact.$typeName === "xmtp.message_contents.PublicKeyBundle";
+    if (legacy && !conversationId) return this.v1Conversation(peer);
+    if (!conversationId) {
+      const v1 = (await this.listV1()).find((c) => c.peerAddress.toLowerCase() === peer.toLowerCase());
+      if (v1) return v1;
+    }
+    const recipient: SignedPublicKeyBundle = legacy
+      ? toSignedPublicKeyBundle(contact as PublicKeyBundle)
+      : (contact as SignedPublicKeyBundle);
+    return this.v2Mutex.run(async () => {
+      const fresh = await this.syncInvites();
+      const match = fresh.find(matches) ?? [...this.v2.values()].find(matches);
+      if (match) return match;
+      return this.createV2(recipient, peer, options);
+    });
+  }
+
+  private v1Conversation(peer: string): ConversationV1 {
+    let c = this.v1.get(peer);
+    if (!c) {
+      c = new ConversationV1(this.ctx, peer, new Date());
+      this.v1.set(peer, c);
+    }
+    return c;
+  }
+
+  private async createV2(
+    recipient: SignedPublicKeyBundle,
+    peer: string,
+    o: NewConversationOptions,
+  ): Promise<ConversationV2> {
+    const createdNs = nowNs();
+    const context: Partial<ConversationContext> | undefined =
+      o.conversationId !== undefined || o.metadata !== undefined
+        ? { conversationId: o.conversationId ?? "", metadata: o.metadata ?? {} }
+        : undefined;
+    const invitation = await createInvitation(this.ctx.keys, recipient, peer, context, o.consentProof);
+    const sealed = await sealInvitation(this.ctx.keys, recipient, invitation, createdNs);
+    await this.ctx.transport.publish(invitationEnvelopes(sealed, createdNs, peer, this.address));
+    const enc = invitation.encryption;
+    if (enc.case !== "aes256GcmHkdfSha256") throw new Error("unreachable");
+    const c = new ConversationV2(
+      this.ctx,
+      invitation.topic,
+      peer,
+      new Date(Number(createdNs / 1_000_000n)),
+      invitation.context
+        ? { conversationId: invitation.context.conversationId, metadata: { ...invitation.context.metadata } }
+        : undefined,
+      enc.value.keyMaterial,
+      o.consentProof,
+    );
+    // Our own invite copy would be skipped as a duplicate topic anyway; keep the object we return.
+    if (!this.v2.has(c.topic)) this.v2.set(c.topic, c);
+    return this.v2.get(c.topic)!;
+  }
+
+  /**
+   * New conversations as they arrive on the own invite and intro topics. Each peer's V1
+   * conversation is reported once per stream.
+   */
+  async stream(options: StreamOptions = {}): Promise<AsyncIterableIterator<Conversation>> {
+    const introTopic = buildTopic.intro(this.address);
+    const inviteTopic = buildTopic.invite(this.address);
+    const ac = new AbortController();
+    const onAbort = () => ac.abort();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    const queue = new AsyncQueue<Conversation>(() => {
+      ac.abort();
+      options.signal?.removeEventListener("abort", onAbort);
+    });
+    if (options.signal?.aborted) {
+      queue.end();
+      return queue;
+    }
+    ac.signal.addEventListener("abort", () => queue.end(), { once: true });
+    const seenPeers = new Set<string>();
+    const source = await this.ctx.transport.subscribe([introTopic, inviteTopic], ac.signal);
+    (async () => {
+      try {
+        for await (const env of source) {
+          if (queue.isClosed) break;
+          const c = await this.conversationFromEnvelope(env, introTopic, inviteTopic, seenPeers);
+          if (c) queue.push(c);
+        }
+        queue.end();
+      } catch (err) {
+        queue.end(ac.signal.aborted ? undefined : err);
+      }
+    })();
+    return queue;
+  }
+
+  private async conversationFromEnvelope(
+    env: Envelope,
+    introTopic: string,
+    inviteTopic: string,
+    seenPeers: Set<string>,
+  ): Promise<Conversation | undefined> {
+    if (env.contentTopic === inviteTopic) {
+      const o = await this.tryOpen(env);
+      if (!o) return undefined;
+      this.seenInvites.add(envKey(env));
+      return this.addInvite(o) ?? this.v2.get(o.topic);
+    }
+    if (env.contentTopic === introTopic) {
+      try {
+        const d = await decodeMessageV1(this.ctx.keys, env);
+        if (seenPeers.has(d.peerAddress) || d.peerAddress === this.address) return undefined;
+        seenPeers.add(d.peerAddress);
+        const existing = this.v1.get(d.peerAddress);
+        if (existing) return existing;
+        const c = new ConversationV1(this.ctx, d.peerAddress, new Date(Number(d.sentMs)));
+        this.v1.set(d.peerAddress, c);
+        return c;
+      } catch (err) {
+        this.options.onError?.(
+          err instanceof MessageDecodeError ? err : new MessageDecodeError("malformed", String(err), env),
+        );
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Messages of every conversation as they arrive, including conversations that start while the
+   * stream runs (their earlier messages are fetched once, de-duplicated by id).
+   */
+  async streamAllMessages(options: StreamOptions = {}): Promise<AsyncIterableIterator<DecodedMessage>> {
+    const introTopic = buildTopic.intro(this.address);
+    const inviteTopic = buildTopic.invite(this.address);
+    const ac = new AbortController();
+    const onAbort = () => ac.abort();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    const queue = new AsyncQueue<DecodedMessage>(() => {
+      ac.abort();
+      options.signal?.removeEventListener("abort", onAbort);
+    });
+    if (options.signal?.aborted) {
+      queue.end();
+      return queue;
+    }
+    ac.signal.addEventListener("abort", () => queue.end(), { once: true });
+    const byTopic = new Map<string, Conversation>();
+    for (const c of await this.list()) byTopic.set(c.topic, c);
+    const seenIds = new Set<string>();
+    const emit = (m: DecodedMessage) => {
+      if (seenIds.has(m.id)) return;
+      seenIds.add(m.id);
+      queue.push(m);
+    };
+    const onError = (e: MessageDecodeError) => options.onError?.(e);
+    const pump = async (source: AsyncIterable<Envelope>) => {
+      try {
+        for await (const env of source) {
+          if (queue.isClosed) break;
+          await handle(env);
+        }
+      } catch (err) {
+        if (!ac.signal.aborted) queue.end(err);
+      }
+    };
+    const follow = async (c: Conversation) => {
+      byTopic.set(c.topic, c);
+      const sub = await this.ctx.transport.subscribe([c.topic], ac.signal);
+      void pump(sub);
+      for (const m of await decodeAll(
+        c,
+        await queryAll(this.ctx.transport, c.topic, { direction: "ascending" }),
+        onError,
+      ))
+        emit(m);
+    };
+    const handle = async (env: Envelope) => {
+      if (env.contentTopic === inviteTopic) {
+        const c = await this.conversationFromEnvelope(env, introTopic, inviteTopic, new Set());
+        if (c && !byTopic.has(c.topic)) await follow(c);
+        return;
+      }
+      if (env.contentTopic === introTopic) {
+        try {
+          const d = await decodeMessageV1(this.ctx.keys, env);
+          let c = this.v1.get(d.peerAddress);
+          if (!c) {
+            c = new ConversationV1(this.ctx, d.peerAddress, new Date(Number(d.sentMs)));
+            this.v1.set(d.peerAddress, c);
+          }
+          const isNew = !byTopic.has(c.topic);
+          emit(await c.decodeMessage(env));
+          if (isNew) await follow(c);
+        } catch (err) {
+          onError(
+            err instanceof MessageDecodeError ? err : new MessageDecodeError("malformed", String(err), env),
+          );
+        }
+        return;
+      }
+      const c = byTopic.get(env.contentTopic);
+      if (!c) return;
+      try {
+        emit(await c.decodeMessage(env));
+      } catch (err) {
+        onError(
+          err instanceof MessageDecodeError ? err : new MessageDecodeError("malformed", String(err), env),
+        );
+      }
+    };
+    const main = await this.ctx.transport.subscribe([introTopic, inviteTopic, ...byTopic.keys()], ac.signal);
+    void pump(main);
+    return queue;
+  }
+}
