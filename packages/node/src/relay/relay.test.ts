@@ -23,7 +23,13 @@ import { afterEach, describe, expect, test } from "vitest";
 import { env, nextWithin } from "../api/test-support.js";
 import type { StoredEnvelope } from "../store/types.js";
 import { RELAY_MULTICODECS } from "./relay.js";
-import { queryPeerStore, WAKU_STORE_PROTOCOL } from "./store-protocol.js";
+import {
+  answerHistoryQuery,
+  decodeHistoryRequest,
+  queryPeerStore,
+  StoreSession,
+  WAKU_STORE_PROTOCOL,
+} from "./store-protocol.js";
 import { removeDir, startTestNode, type TestNode, tempDir, waitFor } from "./test-support.js";
 import { WAKU_PUBSUB_TOPIC } from "./waku-message.js";
 
@@ -296,6 +302,48 @@ describe("Waku store protocol", () => {
       AbortSignal.timeout(5000),
     );
     expect(r.messages.length).toBe(1);
+  });
+
+  test("a session keeps working against a server that answers one query per stream", async () => {
+    const a = await node();
+    await a.store.insert(Array.from({ length: 5 }, (_, i) => row(env(topic("one"), BigInt(i + 1)))));
+    const raw = await rawPeer();
+    await raw.handle(WAKU_STORE_PROTOCOL, ({ stream }) => {
+      void stream.sink(
+        (async function* () {
+          for await (const f of lp.decode(stream.source)) {
+            const req = decodeHistoryRequest(f.subarray());
+            const response = await answerHistoryQuery(a.store, req.query);
+            yield lp.encode.single(
+              toBinary(HistoryRPCSchema, create(HistoryRPCSchema, { requestId: req.requestId, response })),
+            );
+            return; // one query per stream, then close
+          }
+        })(),
+      );
+    });
+    const b = await node({ sync: false });
+    await b.relay.libp2p.dial(raw.getMultiaddrs()[0] ?? multiaddr());
+    const session = new StoreSession(b.relay.libp2p, raw.peerId);
+    const seen: bigint[] = [];
+    let cursor: import("@xmtp-ts/proto/waku").Index | undefined;
+    for (let i = 0; i < 10; i++) {
+      const r = await session.query(
+        create(HistoryQuerySchema, {
+          pagingInfo: create(PagingInfoSchema, {
+            pageSize: 2n,
+            direction: PagingInfo_Direction.FORWARD,
+            ...(cursor ? { cursor } : {}),
+          }),
+        }),
+        AbortSignal.timeout(5000),
+      );
+      seen.push(...r.messages.map((m) => m.timestamp ?? 0n));
+      cursor = r.pagingInfo?.cursor;
+      if (cursor === undefined) break;
+    }
+    await session.close();
+    expect(seen).toEqual([1n, 2n, 3n, 4n, 5n]);
   });
 
   test("relay messages that break the limits are dropped and counted; good ones still flow", async () => {

@@ -43,7 +43,9 @@ export const MAX_STORE_PAGE_BYTES = 4 * 1_048_576;
 /** Largest response frame accepted by the client: a full page plus one maximal message. */
 export const MAX_STORE_RESPONSE_BYTES = MAX_STORE_PAGE_BYTES + 2 * MAX_WAKU_MESSAGE_BYTES;
 /** Requests served on one stream before the server closes it. */
-export const MAX_REQUESTS_PER_STREAM = 100;
+export const MAX_REQUESTS_PER_STREAM = 1_000;
+/** Queries a client session sends on one stream before opening a new one. */
+export const SESSION_REQUESTS_PER_STREAM = 500;
 /** A stream that sends no frame for this long is closed. */
 export const STORE_STREAM_IDLE_MS = 30_000;
 
@@ -227,6 +229,118 @@ export interface StreamDialer {
 }
 
 let nextRequestId = 0;
+const newRequestId = () => `${process.pid}-${Date.now()}-${nextRequestId++}`;
+
+/** A sink source that yields frames as they are pushed, until ended. */
+class Outbox implements AsyncIterable<Uint8Array> {
+  private queue: Uint8Array[] = [];
+  private wake: (() => void) | undefined;
+  private ended = false;
+  push(frame: Uint8Array): void {
+    this.queue.push(frame);
+    this.wake?.();
+  }
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const next = this.queue.shift();
+      if (next !== undefined) {
+        yield next;
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = undefined;
+    }
+  }
+}
+
+interface OpenStream {
+  stream: Stream;
+  outbox: Outbox;
+  frames: AsyncIterator<{ subarray(): Uint8Array }>;
+  sent: Promise<void>;
+  used: number;
+}
+
+/**
+ * Sequential store queries to one peer over a reused stream (a new stream every
+ * SESSION_REQUESTS_PER_STREAM queries, or when the server closed the previous one: servers that
+ * answer one query per stream work too). Not for concurrent use.
+ */
+export class StoreSession {
+  private open: OpenStream | undefined;
+
+  constructor(
+    private readonly dialer: StreamDialer,
+    private readonly peer: PeerId,
+  ) {}
+
+  /** Sends one query and returns its response; aborting `signal` aborts the stream. */
+  async query(query: HistoryQuery, signal: AbortSignal): Promise<HistoryResponse> {
+    const reused = this.open !== undefined;
+    try {
+      return await this.attempt(query, signal);
+    } catch (err) {
+      // The server may have closed a reused stream between queries: retry once on a fresh one.
+      if (!reused || signal.aborted || err instanceof StoreFrameError) throw err;
+      return await this.attempt(query, signal);
+    }
+  }
+
+  /** Closes the current stream. */
+  async close(): Promise<void> {
+    const o = this.open;
+    this.open = undefined;
+    if (o === undefined) return;
+    o.outbox.end();
+    await o.sent.catch(() => {});
+    await o.stream.close().catch((err: Error) => o.stream.abort(err));
+  }
+
+  private async attempt(query: HistoryQuery, signal: AbortSignal): Promise<HistoryResponse> {
+    let o = this.open;
+    if (o === undefined) {
+      const stream = await this.dialer.dialProtocol(this.peer, WAKU_STORE_PROTOCOL, { signal });
+      const outbox = new Outbox();
+      const sent = stream.sink(outbox);
+      sent.catch(() => {});
+      const frames = lp
+        .decode(stream.source, { maxDataLength: MAX_STORE_RESPONSE_BYTES })
+        [Symbol.asyncIterator]();
+      o = { stream, outbox, frames, sent, used: 0 };
+      this.open = o;
+    }
+    const current = o;
+    const onAbort = () => current.stream.abort(new Error("store query aborted"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const requestId = newRequestId();
+      current.outbox.push(
+        lp.encode
+          .single(toBinary(HistoryRPCSchema, create(HistoryRPCSchema, { requestId, query })))
+          .subarray(),
+      );
+      const next = await current.frames.next();
+      if (next.done === true) throw new Error("store peer closed the stream without a response");
+      const response = decodeHistoryResponse(next.value.subarray(), requestId);
+      if (++current.used >= SESSION_REQUESTS_PER_STREAM) await this.close();
+      return response;
+    } catch (err) {
+      if (this.open === current) this.open = undefined;
+      current.outbox.end();
+      current.stream.abort(err as Error);
+      throw err;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+}
 
 /** Sends one history query to `peer` on a fresh stream and returns its response. */
 export async function queryPeerStore(
@@ -235,28 +349,11 @@ export async function queryPeerStore(
   query: HistoryQuery,
   signal: AbortSignal,
 ): Promise<HistoryResponse> {
-  const stream = await dialer.dialProtocol(peer, WAKU_STORE_PROTOCOL, { signal });
-  const onAbort = () => stream.abort(new Error("store query aborted"));
-  signal.addEventListener("abort", onAbort, { once: true });
+  const session = new StoreSession(dialer, peer);
   try {
-    const requestId = `${process.pid}-${Date.now()}-${nextRequestId++}`;
-    const frame = toBinary(HistoryRPCSchema, create(HistoryRPCSchema, { requestId, query }));
-    const sent = stream.sink([lp.encode.single(frame)]);
-    const frames = lp.decode(stream.source, { maxDataLength: MAX_STORE_RESPONSE_BYTES });
-    let response: HistoryResponse | undefined;
-    for await (const f of frames) {
-      response = decodeHistoryResponse(f.subarray(), requestId);
-      break;
-    }
-    await sent;
-    if (response === undefined) throw new StoreFrameError("store peer closed the stream without a response");
-    await stream.close();
-    return response;
-  } catch (err) {
-    stream.abort(err as Error);
-    throw err;
+    return await session.query(query, signal);
   } finally {
-    signal.removeEventListener("abort", onAbort);
+    await session.close();
   }
 }
 

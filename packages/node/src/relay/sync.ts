@@ -21,12 +21,7 @@ import {
 import type { Logger } from "pino";
 import type { Store } from "../store/types.js";
 import type { RelayStats } from "./metrics.js";
-import {
-  MAX_STORE_PAGE_SIZE,
-  queryPeerStore,
-  responseEnvelopes,
-  type StreamDialer,
-} from "./store-protocol.js";
+import { MAX_STORE_PAGE_SIZE, responseEnvelopes, StoreSession, type StreamDialer } from "./store-protocol.js";
 import { WAKU_PUBSUB_TOPIC } from "./waku-message.js";
 
 /** Default safety window subtracted from the newest stored timestamp: 20 s. */
@@ -191,7 +186,7 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
     return start;
   };
 
-  const fetchPage = (peer: PeerId, startNs: bigint, cursor: Index | undefined) => {
+  const fetchPage = (session: StoreSession, startNs: bigint, cursor: Index | undefined) => {
     const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(SYNC_PAGE_TIMEOUT_MS)]);
     const query = create(HistoryQuerySchema, {
       pubsubTopic: WAKU_PUBSUB_TOPIC,
@@ -202,7 +197,7 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
         ...(cursor !== undefined ? { cursor } : {}),
       }),
     });
-    return queryPeerStore(dialer, peer, query, signal);
+    return session.query(query, signal);
   };
 
   const runSync = async (s: PeerState): Promise<void> => {
@@ -216,9 +211,10 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
     const began = Date.now();
     logger.info({ peer: key, fromNs: startNs.toString() }, "history sync started");
     let lastSave = Date.now();
+    const session = new StoreSession(dialer, s.peer);
     try {
       let cursor: Index | undefined;
-      let next: Promise<HistoryResponse> | undefined = fetchPage(s.peer, startNs, undefined);
+      let next: Promise<HistoryResponse> | undefined = fetchPage(session, startNs, undefined);
       while (next !== undefined) {
         const response: HistoryResponse = await next;
         next = undefined;
@@ -231,7 +227,7 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
             throw new Error("store peer returned a cursor that does not advance");
           cursor = nextCursor;
           // Ask for the next page while this one is inserted.
-          next = fetchPage(s.peer, startNs, cursor);
+          next = fetchPage(session, startNs, cursor);
           next.catch(() => {});
         }
         const { envelopes, rejected } = responseEnvelopes(response);
@@ -282,6 +278,7 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
       throw err;
     } finally {
       stats.syncActive--;
+      await session.close();
     }
   };
 
