@@ -1,0 +1,162 @@
+import { create } from "@bufbuild/protobuf";
+import { EnvelopeSchema } from "@xmtp-ts/proto";
+import { describe, expect, test } from "vitest";
+import { defaultCodecRegistry } from "../content/index.js";
+import type { ConversationsContext, DecodedMessage } from "./conversation.js";
+import { Conversations } from "./conversations.js";
+import type { OwnKeys } from "./own-keys.js";
+import { randomKeys, vectorKeys } from "./test-fixtures.js";
+import { MemoryTransport } from "./test-transport.js";
+import type { MessageDecodeError } from "./v2.js";
+
+function setup() {
+  const net = new MemoryTransport();
+  const contacts = new Map<string, OwnKeys>();
+  const mk = (keys: OwnKeys, legacyOnly = false) => {
+    contacts.set(keys.address, keys);
+    const ctx: ConversationsContext = {
+      keys,
+      transport: net,
+      codecs: defaultCodecRegistry(),
+      introduced: new Set(),
+      verifiedSenders: new Map(),
+      getContact: async (a) => {
+        const k = contacts.get(a);
+        if (!k) return undefined;
+        return legacy.has(a) ? k.legacyBundle : k.signedBundle;
+      },
+    };
+    if (legacyOnly) legacy.add(keys.address);
+    return new Conversations(ctx);
+  };
+  const legacy = new Set<string>();
+  return { net, mk };
+}
+
+async function take<T>(it: AsyncIterator<T>, n: number, ms = 5000): Promise<T[]> {
+  const out: T[] = [];
+  const deadline = Date.now() + ms;
+  while (out.length < n) {
+    const r = await Promise.race([
+      it.next(),
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error("timeout")), deadline - Date.now())),
+    ]);
+    if (r.done) break;
+    out.push(r.value);
+  }
+  return out;
+}
+
+describe("Conversations", () => {
+  test("V2: create, reuse, list from both sides, send and read", async () => {
+    const { net, mk } = setup();
+    const alice = mk(vectorKeys("alice"));
+    const bob = mk(vectorKeys("bob"));
+    const a2b = await alice.newConversation(vectorKeys("bob").address.toLowerCase());
+    expect(a2b.conversationVersion).toBe("v2");
+    expect(a2b.topic).toBe(
+      "/xmtp/0/m-c36a8b9aeed75f336842de5f82e6fd98392562db9811ae7aeab1f7d6a6755314/proto",
+    );
+    expect(await alice.newConversation(vectorKeys("bob").address)).toBe(a2b);
+    const withId = await alice.newConversation(vectorKeys("bob").address, {
+      conversationId: "test",
+      metadata: { x: "1" },
+    });
+    expect(withId.topic).toBe(
+      "/xmtp/0/m-4b52be1e8567d72d0bc407debe2d3c7fca2ae93a47e58c3f9b5c5068aff80ec5/proto",
+    );
+    await a2b.send("hello");
+    const bobList = await bob.list();
+    expect(bobList.map((c) => c.topic).sort()).toEqual([a2b.topic, withId.topic].sort());
+    const b2a = bobList.find((c) => c.topic === a2b.topic)!;
+    expect(b2a.peerAddress).toBe(vectorKeys("alice").address);
+    expect(bobList.find((c) => c.topic === withId.topic)!.context).toEqual({
+      conversationId: "test",
+      metadata: { x: "1" },
+    });
+    await b2a.send("hi back");
+    const msgs = await a2b.messages();
+    expect(msgs.map((m) => m.content)).toEqual(["hello", "hi back"]);
+    expect(msgs.map((m) => m.senderAddress)).toEqual([
+      vectorKeys("alice").address,
+      vectorKeys("bob").address,
+    ]);
+    expect((await a2b.messages({ direction: "descending", limit: 1 })).map((m) => m.content)).toEqual([
+      "hi back",
+    ]);
+    // Bob answering with newConversation reuses the invite Alice sent.
+    expect((await bob.newConversation(vectorKeys("alice").address)).topic).toBe(a2b.topic);
+    expect(net.rows.get(`/xmtp/0/invite-${vectorKeys("bob").address}/proto`)!.length).toBe(2);
+  });
+
+  test("second list reads only new invites; refuses self and unknown peers", async () => {
+    const { mk } = setup();
+    const me = vectorKeys("alice");
+    const alice = mk(me);
+    const peers = [randomKeys(), randomKeys(), randomKeys()];
+    const peerClients = peers.map((p) => mk(p));
+    await peerClients[0]!.newConversation(me.address);
+    expect((await alice.list()).length).toBe(1);
+    await peerClients[1]!.newConversation(me.address);
+    await peerClients[2]!.newConversation(me.address);
+    expect((await alice.list()).map((c) => c.peerAddress).sort()).toEqual(peers.map((p) => p.address).sort());
+    await expect(alice.newConversation(me.address)).rejects.toThrow("self messaging");
+    await expect(alice.newConversation(randomKeys().address)).rejects.toThrow("is not on the XMTP network");
+  });
+
+  test("V1 with a legacy-only peer, discovered from intros", async () => {
+    const { net, mk } = setup();
+    const aliceK = vectorKeys("alice");
+    const bobK = vectorKeys("bob");
+    const alice = mk(aliceK);
+    const bob = mk(bobK, true);
+    const c = await alice.newConversation(bobK.address);
+    expect(c.conversationVersion).toBe("v1");
+    await c.send("one");
+    await c.send("two");
+    expect(net.rows.get(`/xmtp/0/intro-${bobK.address}/proto`)!.length).toBe(1);
+    const found = await bob.list();
+    expect(found.map((x) => [x.conversationVersion, x.peerAddress])).toEqual([["v1", aliceK.address]]);
+    expect((await found[0]!.messages()).map((m) => m.content)).toEqual(["one", "two"]);
+    // With a V1 intro present and no conversationId, Alice reuses V1 even though Bob is legacy.
+    expect((await alice.newConversation(bobK.address)).conversationVersion).toBe("v1");
+    // A conversationId forces V2.
+    expect((await alice.newConversation(bobK.address, { conversationId: "x" })).conversationVersion).toBe(
+      "v2",
+    );
+  });
+
+  test("streams: new conversations, messages, all messages; bad envelopes are skipped", async () => {
+    const { net, mk } = setup();
+    const aliceK = vectorKeys("alice");
+    const alice = mk(aliceK);
+    const bob = mk(vectorKeys("bob"));
+    const convStream = await alice.stream();
+    const all = await alice.streamAllMessages();
+    const b2a = await bob.newConversation(aliceK.address);
+    const [found] = await take(convStream, 1);
+    expect(found!.topic).toBe(b2a.topic);
+    const errors: MessageDecodeError[] = [];
+    const ac = new AbortController();
+    const msgs = await found!.streamMessages({ signal: ac.signal, onError: (e) => errors.push(e) });
+    await b2a.send("x");
+    await net.publish([
+      create(EnvelopeSchema, {
+        contentTopic: b2a.topic,
+        timestampNs: 1n,
+        message: new Uint8Array([1, 2, 3]),
+      }),
+    ]);
+    await b2a.send("after garbage");
+    const got = await take(msgs, 2);
+    expect(got.map((m) => m.content)).toEqual(["x", "after garbage"]);
+    expect(errors.map((e) => e.reason)).toEqual(["malformed"]);
+    const allGot: DecodedMessage[] = await take(all, 2);
+    expect(allGot.map((m) => m.content)).toEqual(["x", "after garbage"]);
+    ac.abort();
+    expect((await msgs.next()).done).toBe(true);
+    await convStream.return!();
+    await all.return!();
+    expect(net.subscriptions).toBe(0);
+  });
+});
