@@ -176,11 +176,11 @@ class Sub implements Subscription, AsyncIterator<Envelope> {
     const next = toTopicSet(topics);
     this.hooks.retarget(this, next);
     // Envelopes already queued for topics no longer subscribed are dropped; kept topics keep theirs.
-    if (next !== "all" && this.head < this.queue.length) {
+    if (this.head < this.queue.length) {
       const kept: Envelope[] = [];
       for (let i = this.head; i < this.queue.length; i++) {
         const e = this.queue[i] as Envelope;
-        if (next.has(e.contentTopic)) kept.push(e);
+        if (next === "all" ? e.contentTopic.startsWith(TOPIC_PREFIX) : next.has(e.contentTopic)) kept.push(e);
       }
       this.queue = kept;
       this.head = 0;
@@ -188,6 +188,8 @@ class Sub implements Subscription, AsyncIterator<Envelope> {
   }
 
   close(): void {
+    // After close() the iteration just ends, even if an overflow error was still unread.
+    this.error = undefined;
     this.end(undefined, false);
   }
 
@@ -224,7 +226,6 @@ class Sub implements Subscription, AsyncIterator<Envelope> {
 
   return(): Promise<IteratorResult<Envelope>> {
     this.close();
-    this.error = undefined;
     return Promise.resolve(DONE);
   }
 
