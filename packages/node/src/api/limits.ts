@@ -18,9 +18,18 @@ export const TOPIC_TOO_BIG = "topic length too big";
 export const MESSAGE_TOO_BIG = "message too big";
 export const TOPICS_REQUIRED = "content topics required";
 export const LIMIT_TOO_BIG = `cannot exceed ${MAX_QUERY_LIMIT} rows per query`;
+/** Only with the optional far-future window (protocol.md §18 row 10); the reference has none. */
+export const TIMESTAMP_IN_FUTURE = "timestamp too far in the future";
 
 /** Why an envelope is refused. */
-export type EnvelopeProblem = typeof TOPIC_TOO_BIG | typeof MESSAGE_TOO_BIG;
+export type EnvelopeProblem = typeof TOPIC_TOO_BIG | typeof MESSAGE_TOO_BIG | typeof TIMESTAMP_IN_FUTURE;
+
+/** Optional envelope checks beyond the reference's. */
+export interface EnvelopeRules {
+  /** Refuse envelopes whose timestamp is more than this ahead of `nowNs`; off when undefined. */
+  maxFutureNs?: bigint | undefined;
+  nowNs?: bigint | undefined;
+}
 
 /** UTF-8 byte length, without encoding when the string is obviously short enough. */
 function topicTooLong(topic: string): boolean {
@@ -30,9 +39,12 @@ function topicTooLong(topic: string): boolean {
 }
 
 /** The reason an envelope must be refused, or undefined when it is acceptable. */
-export function validateEnvelope(env: Envelope): EnvelopeProblem | undefined {
+export function validateEnvelope(env: Envelope, rules?: EnvelopeRules): EnvelopeProblem | undefined {
   if (topicTooLong(env.contentTopic)) return TOPIC_TOO_BIG;
   if (env.message.length > MAX_MESSAGE_BYTES) return MESSAGE_TOO_BIG;
+  if (rules?.maxFutureNs !== undefined && rules.nowNs !== undefined) {
+    if (env.timestampNs - rules.nowNs > rules.maxFutureNs) return TIMESTAMP_IN_FUTURE;
+  }
   return undefined;
 }
 

@@ -215,6 +215,27 @@ describe.each(BACKENDS)("message API on $name", (backend) => {
       sub.close();
     });
 
+    it("refuses far-future timestamps only when a window is configured; back-dated ones always pass", async () => {
+      const nowNs = 1_700_000_000_000_000_000n;
+      const minute = 60_000_000_000n;
+      await publish([env(T, nowNs + 1000n * minute)]);
+      const strict = make({ maxEnvelopeFutureNs: minute, now: () => nowNs });
+      await publish(
+        [env(T, nowNs + minute), env(T, nowNs - 5n * 24n * 60n * minute), env(T, 0)],
+        ctx,
+        strict,
+      );
+      await expectError(
+        publish([env(T, 1), env(T, nowNs + minute + 1n)], ctx, strict),
+        Code.InvalidArgument,
+        "timestamp too far in the future",
+      );
+      await strict.ingest([env(T, nowNs + 2n * minute), env(T, nowNs)]);
+      expect(strict.stats().ingestRejected).toBe(1);
+      expect(await store.count()).toBe(5);
+      strict.stop();
+    });
+
     it("a relay that throws does not fail a committed publish", async () => {
       const a = make({
         relay: {

@@ -20,7 +20,13 @@ import { Code, envelopeDigest, isEphemeralTopic, MAX_BATCH_QUERIES, XmtpError } 
 import type { Dispatcher } from "../dispatch/types.js";
 import type { Store, StoredEnvelope, StoreQuery } from "../store/types.js";
 import { createPublishAuthorizer, type PublishAuthOptions } from "./auth.js";
-import { type EnvelopeProblem, type ValidatedQuery, validateEnvelope, validateQuery } from "./limits.js";
+import {
+  type EnvelopeProblem,
+  type EnvelopeRules,
+  type ValidatedQuery,
+  validateEnvelope,
+  validateQuery,
+} from "./limits.js";
 import { createRateLimiter, type RateLimiter, type RateLimiterOptions } from "./rate-limit.js";
 import type { MessageApi, RequestContext, Subscription } from "./types.js";
 
@@ -59,6 +65,12 @@ export interface MessageApiOptions {
   metrics?: MessageApiMetrics | undefined;
   /** Sub-queries of one BatchQuery run at most this many at a time; default 4. */
   batchConcurrency?: number | undefined;
+  /**
+   * Refuse envelopes timestamped more than this ahead of the node's clock (publish: InvalidArgument
+   * "timestamp too far in the future"; ingest: dropped and counted). Off by default, as in the
+   * reference; back-dated envelopes are always accepted (protocol.md §18 row 10).
+   */
+  maxEnvelopeFutureNs?: bigint | undefined;
   /** How many recent ephemeral envelopes are remembered to deliver each once; default 8192. */
   ephemeralDedupeSize?: number | undefined;
 }
@@ -91,6 +103,9 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
         : createRateLimiter(opts.rateLimits);
   const batchConcurrency = Math.max(1, opts.batchConcurrency ?? 4);
   const seenEphemeral = new RecentSet(opts.ephemeralDedupeSize ?? 8192);
+  const maxFutureNs = opts.maxEnvelopeFutureNs;
+  const envelopeRules = (): EnvelopeRules | undefined =>
+    maxFutureNs === undefined ? undefined : { maxFutureNs, nowNs: now() };
   let ingestRejected = 0;
   let duplicates = 0;
 
@@ -172,8 +187,9 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
       const envelopes = req.envelopes;
       spend("PUB", ctx, envelopes.length);
       if (authorizer !== undefined) authorizer.authorize(ctx.authorization, envelopes, now());
+      const rules = envelopeRules();
       for (const env of envelopes) {
-        const problem = validateEnvelope(env);
+        const problem = validateEnvelope(env, rules);
         if (problem !== undefined) throw new XmtpError(Code.InvalidArgument, problem);
       }
       if (envelopes.length === 0) return create(PublishResponseSchema);
@@ -194,13 +210,14 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
 
     async ingest(envelopes) {
       let valid: Envelope[] = envelopes;
+      const rules = envelopeRules();
       for (let i = 0; i < envelopes.length; i++) {
-        const problem = validateEnvelope(envelopes[i] as Envelope);
+        const problem = validateEnvelope(envelopes[i] as Envelope, rules);
         if (problem === undefined) continue;
         // Rare path: rebuild the list without the invalid envelopes.
         valid = [];
         for (const env of envelopes) {
-          const p = validateEnvelope(env);
+          const p = validateEnvelope(env, rules);
           if (p === undefined) valid.push(env);
           else {
             ingestRejected++;
