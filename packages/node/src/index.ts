@@ -8,8 +8,19 @@ export * from "./api/limits.js";
 export * from "./api/rate-limit.js";
 export * from "./api/service.js";
 export type * from "./api/types.js";
+export * from "./config.js";
 export * from "./dispatch/dispatcher.js";
 export type * from "./dispatch/types.js";
+export * from "./logger.js";
+export * from "./metrics.js";
+export * from "./node.js";
 export { createPostgresStore, type PostgresStoreOptions } from "./store/postgres.js";
 export { createSqliteStore, type SqliteStoreOptions } from "./store/sqlite.js";
 export type * from "./store/types.js";
+export { createGrpcTransport, type GrpcTransport, type GrpcTransportOptions } from "./transport/grpc.js";
+export {
+  createHttpTransport,
+  GATEWAY_ROUTES,
+  type HttpTransport,
+  type HttpTransportOptions,
+} from "./transport/http.js";

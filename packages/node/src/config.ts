@@ -1,0 +1,142 @@
+/**
+ * The node's one typed configuration. Values come, in order of precedence, from explicit options
+ * (CLI flags), `XMTP_*` environment variables, then defaults.
+ */
+import { LOG_LEVELS, type LogLevel } from "./logger.js";
+
+export interface NodeConfig {
+  /** Interface both listeners bind to. Env `XMTP_HOST`; default `0.0.0.0`. */
+  host: string;
+  /** HTTP/JSON gateway, Connect/gRPC-Web, /healthz, /metrics. Env `XMTP_HTTP_PORT`; default 5555; 0 = any free port. */
+  httpPort: number;
+  /** gRPC (h2c). Env `XMTP_GRPC_PORT`; default 5556; 0 = any free port. */
+  grpcPort: number;
+  /** Where the SQLite database lives. Env `XMTP_DATA_DIR`; default `./data`. */
+  dataDir: string;
+  /** A database URL (`postgres://…`); when set it replaces the SQLite store. Env `XMTP_DB_URL`. */
+  dbUrl: string | undefined;
+  /** Env `XMTP_LOG_LEVEL`; default `info`. */
+  logLevel: LogLevel;
+  /** Require a bearer token on Publish. Env `XMTP_AUTH` (`false` disables); default true. */
+  auth: boolean;
+  /** Per-client rate limits (protocol.md §4.6). Env `XMTP_RATE_LIMITS`; default false. */
+  rateLimits: boolean;
+  /** Envelopes buffered per subscription before it is ended with an error. Env `XMTP_SUBSCRIPTION_BUFFER`; default 1024. */
+  subscriptionBuffer: number;
+  /** Buffer for subscribe-all streams. Env `XMTP_SUBSCRIBE_ALL_BUFFER`; default 4096. */
+  subscribeAllBuffer: number;
+  /** Largest accepted request body / gRPC message in bytes. Env `XMTP_MAX_MSG_SIZE`; default 50 MiB. */
+  maxMessageSize: number;
+  /** Interval of HTTP/2 keepalive pings on idle gRPC connections (ms). Env `XMTP_GRPC_KEEPALIVE_MS`; default 5 min. */
+  grpcKeepaliveMs: number;
+}
+
+export const DEFAULT_CONFIG: NodeConfig = {
+  host: "0.0.0.0",
+  httpPort: 5555,
+  grpcPort: 5556,
+  dataDir: "./data",
+  dbUrl: undefined,
+  logLevel: "info",
+  auth: true,
+  rateLimits: false,
+  subscriptionBuffer: 1024,
+  subscribeAllBuffer: 4096,
+  maxMessageSize: 50 * 1024 * 1024,
+  grpcKeepaliveMs: 5 * 60_000,
+};
+
+/** A bad configuration value; the message is one line meant for a person. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Environment variable for each setting. */
+export const ENV_VARS: { readonly [K in keyof NodeConfig]: string } = {
+  host: "XMTP_HOST",
+  httpPort: "XMTP_HTTP_PORT",
+  grpcPort: "XMTP_GRPC_PORT",
+  dataDir: "XMTP_DATA_DIR",
+  dbUrl: "XMTP_DB_URL",
+  logLevel: "XMTP_LOG_LEVEL",
+  auth: "XMTP_AUTH",
+  rateLimits: "XMTP_RATE_LIMITS",
+  subscriptionBuffer: "XMTP_SUBSCRIPTION_BUFFER",
+  subscribeAllBuffer: "XMTP_SUBSCRIBE_ALL_BUFFER",
+  maxMessageSize: "XMTP_MAX_MSG_SIZE",
+  grpcKeepaliveMs: "XMTP_GRPC_KEEPALIVE_MS",
+};
+
+type Input = { [K in keyof NodeConfig]?: NodeConfig[K] | string | undefined };
+
+/**
+ * Builds a validated config from options (strings are parsed as from a flag), environment
+ * variables and defaults. Throws ConfigError naming the bad setting.
+ */
+export function resolveConfig(options: Input = {}, env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const pick = <K extends keyof NodeConfig>(key: K): NodeConfig[K] | string | undefined => {
+    const v = options[key];
+    if (v !== undefined) return v;
+    const e = env[ENV_VARS[key]];
+    return e === undefined || e === "" ? undefined : e;
+  };
+  const label = (key: keyof NodeConfig) => `${flagName(key)} (${ENV_VARS[key]})`;
+
+  const int = (key: keyof NodeConfig, min: number, max: number): number => {
+    const v = pick(key);
+    if (v === undefined) return DEFAULT_CONFIG[key] as number;
+    const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(String(v)) ? Number(v) : Number.NaN;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new ConfigError(`invalid ${label(key)}: "${String(v)}" is not an integer in ${min}..${max}`);
+    }
+    return n;
+  };
+  const bool = (key: keyof NodeConfig): boolean => {
+    const v = pick(key);
+    if (v === undefined) return DEFAULT_CONFIG[key] as boolean;
+    if (typeof v === "boolean") return v;
+    const s = String(v).trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(s)) return true;
+    if (["0", "false", "no", "off"].includes(s)) return false;
+    throw new ConfigError(`invalid ${label(key)}: "${String(v)}" is not a boolean`);
+  };
+  const str = (key: keyof NodeConfig): string | undefined => {
+    const v = pick(key);
+    if (v === undefined) return DEFAULT_CONFIG[key] as string | undefined;
+    if (typeof v !== "string" || v.trim() === "") throw new ConfigError(`invalid ${label(key)}: empty value`);
+    return v;
+  };
+
+  const logLevel = str("logLevel") as string;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(
+      `invalid ${label("logLevel")}: "${logLevel}" (expected one of ${LOG_LEVELS.join(", ")})`,
+    );
+  }
+  const config: NodeConfig = {
+    host: str("host") as string,
+    httpPort: int("httpPort", 0, 65535),
+    grpcPort: int("grpcPort", 0, 65535),
+    dataDir: str("dataDir") as string,
+    dbUrl: str("dbUrl"),
+    logLevel: logLevel as LogLevel,
+    auth: bool("auth"),
+    rateLimits: bool("rateLimits"),
+    subscriptionBuffer: int("subscriptionBuffer", 1, 1 << 24),
+    subscribeAllBuffer: int("subscribeAllBuffer", 1, 1 << 24),
+    maxMessageSize: int("maxMessageSize", 1024, 2 ** 31 - 1),
+    grpcKeepaliveMs: int("grpcKeepaliveMs", 1000, 2 ** 31 - 1),
+  };
+  if (config.httpPort !== 0 && config.httpPort === config.grpcPort) {
+    throw new ConfigError(`--http-port and --grpc-port must differ (both ${config.httpPort})`);
+  }
+  if (config.dbUrl !== undefined && !/^postgres(ql)?:\/\//.test(config.dbUrl)) {
+    throw new ConfigError(`invalid ${label("dbUrl")}: expected a postgres:// URL`);
+  }
+  return config;
+}
+
+/** `httpPort` → `--http-port`. */
+export function flagName(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}

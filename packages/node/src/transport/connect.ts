@@ -1,0 +1,196 @@
+/**
+ * The MessageApi (and gRPC health) as a connect-es router: served as gRPC on the gRPC port and as
+ * Connect/gRPC-Web on the HTTP port. A thin adapter: decode is connect's, semantics are the api's.
+ */
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import {
+  Code as ConnectCode,
+  ConnectError,
+  type ConnectRouter,
+  type ContextValues,
+  createContextKey,
+  createContextValues,
+  type HandlerContext,
+} from "@connectrpc/connect";
+import {
+  type Envelope,
+  Health,
+  HealthCheckResponse_ServingStatus,
+  MessageApi,
+  type SubscribeRequest,
+} from "@xmtp-ts/proto";
+import { Code, XmtpError } from "@xmtp-ts/protocol";
+import type { MessageApi as Api, RequestContext, Subscription } from "../api/types.js";
+import type { NodeMetrics, Transport } from "../metrics.js";
+import { toXmtpError } from "./errors.js";
+
+type RawRequest = IncomingMessage | Http2ServerRequest;
+type RawResponse = ServerResponse | Http2ServerResponse;
+
+const kRawRequest = createContextKey<RawRequest | undefined>(undefined, { description: "raw node request" });
+const responses = new WeakMap<RawRequest, RawResponse>();
+
+/** Context values carrying the raw request, so handlers can reach the peer address and the response. */
+export function rawRequestValues(req: RawRequest, res?: RawResponse): ContextValues {
+  if (res !== undefined) responses.set(req, res);
+  return createContextValues().set(kRawRequest, req);
+}
+
+export interface MessageApiRoutesOptions {
+  api: Api;
+  metrics: NodeMetrics;
+  transport: Transport;
+  /** For grpc.health.v1.Health; when absent Health is not served. */
+  healthy?: (() => Promise<boolean>) | undefined;
+}
+
+/** Services names grpc.health.v1.Health answers for. */
+const HEALTH_SERVICES = new Set(["", MessageApi.typeName]);
+
+/** Builds the connect routes for the MessageApi (and Health when `healthy` is given). */
+export function messageApiRoutes(opts: MessageApiRoutesOptions): (router: ConnectRouter) => void {
+  const { api, metrics, transport } = opts;
+  const timed = async <T>(method: string, run: () => Promise<T>): Promise<T> => {
+    const started = process.hrtime.bigint();
+    let code: number = Code.Canceled;
+    try {
+      const out = await run();
+      code = 0;
+      return out;
+    } catch (err) {
+      const e = toConnectError(err);
+      code = e.code;
+      throw e;
+    } finally {
+      metrics.request(transport, method, code, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  };
+  const opened = (method: string, code: number) => metrics.request(transport, method, code, 0);
+
+  return (router) => {
+    router.service(MessageApi, {
+      publish: (req, ctx) => timed("Publish", () => api.publish(req, requestContext(ctx))),
+      query: (req, ctx) => timed("Query", () => api.query(req, requestContext(ctx))),
+      batchQuery: (req, ctx) => timed("BatchQuery", () => api.batchQuery(req, requestContext(ctx))),
+      async *subscribe(req, ctx) {
+        const sub = open("Subscribe", () => api.subscribe(req.contentTopics, requestContext(ctx)));
+        yield* pump(sub, ctx);
+      },
+      async *subscribeAll(_req, ctx) {
+        const sub = open("SubscribeAll", () => api.subscribe("all", requestContext(ctx)));
+        yield* pump(sub, ctx);
+      },
+      async *subscribe2(requests, ctx) {
+        // The reference sends the header before reading the first request (Tonic clients wait for it).
+        sendHeadersNow(ctx);
+        const it = requests[Symbol.asyncIterator]();
+        const first = await it.next();
+        if (first.done === true) return;
+        const sub = open("Subscribe2", () => api.subscribe(first.value.contentTopics, requestContext(ctx)));
+        // Each further request replaces the topic set. On half-close the last set keeps streaming
+        // until the call is cancelled (§18 row 2).
+        void readTopicUpdates(it, sub);
+        yield* pump(sub, ctx);
+      },
+    });
+    if (opts.healthy !== undefined) {
+      const healthy = opts.healthy;
+      const status = async (service: string) => {
+        if (!HEALTH_SERVICES.has(service))
+          throw new ConnectError(`unknown service ${service}`, ConnectCode.NotFound);
+        return (await healthy().catch(() => false))
+          ? HealthCheckResponse_ServingStatus.SERVING
+          : HealthCheckResponse_ServingStatus.NOT_SERVING;
+      };
+      router.service(Health, {
+        check: async (req) => ({ status: await status(req.service) }),
+        async *watch(req, ctx) {
+          yield { status: await status(req.service) };
+          // The status does not change while the node runs; hold the stream until cancelled.
+          await new Promise<void>((resolve) => {
+            if (ctx.signal.aborted) resolve();
+            ctx.signal.addEventListener("abort", () => resolve(), { once: true });
+          });
+        },
+      });
+    }
+  };
+
+  function open(method: string, subscribe: () => Subscription): Subscription {
+    try {
+      const sub = subscribe();
+      opened(method, 0);
+      return sub;
+    } catch (err) {
+      const e = toConnectError(err);
+      opened(method, e.code);
+      throw e;
+    }
+  }
+}
+
+/** Yields the subscription's envelopes until the call is cancelled or the subscription ends. */
+async function* pump(sub: Subscription, ctx: HandlerContext): AsyncGenerator<Envelope> {
+  const onAbort = () => sub.close();
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  if (ctx.signal.aborted) sub.close();
+  sendHeadersNow(ctx);
+  try {
+    for await (const env of sub) yield env;
+  } catch (err) {
+    throw toConnectError(err);
+  } finally {
+    ctx.signal.removeEventListener("abort", onAbort);
+    sub.close();
+  }
+}
+
+async function readTopicUpdates(it: AsyncIterator<SubscribeRequest>, sub: Subscription): Promise<void> {
+  try {
+    for (let r = await it.next(); r.done !== true; r = await it.next()) sub.setTopics(r.value.contentTopics);
+  } catch {
+    // The request side failed or was cancelled; the response side ends through the call's signal.
+  }
+}
+
+/**
+ * Sends the response headers now, with `subscribed: true` (protocol.md §2.8). connect-node only
+ * writes headers together with the first message, which on a quiet topic may never come; Tonic
+ * clients block until headers arrive. Only possible where the raw response is known (gRPC port).
+ */
+function sendHeadersNow(ctx: HandlerContext): void {
+  ctx.responseHeader.set("subscribed", "true");
+  const req = ctx.values.get(kRawRequest);
+  const res = req === undefined ? undefined : responses.get(req);
+  if (res === undefined || res.headersSent) return;
+  const headers: Record<string, string> = {};
+  ctx.responseHeader.forEach((value, key) => {
+    headers[key] = value;
+  });
+  res.writeHead(200, headers);
+  // connect writes the head again with the first message; it has been sent already.
+  (res as { writeHead: unknown }).writeHead = () => res;
+}
+
+function requestContext(ctx: HandlerContext): RequestContext {
+  const h = ctx.requestHeader;
+  const raw = ctx.values.get(kRawRequest);
+  return {
+    authorization: h.get("authorization") ?? undefined,
+    clientIp: raw?.socket?.remoteAddress,
+    clientVersion: h.get("x-client-version") ?? undefined,
+    appVersion: h.get("x-app-version") ?? undefined,
+    signal: ctx.signal,
+  };
+}
+
+/** XmtpError codes are gRPC codes, as are connect's. */
+function toConnectError(err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
+  const e = toXmtpError(err);
+  return new ConnectError(e.message, e.code as number as ConnectCode, undefined, undefined, e);
+}
+
+export { XmtpError };

@@ -1,0 +1,261 @@
+import * as http2 from "node:http2";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code as ConnectCode, ConnectError, createClient } from "@connectrpc/connect";
+import {
+  createGrpcTransport as createClientTransport,
+  createConnectTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus,
+  MessageApi,
+  SortDirection,
+  type SubscribeRequest,
+  SubscribeRequestSchema,
+} from "@xmtp-ts/proto";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { type Harness, startHarness } from "./test-harness.js";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+/** A request stream the test feeds by hand. */
+function requestQueue<T>() {
+  const items: T[] = [];
+  let wake: (() => void) | undefined;
+  let ended = false;
+  return {
+    push(item: T) {
+      items.push(item);
+      wake?.();
+    },
+    end() {
+      ended = true;
+      wake?.();
+    },
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        const item = items.shift();
+        if (item !== undefined) {
+          yield item;
+          continue;
+        }
+        if (ended) return;
+        await new Promise<void>((r) => {
+          wake = r;
+        });
+        wake = undefined;
+      }
+    },
+  };
+}
+
+const until = async (cond: () => boolean, what: string) => {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!cond()) throw new Error(`timed out waiting for ${what}`);
+};
+
+describe("gRPC", () => {
+  let h: Harness;
+  let transport: ReturnType<typeof createClientTransport>;
+  beforeAll(async () => {
+    h = await startHarness({ bufferSize: 4 });
+    transport = createClientTransport({ baseUrl: h.grpcUrl, httpVersion: "2" });
+  });
+  afterAll(() => h.close());
+
+  test("Publish, Query, BatchQuery", async () => {
+    const client = createClient(MessageApi, transport);
+    const topic = "/xmtp/0/m-grpc/proto";
+    await client.publish({
+      envelopes: [1n, 2n, 3n].map((t) => ({ contentTopic: topic, timestampNs: t, message: enc(`m${t}`) })),
+    });
+    const q = await client.query({ contentTopics: [topic], pagingInfo: { limit: 2 } });
+    expect(q.envelopes.map((e) => e.timestampNs)).toEqual([3n, 2n]);
+    expect(q.pagingInfo?.cursor?.cursor.case).toBe("index");
+    const next = await client.query({ contentTopics: [topic], pagingInfo: q.pagingInfo });
+    expect(next.envelopes.map((e) => e.timestampNs)).toEqual([1n]);
+    const b = await client.batchQuery({
+      requests: [
+        { contentTopics: [topic], pagingInfo: { direction: SortDirection.ASCENDING, limit: 1 } },
+        { contentTopics: [topic] },
+      ],
+    });
+    expect(b.responses.map((r) => r.envelopes.length)).toEqual([1, 3]);
+    const err = await client.query({ contentTopics: [] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(ConnectCode.InvalidArgument);
+    expect((err as ConnectError).rawMessage).toBe("content topics required");
+  });
+
+  test("Subscribe sends `subscribed: true` before any envelope, then streams", async () => {
+    const client = createClient(MessageApi, transport);
+    const topic = "/xmtp/0/m-grpc-sub/proto";
+    const ac = new AbortController();
+    let headers: Headers | undefined;
+    const stream = client.subscribe(
+      { contentTopics: [topic] },
+      { signal: ac.signal, onHeader: (hd) => (headers = hd) },
+    );
+    const it = stream[Symbol.asyncIterator]();
+    const first = it.next();
+    await until(() => headers !== undefined, "response headers");
+    expect(headers?.get("subscribed")).toBe("true");
+    await client.publish({ envelopes: [{ contentTopic: topic, timestampNs: 9n, message: enc("x") }] });
+    const got = await first;
+    expect(got.value?.timestampNs).toBe(9n);
+    ac.abort();
+    await it.next().catch(() => undefined);
+    await until(() => h.dispatcher.stats().subscriptions === 0, "unsubscribe on cancel");
+  });
+
+  test("SubscribeAll", async () => {
+    const client = createClient(MessageApi, transport);
+    const ac = new AbortController();
+    let headers: Headers | undefined;
+    const it = client
+      .subscribeAll({}, { signal: ac.signal, onHeader: (hd) => (headers = hd) })
+      [Symbol.asyncIterator]();
+    const first = it.next();
+    await until(() => headers !== undefined, "headers");
+    await client.publish({
+      envelopes: [{ contentTopic: "test-not-xmtp", timestampNs: 1n, message: enc("no") }],
+    });
+    await client.publish({
+      envelopes: [{ contentTopic: "/xmtp/0/m-any/proto", timestampNs: 1n, message: enc("yes") }],
+    });
+    expect((await first).value?.contentTopic).toBe("/xmtp/0/m-any/proto");
+    ac.abort();
+    await it.next().catch(() => undefined);
+  });
+
+  test("Subscribe2: each request replaces the topic set; half-close keeps the last set", async () => {
+    const client = createClient(MessageApi, transport);
+    const a = "/xmtp/0/m-s2-a/proto";
+    const b = "/xmtp/0/m-s2-b/proto";
+    const requests = requestQueue<SubscribeRequest>();
+    const ac = new AbortController();
+    let headers: Headers | undefined;
+    const it = client
+      .subscribe2(requests as AsyncIterable<SubscribeRequest>, {
+        signal: ac.signal,
+        onHeader: (hd) => (headers = hd),
+      })
+      [Symbol.asyncIterator]();
+    // The call starts with the first read; headers come before any request is sent.
+    const firstA = it.next();
+    await until(() => headers !== undefined, "headers before the first request");
+    expect(headers?.get("subscribed")).toBe("true");
+    // The distinct-topic count tells when a swap has reached the server.
+    const topics = () => h.dispatcher.stats().topics;
+    const before = topics();
+    requests.push({ contentTopics: [a] } as SubscribeRequest);
+    await until(() => topics() === before + 1, "subscription to a");
+    await client.publish({ envelopes: [{ contentTopic: a, timestampNs: 1n, message: enc("a1") }] });
+    expect((await firstA).value?.message).toEqual(enc("a1"));
+    requests.push({ contentTopics: [a, b] } as SubscribeRequest);
+    await until(() => topics() === before + 2, "swap to a+b");
+    requests.push({ contentTopics: [b] } as SubscribeRequest);
+    await until(() => topics() === before + 1, `swap to b (topics ${topics()}, before ${before})`);
+    await client.publish({ envelopes: [{ contentTopic: a, timestampNs: 2n, message: enc("a2") }] });
+    await client.publish({ envelopes: [{ contentTopic: b, timestampNs: 3n, message: enc("b1") }] });
+    expect((await it.next()).value?.message).toEqual(enc("b1"));
+    requests.end();
+    await client.publish({ envelopes: [{ contentTopic: b, timestampNs: 4n, message: enc("b2") }] });
+    expect((await it.next()).value?.message).toEqual(enc("b2"));
+    ac.abort();
+    await it.next().catch(() => undefined);
+  });
+
+  test("a subscriber that does not read is ended with ABORTED", async () => {
+    // A raw HTTP/2 stream that is paused: flow control stops the server's writes deterministically.
+    const topic = "/xmtp/0/m-grpc-slow/proto";
+    const session = http2.connect(h.grpcUrl);
+    const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { contentTopics: [topic] }));
+    const frame = Buffer.alloc(5 + body.length);
+    frame.writeUInt32BE(body.length, 1);
+    frame.set(body, 5);
+    const req = session.request({
+      ":method": "POST",
+      ":path": "/xmtp.message_api.v1.MessageApi/Subscribe",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    req.end(frame);
+    req.pause();
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("response", resolve));
+    expect(headers[":status"]).toBe(200);
+    expect(headers.subscribed).toBe("true");
+    const client = createClient(MessageApi, transport);
+    const big = new Uint8Array(64 * 1024);
+    const overflows = h.dispatcher.stats().overflows;
+    for (let i = 0; i < 100 && h.dispatcher.stats().overflows === overflows; i++) {
+      await client.publish({
+        envelopes: [{ contentTopic: topic, timestampNs: BigInt(i + 1), message: big }],
+      });
+    }
+    expect(h.dispatcher.stats().overflows).toBe(overflows + 1);
+    const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("trailers", resolve));
+    req.resume();
+    const t = await trailers;
+    expect(t["grpc-status"]).toBe("10");
+    expect(decodeURIComponent(String(t["grpc-message"]))).toBe(
+      "subscription buffer overflow, resubscribe and backfill",
+    );
+    session.close();
+  });
+
+  test("grpc.health.v1.Health/Check answers SERVING", async () => {
+    const health = createClient(Health, transport);
+    expect((await health.check({})).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    expect((await health.check({ service: "xmtp.message_api.v1.MessageApi" })).status).toBe(
+      HealthCheckResponse_ServingStatus.SERVING,
+    );
+    const err = await health.check({ service: "nope" }).catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(ConnectCode.NotFound);
+  });
+
+  test("requests over the max receive size are ResourceExhausted", async () => {
+    const small = await startHarness({ maxBodyBytes: 1024 });
+    // The harness gives the gRPC listener the default cap; build a capped one through the HTTP port's Connect route.
+    const client = createClient(
+      MessageApi,
+      createConnectTransport({ baseUrl: small.url, httpVersion: "1.1" }),
+    );
+    const err = await client
+      .publish({ envelopes: [{ contentTopic: "/xmtp/0/m-big/proto", message: new Uint8Array(2048) }] })
+      .catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(ConnectCode.ResourceExhausted);
+    await small.close();
+  });
+});
+
+describe("Connect and gRPC-Web on the HTTP port", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  test("the same MessageApi answers over Connect and gRPC-Web", async () => {
+    for (const transport of [
+      createConnectTransport({ baseUrl: h.url, httpVersion: "1.1" }),
+      createGrpcWebTransport({ baseUrl: h.url, httpVersion: "1.1" }),
+    ]) {
+      const client = createClient(MessageApi, transport);
+      const topic = `/xmtp/0/m-web-${Math.random().toString(36).slice(2)}/proto`;
+      await client.publish({ envelopes: [{ contentTopic: topic, timestampNs: 5n, message: enc("w") }] });
+      const q = await client.query({ contentTopics: [topic] });
+      expect(q.envelopes.map((e) => e.message)).toEqual([enc("w")]);
+      const ac = new AbortController();
+      const it = client.subscribe({ contentTopics: [topic] }, { signal: ac.signal })[Symbol.asyncIterator]();
+      const next = it.next();
+      await until(() => h.dispatcher.stats().subscriptions === 1, "subscription");
+      await client.publish({ envelopes: [{ contentTopic: topic, timestampNs: 6n, message: enc("w2") }] });
+      expect((await next).value?.timestampNs).toBe(6n);
+      ac.abort();
+      await it.next().catch(() => undefined);
+      await until(() => h.dispatcher.stats().subscriptions === 0, "unsubscribe");
+    }
+  });
+});

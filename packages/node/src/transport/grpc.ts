@@ -1,0 +1,114 @@
+/**
+ * The gRPC listener: connect-node on a cleartext HTTP/2 server (h2c, prior knowledge), serving
+ * `xmtp.message_api.v1.MessageApi` (all six RPCs) and `grpc.health.v1.Health` (protocol.md §2.1,
+ * §2.8). HTTP/2 keepalive pings keep idle connections alive through middleboxes (§18 row 4).
+ */
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
+import type { MessageApi } from "../api/types.js";
+import type { Logger } from "../logger.js";
+import type { NodeMetrics } from "../metrics.js";
+import { messageApiRoutes, rawRequestValues } from "./connect.js";
+
+export interface GrpcTransportOptions {
+  api: MessageApi;
+  metrics: NodeMetrics;
+  logger: Logger;
+  healthy: () => Promise<boolean>;
+  /** Largest accepted request message in bytes (default 50 MiB). */
+  maxMessageBytes?: number | undefined;
+  /** Ping an HTTP/2 connection this often (ms); a ping unanswered for `keepaliveTimeoutMs` drops it. */
+  keepaliveMs?: number | undefined;
+  keepaliveTimeoutMs?: number | undefined;
+}
+
+export interface GrpcTransport {
+  listen(host: string, port: number): Promise<number>;
+  /** Ends calls, closes connections (GOAWAY, then destroy after a grace period); idempotent. */
+  close(): Promise<void>;
+  readonly server: http2.Http2Server;
+}
+
+/** Creates the gRPC listener; call listen() to bind. */
+export function createGrpcTransport(opts: GrpcTransportOptions): GrpcTransport {
+  const log = opts.logger.child({ component: "grpc" });
+  const keepaliveMs = opts.keepaliveMs ?? 5 * 60_000;
+  const keepaliveTimeoutMs = opts.keepaliveTimeoutMs ?? 20_000;
+  const shutdown = new AbortController();
+  const handler = connectNodeAdapter({
+    routes: messageApiRoutes({
+      api: opts.api,
+      metrics: opts.metrics,
+      transport: "grpc",
+      healthy: opts.healthy,
+    }),
+    readMaxBytes: opts.maxMessageBytes ?? 50 * 1024 * 1024,
+    acceptCompression: [compressionGzip],
+    shutdownSignal: shutdown.signal,
+    contextValues: (req) => rawRequestValues(req),
+  });
+  const server = http2.createServer({ settings: { maxConcurrentStreams: 1 << 20 } }, (req, res) => {
+    rawRequestValues(req, res);
+    void handler(req, res);
+  });
+
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (session) => {
+    sessions.add(session);
+    let waiting: NodeJS.Timeout | undefined;
+    const timer = setInterval(() => {
+      if (session.destroyed || session.closed || waiting !== undefined) return;
+      waiting = setTimeout(() => session.destroy(), keepaliveTimeoutMs);
+      waiting.unref();
+      const sent = session.ping((err) => {
+        clearTimeout(waiting);
+        waiting = undefined;
+        if (err !== null && !session.destroyed) session.destroy();
+      });
+      if (!sent) {
+        clearTimeout(waiting);
+        waiting = undefined;
+      }
+    }, keepaliveMs);
+    timer.unref();
+    session.on("error", (err) => log.debug({ err }, "session error"));
+    session.once("close", () => {
+      clearInterval(timer);
+      clearTimeout(waiting);
+      sessions.delete(session);
+    });
+  });
+  server.on("sessionError", (err) => log.debug({ err }, "session error"));
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        const onError = (err: Error) => reject(err);
+        server.once("error", onError);
+        server.listen(port, host, () => {
+          server.off("error", onError);
+          resolve((server.address() as AddressInfo).port);
+        });
+      });
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        shutdown.abort();
+        if (!server.listening) {
+          resolve();
+          return;
+        }
+        server.close(() => resolve());
+        for (const s of sessions) s.close();
+        const force = setTimeout(() => {
+          for (const s of sessions) s.destroy();
+        }, 2000);
+        force.unref();
+      });
+      return closing;
+    },
+  };
+}

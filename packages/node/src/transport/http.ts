@@ -1,0 +1,378 @@
+/**
+ * The HTTP listener (fastify 5): the grpc-gateway compatible `/message/v1/*` JSON API with NDJSON
+ * streams, `/healthz`, `/metrics`, and the same MessageApi over Connect/gRPC-Web
+ * (`/xmtp.message_api.v1.MessageApi/*`). protocol.md §2.4–2.9 and §18 rows 3, 4, 9.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Readable } from "node:stream";
+import { promisify } from "node:util";
+import { gzip as gzipCb } from "node:zlib";
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import {
+  BatchQueryRequestSchema,
+  type Envelope,
+  PublishRequestSchema,
+  QueryRequestSchema,
+  SubscribeAllRequestSchema,
+  SubscribeRequestSchema,
+} from "@xmtp-ts/proto";
+import { Code, httpStatusFromCode, XmtpError } from "@xmtp-ts/protocol";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
+import type { MessageApi, RequestContext, Subscription } from "../api/types.js";
+import type { Logger } from "../logger.js";
+import type { NodeMetrics } from "../metrics.js";
+import { messageApiRoutes, rawRequestValues } from "./connect.js";
+import { isTooLarge, tooLargeError, toXmtpError } from "./errors.js";
+import {
+  batchQueryResponseJson,
+  decodeJsonRequest,
+  queryResponseJson,
+  statusJson,
+  streamErrorLine,
+  streamResultLine,
+} from "./json.js";
+
+const gzip = promisify(gzipCb);
+
+export interface HttpTransportOptions {
+  api: MessageApi;
+  metrics: NodeMetrics;
+  logger: Logger;
+  /** Answers /healthz: true when the node is ready and its store healthy. */
+  healthy: () => Promise<boolean>;
+  /** Largest accepted request body in bytes; larger ones are refused before being read whole. */
+  maxBodyBytes: number;
+  /** Serve the MessageApi over Connect/gRPC-Web too (default true). */
+  connect?: boolean | undefined;
+}
+
+export interface HttpTransport {
+  /** Binds; resolves with the bound port. */
+  listen(host: string, port: number): Promise<number>;
+  /** Stops accepting, ends open connections; idempotent. */
+  close(): Promise<void>;
+  /** The fastify instance (for tests and extra routes before listen). */
+  readonly app: FastifyInstance;
+}
+
+/** Routes of the JSON gateway and the RPC names they map to. */
+export const GATEWAY_ROUTES = {
+  "/message/v1/publish": "Publish",
+  "/message/v1/query": "Query",
+  "/message/v1/batch-query": "BatchQuery",
+  "/message/v1/subscribe": "Subscribe",
+  "/message/v1/subscribe-all": "SubscribeAll",
+} as const;
+
+/** CORS preflight answer (protocol.md §2.4): the reference's header list plus a harmless superset. */
+const PREFLIGHT_HEADERS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET,HEAD,POST,PUT,PATCH,DELETE",
+  "access-control-allow-headers":
+    "Content-Type, Accept, Authorization, X-Client-Version, X-App-Version, X-Libxmtp-Version, Baggage, DNT, Sec-CH-UA, Sec-CH-UA-Mobile, Sec-CH-UA-Platform, Sentry-Trace, User-Agent, Connect-Protocol-Version, Connect-Timeout-Ms, Grpc-Timeout, X-Grpc-Web, X-User-Agent",
+};
+
+/** Creates the HTTP listener; call listen() to bind. */
+export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
+  const { api, metrics, logger } = opts;
+  const cap = opts.maxBodyBytes;
+  const openStreams = new Set<Subscription>();
+  const app = Fastify({
+    // Per-request logs (fastify logs them at info) only when debugging.
+    loggerInstance: logger.child(
+      { component: "http" },
+      { level: logger.isLevelEnabled("debug") ? logger.level : "warn" },
+    ) as FastifyBaseLogger,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+    // Streams live as long as the client wants; no request or keep-alive cut-offs beyond Node's.
+    requestTimeout: 0,
+  });
+
+  app.setErrorHandler((err, _req, reply) => {
+    const e = toXmtpError(err);
+    if (e.code === Code.Internal) logger.error({ err }, "request failed");
+    // The rest of an oversized body is never read: the connection closes after the answer.
+    if (isTooLarge(e)) reply.header("connection", "close");
+    sendError(reply, e);
+  });
+  app.setNotFoundHandler((_req, reply) => {
+    sendError(reply, new XmtpError(Code.NotFound, "Not Found"));
+  });
+
+  // Every response carries the CORS origin header; preflights are answered directly.
+  app.addHook("onRequest", (req, reply, done) => {
+    reply.header("access-control-allow-origin", "*");
+    if (req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined) {
+      reply.code(200).headers(PREFLIGHT_HEADERS).send();
+      return;
+    }
+    done();
+  });
+  app.options("*", (_req, reply) => {
+    sendError(reply, new XmtpError(Code.Unimplemented, "Method Not Allowed"));
+  });
+
+  app.get("/healthz", async (_req, reply) => {
+    let ok = false;
+    try {
+      ok = await opts.healthy();
+    } catch {
+      ok = false;
+    }
+    if (ok) return sendJson(reply, 200, '{"status":"SERVING"}');
+    return sendError(reply, new XmtpError(Code.Unavailable, "not serving: store unavailable"));
+  });
+  app.get("/metrics", async (_req, reply) => {
+    const text = await metrics.render();
+    return reply.code(200).type(metrics.contentType).send(text);
+  });
+
+  // The gateway lives in its own scope so its catch-all body parser does not leak into Connect's.
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    // The request Content-Type is not checked (xmtp-js sends text/plain): every body is JSON.
+    scope.addContentTypeParser("*", (req, payload, done) => readCapped(req, payload, cap, done));
+
+    const unary = (
+      path: keyof typeof GATEWAY_ROUTES,
+      run: (body: Buffer | undefined, ctx: RequestContext) => Promise<string>,
+      compress: boolean,
+    ) => {
+      const method = GATEWAY_ROUTES[path];
+      scope.post(path, async (req, reply) => {
+        const started = process.hrtime.bigint();
+        let code: number = Code.Canceled;
+        try {
+          const body = await run(req.body as Buffer | undefined, requestContext(req));
+          code = 0;
+          if (compress && acceptsGzip(req)) {
+            reply.header("content-encoding", "gzip").header("vary", "Accept-Encoding");
+            return sendJson(reply, 200, await gzip(body));
+          }
+          return sendJson(reply, 200, body);
+        } catch (err) {
+          const e = toXmtpError(err);
+          code = e.code;
+          throw e;
+        } finally {
+          metrics.request("http", method, code, seconds(started));
+        }
+      });
+    };
+
+    unary(
+      "/message/v1/publish",
+      async (body, ctx) => {
+        await api.publish(decodeJsonRequest(PublishRequestSchema, body), ctx);
+        return "{}";
+      },
+      false,
+    );
+    unary(
+      "/message/v1/query",
+      async (body, ctx) =>
+        queryResponseJson(await api.query(decodeJsonRequest(QueryRequestSchema, body), ctx)),
+      true,
+    );
+    unary(
+      "/message/v1/batch-query",
+      async (body, ctx) =>
+        batchQueryResponseJson(await api.batchQuery(decodeJsonRequest(BatchQueryRequestSchema, body), ctx)),
+      true,
+    );
+    scope.post("/message/v1/subscribe", (req, reply) =>
+      stream(
+        req,
+        reply,
+        "Subscribe",
+        () => decodeJsonRequest(SubscribeRequestSchema, req.body as Buffer).contentTopics,
+      ),
+    );
+    scope.post("/message/v1/subscribe-all", (req, reply) =>
+      stream(req, reply, "SubscribeAll", () => {
+        decodeJsonRequest(SubscribeAllRequestSchema, req.body as Buffer);
+        return "all";
+      }),
+    );
+    // grpc-gateway answers a wrong method on a known route with its routing error.
+    for (const path of Object.keys(GATEWAY_ROUTES)) {
+      scope.route({
+        method: ["GET", "PUT", "DELETE", "PATCH"],
+        url: path,
+        handler: (_req, reply) => sendError(reply, new XmtpError(Code.Unimplemented, "Method Not Allowed")),
+      });
+    }
+  });
+
+  if (opts.connect !== false) {
+    app.register(async (scope) => {
+      await scope.register(fastifyConnectPlugin, {
+        routes: messageApiRoutes({ api, metrics, transport: "connect" }),
+        readMaxBytes: cap,
+        contextValues: (req: FastifyRequest) => rawRequestValues(req.raw),
+      });
+    });
+  }
+
+  /** Opens an NDJSON stream (protocol.md §2.7): subscribe first, then send the headers at once. */
+  async function stream(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    method: "Subscribe" | "SubscribeAll",
+    topicsOf: () => string[] | "all",
+  ): Promise<void> {
+    const started = process.hrtime.bigint();
+    const abort = new AbortController();
+    let sub: Subscription;
+    try {
+      sub = api.subscribe(topicsOf(), { ...requestContext(req), signal: abort.signal });
+    } catch (err) {
+      const e = toXmtpError(err);
+      metrics.request("http", method, e.code, seconds(started));
+      // Nothing written yet: the status comes from the code, the body is the stream error line.
+      sendJson(reply, httpStatusFromCode(e.code), streamErrorLine(e));
+      return;
+    }
+    metrics.request("http", method, 0, seconds(started));
+    openStreams.add(sub);
+    reply.hijack();
+    const res = reply.raw;
+    const onClose = () => {
+      abort.abort();
+      sub.close();
+    };
+    res.on("close", onClose);
+    req.raw.socket.setKeepAlive(true, 60_000);
+    res.writeHead(200, {
+      "content-type": "application/json",
+      "grpc-metadata-subscribed": "true",
+      "access-control-allow-origin": "*",
+    });
+    res.flushHeaders();
+    try {
+      for await (const env of sub) {
+        if (!res.write(streamResultLine(env as Envelope))) await drained(res);
+        if (res.destroyed) break;
+      }
+    } catch (err) {
+      const e = toXmtpError(err);
+      if (!res.destroyed) res.write(streamErrorLine(e));
+    } finally {
+      openStreams.delete(sub);
+      res.off("close", onClose);
+      sub.close();
+      if (!res.destroyed) res.end();
+    }
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    async listen(host, port) {
+      await app.listen({ host, port });
+      return (app.server.address() as AddressInfo).port;
+    },
+    close() {
+      closing ??= (async () => {
+        for (const sub of openStreams) sub.close();
+        await app.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function sendError(reply: FastifyReply, err: XmtpError): FastifyReply {
+  return sendJson(reply, httpStatusFromCode(err.code), statusJson(err));
+}
+
+/** Sends JSON as bytes: fastify would append `; charset=utf-8` to a string body's type. */
+function sendJson(reply: FastifyReply, status: number, body: string | Buffer): FastifyReply {
+  return reply
+    .code(status)
+    .header("content-type", "application/json")
+    .send(typeof body === "string" ? Buffer.from(body) : body);
+}
+
+function requestContext(req: FastifyRequest): RequestContext {
+  const h = req.headers;
+  return {
+    authorization: header(h.authorization),
+    clientIp: req.socket.remoteAddress,
+    clientVersion: header(h["x-client-version"]),
+    appVersion: header(h["x-app-version"]),
+  };
+}
+
+function header(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function acceptsGzip(req: FastifyRequest): boolean {
+  const ae = req.headers["accept-encoding"];
+  return typeof ae === "string" && /\bgzip\b/i.test(ae);
+}
+
+const seconds = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9;
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
+/**
+ * Reads a body up to `cap` bytes. A declared Content-Length over the cap is refused before any
+ * byte is read; a chunked body is refused as soon as it passes the cap. Either way the connection
+ * is closed after the answer (see the error handler) so the rest is never read.
+ */
+function readCapped(
+  req: FastifyRequest,
+  payload: IncomingMessage | Readable,
+  cap: number,
+  done: (err: Error | null, body?: Buffer) => void,
+): void {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > cap) {
+    done(tooLargeError(declared, cap));
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  const finish = (err: Error | null, body?: Buffer) => {
+    if (finished) return;
+    finished = true;
+    payload.off("data", onData);
+    payload.off("end", onEnd);
+    payload.off("error", onError);
+    done(err, body);
+  };
+  const onData = (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > cap) {
+      payload.pause();
+      finish(tooLargeError(size, cap));
+      return;
+    }
+    chunks.push(chunk);
+  };
+  const onEnd = () => finish(null, size === 0 ? undefined : Buffer.concat(chunks, size));
+  const onError = (err: Error) => finish(new XmtpError(Code.InvalidArgument, `reading body: ${err.message}`));
+  payload.on("data", onData);
+  payload.on("end", onEnd);
+  payload.on("error", onError);
+}

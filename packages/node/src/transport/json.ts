@@ -1,0 +1,176 @@
+/**
+ * The gateway's JSON, byte-compatible with grpc-gateway v2's protojson marshaler (protocol.md
+ * §2.5): requests are read with protobuf-es `fromJson` (unknown fields ignored, camelCase or
+ * snake_case names, uint64 as string or number, std or URL-safe base64); responses are written
+ * with every field present, unset messages as `null`, in field-number order.
+ */
+import { type DescMessage, fromJson, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
+import {
+  type BatchQueryResponse,
+  type Cursor,
+  type Envelope,
+  type PagingInfo,
+  type QueryResponse,
+  SortDirectionSchema,
+} from "@xmtp-ts/proto";
+import { Code, XmtpError } from "@xmtp-ts/protocol";
+
+/** Integer literals this long lose precision as JS numbers; they are read as strings instead. */
+const LONG_INTEGER = /[[:,]\s*-?\d{16,}/;
+
+/**
+ * Parses a request body as a JSON object. An empty body is `{}` (as grpc-gateway treats EOF).
+ * Throws InvalidArgument on anything else that is not a JSON object.
+ */
+export function parseJsonObject(body: Uint8Array | string | undefined): Record<string, JsonValue> {
+  const text =
+    typeof body === "string"
+      ? body
+      : body === undefined
+        ? ""
+        : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+  if (text.trim() === "") return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(LONG_INTEGER.test(text) ? quoteLongIntegers(text) : text);
+  } catch (err) {
+    throw new XmtpError(Code.InvalidArgument, `invalid JSON: ${(err as Error).message}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new XmtpError(Code.InvalidArgument, "invalid request: expected a JSON object");
+  }
+  return value as Record<string, JsonValue>;
+}
+
+/** Decodes a JSON request body into a message; every failure is InvalidArgument with a clear message. */
+export function decodeJsonRequest<Desc extends DescMessage>(
+  schema: Desc,
+  body: Uint8Array | string | undefined,
+): MessageShape<Desc> {
+  const json = parseJsonObject(body);
+  checkEnumNames(schema, json);
+  try {
+    return fromJson(schema, json, { ignoreUnknownFields: true });
+  } catch (err) {
+    throw new XmtpError(Code.InvalidArgument, `invalid request: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * `ignoreUnknownFields` also drops unknown enum names silently; the gateway refuses them, so enum
+ * values are checked against their names first (numbers stay open, as in proto3).
+ */
+function checkEnumNames(desc: DescMessage, json: JsonValue): void {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) return;
+  for (const field of desc.fields) {
+    const value = json[field.jsonName] ?? json[field.name];
+    if (value === undefined || value === null) continue;
+    const items = field.fieldKind === "list" && Array.isArray(value) ? value : [value];
+    for (const item of items) {
+      if (field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind === "enum")) {
+        const e = field.enum;
+        if (e !== undefined && typeof item === "string" && !e.values.some((v) => v.name === item)) {
+          throw new XmtpError(
+            Code.InvalidArgument,
+            `invalid request: invalid value for enum field ${field.jsonName}: ${JSON.stringify(item)}`,
+          );
+        }
+      } else if (
+        field.fieldKind === "message" ||
+        (field.fieldKind === "list" && field.listKind === "message")
+      ) {
+        const m = field.message;
+        if (m !== undefined) checkEnumNames(m, item);
+      }
+    }
+  }
+}
+
+/** Wraps bare integer literals of 16+ digits (outside strings) in quotes so they keep every digit. */
+export function quoteLongIntegers(text: string): string {
+  let out = "";
+  let last = 0;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // skip a string literal
+      i++;
+      while (i < n) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i += 2;
+        else if (d === 0x22) break;
+        else i++;
+      }
+      i++;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      const start = i;
+      i++;
+      while (i < n) {
+        const d = text.charCodeAt(i);
+        if ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d)
+          i++;
+        else break;
+      }
+      const token = text.slice(start, i);
+      if (/^-?\d{16,}$/.test(token)) {
+        out += `${text.slice(last, start)}"${token}"`;
+        last = i;
+      }
+    } else {
+      i++;
+    }
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
+// ---- responses -------------------------------------------------------------------------------
+
+const b64 = (bytes: Uint8Array) =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+
+const directionNames = new Map<number, string>(SortDirectionSchema.values.map((v) => [v.number, v.name]));
+
+/** `{"contentTopic":…,"timestampNs":"…","message":"…"}` */
+export function envelopeJson(env: Envelope): string {
+  return `{"contentTopic":${JSON.stringify(env.contentTopic)},"timestampNs":"${env.timestampNs}","message":"${b64(env.message)}"}`;
+}
+
+function cursorJson(cursor: Cursor | undefined): string {
+  if (cursor === undefined) return "null";
+  if (cursor.cursor.case !== "index") return "{}";
+  const index = cursor.cursor.value;
+  return `{"index":{"digest":"${b64(index.digest)}","senderTimeNs":"${index.senderTimeNs}"}}`;
+}
+
+function pagingInfoJson(p: PagingInfo | undefined): string {
+  if (p === undefined) return "null";
+  const dir = directionNames.get(p.direction);
+  return `{"limit":${p.limit},"cursor":${cursorJson(p.cursor)},"direction":${dir === undefined ? p.direction : `"${dir}"`}}`;
+}
+
+/** `{"envelopes":[…],"pagingInfo":{…}|null}` */
+export function queryResponseJson(res: QueryResponse): string {
+  return `{"envelopes":[${res.envelopes.map(envelopeJson).join(",")}],"pagingInfo":${pagingInfoJson(res.pagingInfo)}}`;
+}
+
+/** `{"responses":[…]}` */
+export function batchQueryResponseJson(res: BatchQueryResponse): string {
+  return `{"responses":[${res.responses.map(queryResponseJson).join(",")}]}`;
+}
+
+/** The unary error body, `google.rpc.Status` JSON. */
+export function statusJson(err: XmtpError): string {
+  return `{"code":${err.code},"message":${JSON.stringify(err.message)},"details":[]}`;
+}
+
+/** One NDJSON stream line carrying an envelope. */
+export function streamResultLine(env: Envelope): string {
+  return `{"result":${envelopeJson(env)}}\n`;
+}
+
+/** The NDJSON line that ends a stream with an error. */
+export function streamErrorLine(err: XmtpError): string {
+  return `{"error":${statusJson(err)}}\n`;
+}

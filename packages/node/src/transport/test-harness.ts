@@ -1,0 +1,67 @@
+/** Test helper: a real in-process node (SQLite in memory, real dispatcher and API) for transport tests. */
+import { createMessageApi, type MessageApiService } from "../api/service.js";
+import { createDispatcher } from "../dispatch/dispatcher.js";
+import type { Dispatcher } from "../dispatch/types.js";
+import { createLogger } from "../logger.js";
+import { createMetrics, type NodeMetrics } from "../metrics.js";
+import { createSqliteStore } from "../store/sqlite.js";
+import type { Store } from "../store/types.js";
+import { createGrpcTransport, type GrpcTransport } from "./grpc.js";
+import { createHttpTransport, type HttpTransport } from "./http.js";
+
+export interface Harness {
+  url: string;
+  grpcUrl: string;
+  store: Store;
+  dispatcher: Dispatcher;
+  api: MessageApiService;
+  metrics: NodeMetrics;
+  http: HttpTransport;
+  grpc: GrpcTransport;
+  close(): Promise<void>;
+}
+
+export async function startHarness(
+  opts: { maxBodyBytes?: number; bufferSize?: number; auth?: boolean } = {},
+): Promise<Harness> {
+  const store = createSqliteStore({ path: ":memory:" });
+  await store.start();
+  const dispatcher = createDispatcher({ bufferSize: opts.bufferSize ?? 1024, allBufferSize: 4096 });
+  const metrics = createMetrics();
+  metrics.observeDispatcher(dispatcher);
+  const api = createMessageApi({
+    store,
+    dispatcher,
+    auth: { required: opts.auth ?? false },
+    metrics: metrics.api,
+  });
+  const logger = createLogger("silent");
+  const healthy = () => store.healthy();
+  const http = createHttpTransport({
+    api,
+    metrics,
+    logger,
+    healthy,
+    maxBodyBytes: opts.maxBodyBytes ?? 50 * 1024 * 1024,
+  });
+  const grpc = createGrpcTransport({ api, metrics, logger, healthy });
+  const port = await http.listen("127.0.0.1", 0);
+  const grpcPort = await grpc.listen("127.0.0.1", 0);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    grpcUrl: `http://127.0.0.1:${grpcPort}`,
+    store,
+    dispatcher,
+    api,
+    metrics,
+    http,
+    grpc,
+    async close() {
+      dispatcher.closeAll();
+      await http.close();
+      await grpc.close();
+      api.stop();
+      await store.stop();
+    },
+  };
+}
