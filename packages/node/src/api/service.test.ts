@@ -779,6 +779,33 @@ describe.each(BACKENDS)("message API on $name", (backend) => {
   });
 
   describe("rate limits", () => {
+    it("gives a valid token of a priority wallet the larger P bucket; invalid tokens are ignored", async () => {
+      const limiter = createRateLimiter({
+        pub: { perMinute: 1, max: 1 },
+        def: { perMinute: 1, max: 1 },
+        priorityMultiplier: { def: 3, pub: 3 },
+        now: () => 0,
+        janitorIntervalMs: 0,
+      });
+      const nowNs = aliceFixture.createdNs + 60_000_000_000n;
+      const a = make({ rateLimits: limiter, rateLimitPriorityAddresses: [alice.wallet], now: () => nowNs });
+      const withAlice = { clientIp: "9.9.9.9", authorization: aliceFixture.header };
+      for (let i = 0; i < 3; i++) await a.query(query({ contentTopics: [T] }), withAlice);
+      await expectError(
+        a.query(query({ contentTopics: [T] }), withAlice),
+        Code.ResourceExhausted,
+        "1 exceeds rate limit P9.9.9.9DEF",
+      );
+      // Bob's valid token is not priority, and a broken token just means the regular bucket.
+      await a.query(query({ contentTopics: [T] }), { clientIp: "9.9.9.9", authorization: bob.bearer(nowNs) });
+      await expectError(
+        a.query(query({ contentTopics: [T] }), { clientIp: "9.9.9.9", authorization: "Bearer garbage" }),
+        Code.ResourceExhausted,
+        "1 exceeds rate limit R9.9.9.9DEF",
+      );
+      a.stop();
+    });
+
     it("charges publish per envelope before auth, and every other call in the DEF class", async () => {
       let ms = 0;
       const limiter = createRateLimiter({

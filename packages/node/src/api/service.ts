@@ -16,7 +16,17 @@ import {
   QueryResponseSchema,
   type SortDirection,
 } from "@xmtp-ts/proto";
-import { Code, envelopeDigest, isEphemeralTopic, MAX_BATCH_QUERIES, XmtpError } from "@xmtp-ts/protocol";
+import {
+  AUTH_TOKEN_MAX_AGE_NS,
+  Code,
+  envelopeDigest,
+  isEphemeralTopic,
+  MAX_BATCH_QUERIES,
+  parseBearer,
+  toChecksumAddress,
+  verifyAuthToken,
+  XmtpError,
+} from "@xmtp-ts/protocol";
 import type { Dispatcher } from "../dispatch/types.js";
 import type { Store, StoredEnvelope, StoreQuery } from "../store/types.js";
 import { createPublishAuthorizer, type PublishAuthOptions } from "./auth.js";
@@ -58,6 +68,11 @@ export interface MessageApiOptions {
   };
   /** Rate limits: options to build a limiter, an existing limiter, or undefined for none (default). */
   rateLimits?: RateLimiterOptions | RateLimiter | undefined;
+  /**
+   * Wallets whose requests use the larger priority buckets (`P…`) when they carry a valid token,
+   * as the reference's allow list does (protocol.md §4.6). An invalid token is ignored here.
+   */
+  rateLimitPriorityAddresses?: readonly string[] | undefined;
   /** Sends locally published envelopes to peers, after they are committed. */
   relay?: { broadcast(envelopes: Envelope[]): void } | undefined;
   /** Clock in ns since the Unix epoch; default wall clock. */
@@ -73,14 +88,22 @@ export interface MessageApiOptions {
   maxEnvelopeFutureNs?: bigint | undefined;
   /** How many recent ephemeral envelopes are remembered to deliver each once; default 8192. */
   ephemeralDedupeSize?: number | undefined;
+  /**
+   * How many recently delivered envelopes are remembered so that one reaching this node by two
+   * paths is delivered once even when the store cannot tell (a database shared by several
+   * nodes already holds what a peer relays); default 16384.
+   */
+  deliveredDedupeSize?: number | undefined;
 }
 
 export interface MessageApiService extends MessageApi {
   /**
    * The relay-in path: validates (dropping what the API would refuse), stores non-ephemeral
    * envelopes with de-duplication and dispatches only the new ones. Never re-broadcasts.
+   * `"relay"` (live, default) also dispatches envelopes the store already held but this node has
+   * not delivered recently (a shared database); `"sync"` (history) dispatches only newly stored ones.
    */
-  ingest(envelopes: Envelope[]): Promise<void>;
+  ingest(envelopes: Envelope[], source?: "relay" | "sync"): Promise<void>;
   /** Counters for metrics and tests. */
   stats(): { ingestRejected: number; duplicates: number };
   /** Stops timers owned by the service (the rate limiter janitor, if it built the limiter). */
@@ -103,16 +126,24 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
         : createRateLimiter(opts.rateLimits);
   const batchConcurrency = Math.max(1, opts.batchConcurrency ?? 4);
   const seenEphemeral = new RecentSet(opts.ephemeralDedupeSize ?? 8192);
+  const delivered = new RecentSet(opts.deliveredDedupeSize ?? 16384);
+  /** Delivery keys of committed non-ephemeral envelopes (ephemeral ones are deduped in commit). */
+  const deliveryKey = new WeakMap<Envelope, string>();
   const maxFutureNs = opts.maxEnvelopeFutureNs;
   const envelopeRules = (): EnvelopeRules | undefined =>
     maxFutureNs === undefined ? undefined : { maxFutureNs, nowNs: now() };
   let ingestRejected = 0;
   let duplicates = 0;
 
+  const priority =
+    limiter !== undefined && (opts.rateLimitPriorityAddresses?.length ?? 0) > 0
+      ? createPriorityCheck(opts.rateLimitPriorityAddresses ?? [], opts.auth)
+      : undefined;
+
   const spend = (type: "PUB" | "DEF", ctx: RequestContext, cost: number) => {
     if (limiter === undefined) return;
     try {
-      limiter.spend(type, ctx.clientIp, cost);
+      limiter.spend(type, ctx.clientIp, cost, priority?.(ctx.authorization, now()) ?? false);
     } catch (err) {
       if (err instanceof XmtpError) metrics?.rateLimited?.(err);
       throw err;
@@ -123,7 +154,11 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
    * Stores the non-ephemeral envelopes in one transaction and returns, in input order, the
    * envelopes that are new to this node (newly stored, or ephemeral and not seen recently).
    */
-  const commit = async (envelopes: readonly Envelope[], source: EnvelopeSource): Promise<Envelope[]> => {
+  const commit = async (
+    envelopes: readonly Envelope[],
+    source: EnvelopeSource,
+    includeStoredDuplicates = false,
+  ): Promise<Envelope[]> => {
     const rows: StoredEnvelope[] = [];
     const ephemeral: boolean[] = new Array(envelopes.length);
     for (let i = 0; i < envelopes.length; i++) {
@@ -131,12 +166,14 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
       const eph = isEphemeralTopic(env.contentTopic);
       ephemeral[i] = eph;
       if (!eph) {
+        const digest = envelopeDigest(env.contentTopic, env.message);
         rows.push({
           contentTopic: env.contentTopic,
           timestampNs: env.timestampNs,
           message: env.message,
-          digest: envelopeDigest(env.contentTopic, env.message),
+          digest,
         });
+        deliveryKey.set(env, `${env.timestampNs}:${Buffer.from(digest).toString("hex")}`);
       }
     }
     const { inserted } = rows.length > 0 ? await store.insert(rows) : { inserted: [] as boolean[] };
@@ -155,7 +192,7 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
         }
       } else {
         outcome = inserted[r++] === true ? "stored" : "duplicate";
-        if (outcome === "stored") fresh.push(env);
+        if (outcome === "stored" || includeStoredDuplicates) fresh.push(env);
       }
       if (outcome === "duplicate") duplicates++;
       metrics?.envelope?.(source, env, outcome);
@@ -164,7 +201,11 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
   };
 
   const deliver = (envelopes: readonly Envelope[]) => {
-    for (const env of envelopes) dispatcher.publish(env);
+    for (const env of envelopes) {
+      const key = deliveryKey.get(env);
+      if (key !== undefined && !delivered.addIfAbsent(key)) continue;
+      dispatcher.publish(env);
+    }
   };
 
   const runValidated = async (q: ValidatedQuery): Promise<QueryResponse> => {
@@ -208,7 +249,7 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
       return create(PublishResponseSchema);
     },
 
-    async ingest(envelopes) {
+    async ingest(envelopes, source = "relay") {
       let valid: Envelope[] = envelopes;
       const rules = envelopeRules();
       for (let i = 0; i < envelopes.length; i++) {
@@ -227,7 +268,7 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
         break;
       }
       if (valid.length === 0) return;
-      deliver(await commit(valid, "relay"));
+      deliver(await commit(valid, "relay", source === "relay"));
     },
 
     async query(req, ctx) {
@@ -287,6 +328,42 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
     stop() {
       if (ownsLimiter) limiter?.stop();
     },
+  };
+}
+
+/**
+ * Whether a request's token names a priority wallet. Verified tokens are cached (by token text,
+ * until they expire) so a client resending its token does not cost a signature check each call.
+ */
+function createPriorityCheck(
+  addresses: readonly string[],
+  auth: Pick<PublishAuthOptions, "maxAgeNs" | "maxFutureNs">,
+): (authorization: string | undefined, nowNs: bigint) => boolean {
+  const wallets = new Set(addresses.map((a) => toChecksumAddress(a)));
+  const maxAge = auth.maxAgeNs ?? AUTH_TOKEN_MAX_AGE_NS;
+  const cache = new Map<string, { priority: boolean; createdNs: bigint }>();
+  const MAX_CACHED = 4096;
+  return (authorization, nowNs) => {
+    if (authorization === undefined || authorization === "") return false;
+    const hit = cache.get(authorization);
+    if (hit !== undefined) {
+      if (nowNs - hit.createdNs <= maxAge) return hit.priority;
+      cache.delete(authorization);
+    }
+    try {
+      const verifyOpts: { nowNs: bigint; maxAgeNs: bigint; maxFutureNs?: bigint } = {
+        nowNs,
+        maxAgeNs: maxAge,
+      };
+      if (auth.maxFutureNs !== undefined) verifyOpts.maxFutureNs = auth.maxFutureNs;
+      const { walletAddress, createdNs } = verifyAuthToken(parseBearer(authorization), verifyOpts);
+      const result = wallets.has(walletAddress);
+      if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
+      cache.set(authorization, { priority: result, createdNs });
+      return result;
+    } catch {
+      return false;
+    }
   };
 }
 
