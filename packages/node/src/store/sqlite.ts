@@ -16,7 +16,6 @@ import Database from "better-sqlite3";
 import {
   buffer,
   bytes,
-  compareKeys,
   fromSortable,
   type NormalQuery,
   normalizeQuery,
@@ -72,11 +71,9 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-interface KeyRow {
+interface FullRow {
   sender_ts: bigint;
   digest: Buffer;
-}
-interface FullRow extends KeyRow {
   content_topic: string;
   message: Buffer;
 }
@@ -196,25 +193,36 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   };
 
   /**
-   * Several topics: read at most `limit` keys per topic from the covering index, merge them, then
-   * fetch the winning rows. The work is bounded by topics × limit however large each topic is.
+   * Several topics in one statement: for each topic (json_each) at most `limit` rowids from the
+   * covering index (a correlated subquery stands in for LATERAL), the best `limit` keys of those,
+   * then the rows. Bounded by topics × limit index entries however large each topic is, and only
+   * the winning rows' payloads are read.
    */
   const queryMany = (q: NormalQuery): StoredEnvelope[] => {
-    const keys = stmt(
-      `SELECT sender_ts, digest FROM envelopes
-       WHERE content_topic = ? AND sender_ts >= ? AND sender_ts <= ? ${keyCondition(q)}
-       ${order(q)} LIMIT ?`,
-    );
-    const p = params(q);
-    const found: { timestampNs: bigint; digest: Buffer }[] = [];
-    for (const topic of q.topics) {
-      for (const r of keys.all(topic, ...p) as KeyRow[])
-        found.push({ timestampNs: r.sender_ts, digest: r.digest });
-    }
-    const sign = q.direction === "asc" ? 1 : -1;
-    found.sort((a, b) => sign * compareKeys(a, b));
-    const row = stmt(`SELECT ${COLUMNS} FROM envelopes WHERE sender_ts = ? AND digest = ?`);
-    return found.slice(0, q.limit).map((k) => toEnvelope(row.get(k.timestampNs, k.digest) as FullRow));
+    const dir = q.direction === "asc" ? "ASC" : "DESC";
+    const cursor =
+      q.cursor === undefined
+        ? ""
+        : `AND (sender_ts, digest) ${q.direction === "asc" ? ">" : "<"} (@cts, @cdigest)`;
+    const rows = stmt(
+      `SELECT e.sender_ts, e.digest, e.content_topic, e.message FROM (
+         SELECT x.rowid AS id, x.sender_ts AS ts, x.digest AS d
+         FROM json_each(@topics) AS j CROSS JOIN envelopes AS x
+         WHERE x.rowid IN (
+           SELECT rowid FROM envelopes
+           WHERE content_topic = j.value AND sender_ts >= @lo AND sender_ts <= @hi ${cursor}
+           ORDER BY sender_ts ${dir}, digest ${dir} LIMIT @limit)
+         ORDER BY ts ${dir}, d ${dir} LIMIT @limit
+       ) AS k CROSS JOIN envelopes AS e ON e.rowid = k.id
+       ORDER BY e.sender_ts ${dir}, e.digest ${dir}`,
+    ).all({
+      topics: JSON.stringify(q.topics),
+      lo: q.lo,
+      hi: q.hi,
+      limit: q.limit,
+      ...(q.cursor === undefined ? {} : { cts: q.cursor.ts, cdigest: q.cursor.digest }),
+    }) as FullRow[];
+    return rows.map(toEnvelope);
   };
 
   const scanAll = (q: NormalQuery): StoredEnvelope[] => {
