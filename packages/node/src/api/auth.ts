@@ -4,11 +4,13 @@
  */
 import type { Envelope } from "@xmtp-ts/proto";
 import {
+  AUTH_TOKEN_MAX_AGE_NS,
   Code,
   isAddress,
   parseBearer,
   restrictedTopicOwner,
   toChecksumAddress,
+  type VerifiedAuthToken,
   verifyAuthToken,
   XmtpError,
 } from "@xmtp-ts/protocol";
@@ -32,20 +34,34 @@ export interface PublishAuthorizer {
 
 export const RESTRICTED_TOPIC_MESSAGE = "publishing to restricted topic";
 
+/** Parses and verifies an `Authorization` header; throws XmtpError(Unauthenticated). */
+export function verifyBearer(
+  authorization: string | undefined,
+  nowNs: bigint,
+  opts: Pick<PublishAuthOptions, "maxAgeNs" | "maxFutureNs"> = {},
+): VerifiedAuthToken {
+  const token = parseBearer(authorization);
+  const verifyOpts: { nowNs: bigint; maxAgeNs?: bigint; maxFutureNs?: bigint } = { nowNs };
+  if (opts.maxAgeNs !== undefined) verifyOpts.maxAgeNs = opts.maxAgeNs;
+  if (opts.maxFutureNs !== undefined) verifyOpts.maxFutureNs = opts.maxFutureNs;
+  return verifyAuthToken(token, verifyOpts);
+}
+
+function normalizeAddresses(addresses: readonly string[] | undefined, what: string): Set<string> {
+  const out = new Set<string>();
+  for (const a of addresses ?? []) {
+    if (!isAddress(a)) throw new Error(`${what} "${a}" is not an address`);
+    out.add(toChecksumAddress(a));
+  }
+  return out;
+}
+
 /** Builds the token + ownership check used by Publish when auth is required. */
 export function createPublishAuthorizer(opts: PublishAuthOptions = {}): PublishAuthorizer {
-  const privileged = new Set<string>();
-  for (const a of opts.privilegedAddresses ?? []) {
-    if (!isAddress(a)) throw new Error(`privileged address "${a}" is not an address`);
-    privileged.add(toChecksumAddress(a));
-  }
+  const privileged = normalizeAddresses(opts.privilegedAddresses, "privileged address");
   return {
     authorize(authorization, envelopes, nowNs) {
-      const token = parseBearer(authorization);
-      const verifyOpts: { nowNs: bigint; maxAgeNs?: bigint; maxFutureNs?: bigint } = { nowNs };
-      if (opts.maxAgeNs !== undefined) verifyOpts.maxAgeNs = opts.maxAgeNs;
-      if (opts.maxFutureNs !== undefined) verifyOpts.maxFutureNs = opts.maxFutureNs;
-      const { walletAddress } = verifyAuthToken(token, verifyOpts);
+      const { walletAddress } = verifyBearer(authorization, nowNs, opts);
       if (!privileged.has(walletAddress)) {
         for (const env of envelopes) {
           const owner = restrictedTopicOwner(env.contentTopic);
@@ -57,5 +73,36 @@ export function createPublishAuthorizer(opts: PublishAuthOptions = {}): PublishA
       }
       return walletAddress;
     },
+  };
+}
+
+/**
+ * Whether a request's token names a priority wallet. Verified tokens are cached (by token text,
+ * until they expire) so a client resending its token does not cost a signature check each call.
+ */
+export function createPriorityCheck(
+  addresses: readonly string[],
+  auth: Pick<PublishAuthOptions, "maxAgeNs" | "maxFutureNs">,
+): (authorization: string | undefined, nowNs: bigint) => boolean {
+  const wallets = normalizeAddresses(addresses, "priority address");
+  const maxAge = auth.maxAgeNs ?? AUTH_TOKEN_MAX_AGE_NS;
+  const cache = new Map<string, { priority: boolean; createdNs: bigint }>();
+  const MAX_CACHED = 4096;
+  return (authorization, nowNs) => {
+    if (authorization === undefined || authorization === "") return false;
+    const hit = cache.get(authorization);
+    if (hit !== undefined) {
+      if (nowNs - hit.createdNs <= maxAge) return hit.priority;
+      cache.delete(authorization);
+    }
+    try {
+      const { walletAddress, createdNs } = verifyBearer(authorization, nowNs, { ...auth, maxAgeNs: maxAge });
+      const result = wallets.has(walletAddress);
+      if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
+      cache.set(authorization, { priority: result, createdNs });
+      return result;
+    } catch {
+      return false;
+    }
   };
 }

@@ -16,20 +16,10 @@ import {
   QueryResponseSchema,
   type SortDirection,
 } from "@xmtp-ts/proto";
-import {
-  AUTH_TOKEN_MAX_AGE_NS,
-  Code,
-  envelopeDigest,
-  isEphemeralTopic,
-  MAX_BATCH_QUERIES,
-  parseBearer,
-  toChecksumAddress,
-  verifyAuthToken,
-  XmtpError,
-} from "@xmtp-ts/protocol";
+import { Code, envelopeDigest, isEphemeralTopic, MAX_BATCH_QUERIES, XmtpError } from "@xmtp-ts/protocol";
 import type { Dispatcher } from "../dispatch/types.js";
 import type { Store, StoredEnvelope, StoreQuery } from "../store/types.js";
-import { createPublishAuthorizer, type PublishAuthOptions } from "./auth.js";
+import { createPriorityCheck, createPublishAuthorizer, type PublishAuthOptions } from "./auth.js";
 import {
   type EnvelopeProblem,
   type EnvelopeRules,
@@ -328,42 +318,6 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
     stop() {
       if (ownsLimiter) limiter?.stop();
     },
-  };
-}
-
-/**
- * Whether a request's token names a priority wallet. Verified tokens are cached (by token text,
- * until they expire) so a client resending its token does not cost a signature check each call.
- */
-function createPriorityCheck(
-  addresses: readonly string[],
-  auth: Pick<PublishAuthOptions, "maxAgeNs" | "maxFutureNs">,
-): (authorization: string | undefined, nowNs: bigint) => boolean {
-  const wallets = new Set(addresses.map((a) => toChecksumAddress(a)));
-  const maxAge = auth.maxAgeNs ?? AUTH_TOKEN_MAX_AGE_NS;
-  const cache = new Map<string, { priority: boolean; createdNs: bigint }>();
-  const MAX_CACHED = 4096;
-  return (authorization, nowNs) => {
-    if (authorization === undefined || authorization === "") return false;
-    const hit = cache.get(authorization);
-    if (hit !== undefined) {
-      if (nowNs - hit.createdNs <= maxAge) return hit.priority;
-      cache.delete(authorization);
-    }
-    try {
-      const verifyOpts: { nowNs: bigint; maxAgeNs: bigint; maxFutureNs?: bigint } = {
-        nowNs,
-        maxAgeNs: maxAge,
-      };
-      if (auth.maxFutureNs !== undefined) verifyOpts.maxFutureNs = auth.maxFutureNs;
-      const { walletAddress, createdNs } = verifyAuthToken(parseBearer(authorization), verifyOpts);
-      const result = wallets.has(walletAddress);
-      if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
-      cache.set(authorization, { priority: result, createdNs });
-      return result;
-    } catch {
-      return false;
-    }
   };
 }
 
