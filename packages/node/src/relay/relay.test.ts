@@ -127,6 +127,35 @@ describe("relay", () => {
     sub.close();
   });
 
+  test("nodes sharing one store still deliver what a peer relays to their own subscribers, once", async () => {
+    const a = await node();
+    const b = await node({ store: a.store, peers: [a.addr] });
+    await waitFor("mesh", () => a.relay.meshPeerCount() === 1 && b.relay.meshPeerCount() === 1);
+    const subB = b.api.subscribe([topic("shared")], {});
+    const subA = a.api.subscribe([topic("shared")], {});
+    const itB = subB[Symbol.asyncIterator]();
+    const itA = subA[Symbol.asyncIterator]();
+    const e1 = env(topic("shared"), 1n, "one");
+    const e2 = env(topic("shared"), 2n, "two");
+    await publish(a, [e1]);
+    await publish(b, [e2]);
+    const two = async (it: AsyncIterator<Envelope>) =>
+      [
+        hex((await nextWithin(it, 10_000)).value?.message),
+        hex((await nextWithin(it, 10_000)).value?.message),
+      ].sort();
+    expect(await two(itB)).toEqual([hex(e1.message), hex(e2.message)].sort());
+    expect(await two(itA)).toEqual([hex(e1.message), hex(e2.message)].sort());
+    // A history sync of the same envelopes delivers nothing again.
+    await b.relay.syncFrom(a.relay.peerId());
+    const e3 = env(topic("shared"), 3n, "three");
+    await publish(a, [e3]);
+    expect(hex((await nextWithin(itB, 10_000)).value?.message)).toBe(hex(e3.message));
+    expect(await a.store.count()).toBe(3);
+    subA.close();
+    subB.close();
+  });
+
   test("the node key file gives a stable peer id", async () => {
     const dir = tempDir();
     cleanups.push(() => removeDir(dir));
@@ -165,9 +194,9 @@ describe("history sync", () => {
     const b1 = await startTestNode({
       dir,
       peers: [a.addr],
-      wrapIngest: (ingest) => async (e) => {
+      wrapIngest: (ingest) => async (e, source) => {
         if (++calls > 3) throw new Error("simulated crash");
-        await ingest(e);
+        await ingest(e, source);
       },
     });
     await waitFor("sync failed", () => b1.relay.stats().syncFailed >= 1);

@@ -49,8 +49,11 @@ export interface RelayOptions {
   /** The secp256k1 node key (see node-key.ts). */
   nodeKey: NodeKey;
   store: Store;
-  /** Envelopes received from peers (relay or sync): the API's ingest. */
-  onMessage: (envelopes: Envelope[]) => Promise<unknown>;
+  /**
+   * Envelopes received from peers: the API's ingest. `"relay"` for live gossip, `"sync"` for
+   * history fetched over Waku store.
+   */
+  onMessage: (envelopes: Envelope[], source: "relay" | "sync") => Promise<unknown>;
   logger?: Logger | undefined;
   /** prom-client registry that gains the relay/sync metrics. */
   metrics?: Registry | undefined;
@@ -133,7 +136,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const sync: SyncManager = createSyncManager({
     dialer: libp2p,
     store: opts.store,
-    ingest: opts.onMessage,
+    ingest: (envs) => opts.onMessage(envs, "sync"),
     logger: logger.child({ part: "sync" }),
     stats,
     stateFile: opts.syncStateFile,
@@ -166,7 +169,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     const env = decoded.get(msg);
     if (env === undefined) return;
     stats.relayIn++;
-    opts.onMessage([env]).catch((err: Error) => {
+    opts.onMessage([env], "relay").catch((err: Error) => {
       logger.warn({ err: err.message, topic: env.contentTopic }, "relay ingest failed");
     });
   };

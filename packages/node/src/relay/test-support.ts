@@ -11,6 +11,8 @@ import type { Store } from "../store/types.js";
 import { loadOrCreateNodeKey } from "./node-key.js";
 import { createRelay, type Relay } from "./relay.js";
 
+type Ingest = (e: Envelope[], source: "relay" | "sync") => Promise<void>;
+
 export interface TestNode {
   dir: string;
   store: Store;
@@ -26,7 +28,9 @@ export interface TestNodeOptions {
   peers?: string[];
   dir?: string;
   /** Wraps ingest (e.g. to make it fail). */
-  wrapIngest?: (ingest: (e: Envelope[]) => Promise<void>) => (e: Envelope[]) => Promise<void>;
+  wrapIngest?: (ingest: Ingest) => Ingest;
+  /** Share this (started) store instead of opening one in `dir`; it is not stopped with the node. */
+  store?: Store;
   sync?: boolean;
   port?: number;
 }
@@ -38,8 +42,9 @@ export function tempDir(): string {
 /** Starts a node with its own SQLite file in `dir` (a new temp dir by default). */
 export async function startTestNode(opts: TestNodeOptions = {}): Promise<TestNode> {
   const dir = opts.dir ?? tempDir();
-  const store = createSqliteStore({ path: join(dir, "xmtp.db"), synchronous: "normal" });
-  await store.start();
+  const ownStore = opts.store === undefined;
+  const store = opts.store ?? createSqliteStore({ path: join(dir, "xmtp.db"), synchronous: "normal" });
+  if (ownStore) await store.start();
   const dispatcher = createDispatcher();
   let relay: Relay | undefined;
   const api = createMessageApi({
@@ -48,7 +53,7 @@ export async function startTestNode(opts: TestNodeOptions = {}): Promise<TestNod
     auth: { required: false },
     relay: { broadcast: (envs) => void relay?.broadcast(envs) },
   });
-  const ingest = (e: Envelope[]) => api.ingest(e);
+  const ingest: Ingest = (e, source) => api.ingest(e, source);
   relay = await createRelay({
     listenPort: opts.port ?? 0,
     listenHost: "127.0.0.1",
@@ -73,7 +78,7 @@ export async function startTestNode(opts: TestNodeOptions = {}): Promise<TestNod
       await r.stop();
       dispatcher.closeAll();
       api.stop();
-      await store.stop();
+      if (ownStore) await store.stop();
     },
   };
 }
