@@ -18,6 +18,7 @@ import { createDispatcher } from "./dispatch/dispatcher.js";
 import type { Dispatcher } from "./dispatch/types.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type NodeMetrics } from "./metrics.js";
+import { createPostgresStore } from "./store/postgres.js";
 import { createSqliteStore } from "./store/sqlite.js";
 import type { Store } from "./store/types.js";
 import { createGrpcTransport, type GrpcTransport } from "./transport/grpc.js";
@@ -90,9 +91,7 @@ export class PortInUseError extends Error {
 
 /** Builds the store `config` describes: SQLite in `dataDir` unless a database URL is given. */
 export function createConfiguredStore(config: NodeConfig): Store {
-  if (config.dbUrl !== undefined) {
-    throw new Error("a database URL was given but this build has no PostgreSQL store");
-  }
+  if (config.dbUrl !== undefined) return createPostgresStore({ url: config.dbUrl });
   mkdirSync(config.dataDir, { recursive: true });
   return createSqliteStore({ path: join(config.dataDir, "xmtp.sqlite3") });
 }
@@ -204,9 +203,10 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
     },
     stop() {
       stopping ??= (async () => {
+        const wasReady = ready;
         await starting?.catch(() => undefined);
         await stopAll();
-        logger.info("node stopped");
+        if (wasReady) logger.info("node stopped");
       })();
       return stopping;
     },

@@ -1,0 +1,114 @@
+/** `xmtp node`: run a network node until SIGINT/SIGTERM. */
+import { resolve } from "node:path";
+import {
+  ConfigError,
+  createNode,
+  ENV_VARS,
+  LOG_LEVELS,
+  type NodeConfig,
+  PortInUseError,
+  resolveConfig,
+  type XmtpNode,
+} from "@xmtp-ts/node";
+import { type Command, Option } from "commander";
+
+const env = (key: keyof NodeConfig) => `env ${ENV_VARS[key]}`;
+
+/** Adds `xmtp node` to the program. */
+export function registerNodeCommand(program: Command): Command {
+  return program
+    .command("node")
+    .description("Run an XMTP V2 network node (HTTP/JSON gateway, gRPC, embedded store)")
+    .addOption(new Option("--http-port <port>", `HTTP/JSON gateway port (default 5555, ${env("httpPort")})`))
+    .addOption(new Option("--grpc-port <port>", `gRPC port (default 5556, ${env("grpcPort")})`))
+    .addOption(
+      new Option("--data-dir <dir>", `directory of the SQLite store (default ./data, ${env("dataDir")})`),
+    )
+    .addOption(
+      new Option("--log-level <level>", `log level (default info, ${env("logLevel")})`).choices(
+        LOG_LEVELS as string[],
+      ),
+    )
+    .addOption(new Option("--host <host>", `interface to listen on (default 0.0.0.0, ${env("host")})`))
+    .addOption(new Option("--db-url <url>", `PostgreSQL URL; replaces the SQLite store (${env("dbUrl")})`))
+    .addOption(new Option("--no-auth", `accept Publish without an auth token (${env("auth")}=false)`))
+    .addOption(new Option("--rate-limits", `enable per-client rate limits (${env("rateLimits")}=true)`))
+    .addOption(
+      new Option(
+        "--max-msg-size <bytes>",
+        `largest accepted request (default 52428800, ${env("maxMessageSize")})`,
+      ),
+    )
+    .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const fromCli = (name: string) => (cmd.getOptionValueSource(name) === "cli" ? opts[name] : undefined);
+      let config: NodeConfig;
+      try {
+        config = resolveConfig({
+          httpPort: fromCli("httpPort") as string | undefined,
+          grpcPort: fromCli("grpcPort") as string | undefined,
+          dataDir: fromCli("dataDir") as string | undefined,
+          logLevel: fromCli("logLevel") as string | undefined,
+          host: fromCli("host") as string | undefined,
+          dbUrl: fromCli("dbUrl") as string | undefined,
+          auth: fromCli("auth") as boolean | undefined,
+          rateLimits: fromCli("rateLimits") as boolean | undefined,
+          maxMessageSize: fromCli("maxMsgSize") as string | undefined,
+        });
+      } catch (err) {
+        if (err instanceof ConfigError)
+          cmd.error(`error: ${err.message}`, { exitCode: 2, code: "xmtp.config" });
+        throw err;
+      }
+      await runNode(config);
+    });
+}
+
+/** Starts the node, prints where it listens, and stops it cleanly on SIGINT/SIGTERM. */
+export async function runNode(config: NodeConfig): Promise<XmtpNode> {
+  const node = createNode(config);
+  try {
+    await node.start();
+  } catch (err) {
+    await node.stop().catch(() => undefined);
+    if (err instanceof PortInUseError) {
+      process.stderr.write(
+        `error: ${err.message} (choose another with --${err.listener === "HTTP" ? "http" : "grpc"}-port)\n`,
+      );
+      process.exit(1);
+    }
+    throw err;
+  }
+  const store = config.dbUrl === undefined ? `SQLite in ${resolve(config.dataDir)}` : "PostgreSQL";
+  process.stdout.write(
+    [
+      "XMTP node running",
+      `  HTTP/JSON  ${node.urls.http}`,
+      `  gRPC       ${node.urls.grpc}`,
+      ...Object.entries(node.urls)
+        .filter(([k]) => k !== "http" && k !== "grpc")
+        .map(([k, v]) => `  ${k.padEnd(9)}  ${v}`),
+      `  store      ${store}`,
+      `  auth       ${config.auth ? "on" : "off"}`,
+      "",
+    ].join("\n"),
+  );
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: exiting without a clean shutdown\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stdout.write(`${signal}: shutting down\n`);
+    node.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`error during shutdown: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+  return node;
+}
