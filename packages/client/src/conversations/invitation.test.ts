@@ -310,3 +310,26 @@ describe("rejections", () => {
     ).toBe(64);
   });
 });
+
+describe("native and pure-JS paths agree", () => {
+  test("trial-decrypting native open equals the noble 3DH open", async () => {
+    const { ecdhSharedPoint } = await import("@xmtp-ts/protocol");
+    const { nativeCrypto } = await import("./native-crypto.js");
+    expect(nativeCrypto).toBeDefined();
+    for (const [from, to] of [
+      [alice, bob],
+      [bob, alice],
+    ] as const) {
+      const inv = await createInvitation(from, to.signedBundle, to.address, { conversationId: "n" });
+      const sealed = await sealInvitation(from, to.signedBundle, inv, 7n);
+      for (const [viewer, env] of invitationEnvelopes(sealed, 7n, to.address, from.address).map(
+        (e, i) => [i === 0 ? to : from, e] as const,
+      )) {
+        const fast = await openInvitation(viewer, env);
+        const slow = await openInvitation(viewer, env, { ecdh: ecdhSharedPoint });
+        expect(fast.topic).toBe(slow.topic);
+        expect(fast.keyMaterial).toEqual(slow.keyMaterial);
+      }
+    }
+  });
+});

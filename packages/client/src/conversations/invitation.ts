@@ -5,6 +5,7 @@
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
+  type Ciphertext,
   type ConsentProofPayload,
   type Envelope,
   EnvelopeSchema,
@@ -24,8 +25,11 @@ import {
   verifySignedPreKey,
   walletAddressFromSignedKey,
 } from "@xmtp-ts/protocol";
+import { ciphertextParts } from "../crypto/index.js";
+import { EMPTY_BYTES, type NativeCrypto, nativeCrypto, pointsWithX } from "./native-crypto.js";
 import {
   type Ecdh,
+  findPreKey,
   NoMatchingPreKeyError,
   type OwnKeys,
   type PeerKeys,
@@ -268,23 +272,26 @@ export async function openInvitation(
   const peerBundle = (isSender ? header.recipient : header.sender) as SignedPublicKeyBundle;
   const peerKeys = isSender ? recipientKeys : senderKeys;
   const peerAddress = verifiedPeerAddress(peerBundle, cache);
-  let secret: Uint8Array;
-  try {
-    secret = isSender
-      ? sharedSecret3dh(own, peerKeys, senderKeys.preKey, false, cache?.ecdh)
-      : sharedSecret3dh(own, peerKeys, recipientKeys.preKey, true, cache?.ecdh);
-  } catch (cause) {
-    if (cause instanceof NoMatchingPreKeyError)
-      throw new InvitationError("no-matching-pre-key", "no matching pre-key", { cause });
-    throw new InvitationError("bad-key", "ECDH failed", { cause });
-  }
+  const myPreKeyPub = isSender ? senderKeys.preKey : recipientKeys.preKey;
   let plain: Uint8Array;
-  try {
-    plain = await decryptCiphertext(ciphertext, secret, headerBytes);
-  } catch (cause) {
-    throw new InvitationError("decrypt-failed", `cannot decrypt invitation: ${(cause as Error).message}`, {
-      cause,
-    });
+  if (nativeCrypto && !cache?.ecdh) {
+    plain = openNative(nativeCrypto, own, peerKeys, myPreKeyPub, !isSender, ciphertext, headerBytes);
+  } else {
+    let secret: Uint8Array;
+    try {
+      secret = sharedSecret3dh(own, peerKeys, myPreKeyPub, !isSender, cache?.ecdh);
+    } catch (cause) {
+      if (cause instanceof NoMatchingPreKeyError)
+        throw new InvitationError("no-matching-pre-key", "no matching pre-key", { cause });
+      throw new InvitationError("bad-key", "ECDH failed", { cause });
+    }
+    try {
+      plain = await decryptCiphertext(ciphertext, secret, headerBytes);
+    } catch (cause) {
+      throw new InvitationError("decrypt-failed", `cannot decrypt invitation: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
   }
   let inv: InvitationV1;
   try {
@@ -374,4 +381,62 @@ function sigKey(k: SignedPublicKey): string {
   return u && (u.case === "ecdsaCompact" || u.case === "walletEcdsaCompact")
     ? `:${u.case}:${toHex(u.value.bytes)}:${u.value.recovery}`
     : ":none";
+}
+
+/**
+ * The native open: OpenSSL gives only the X coordinate of each ECDH point, so each of the three
+ * has two candidate points; the one combination whose key opens the AES-GCM tag is the 3DH secret
+ * (any other passes the tag with probability 2^-128). Three native ECDHs and at most eight cheap
+ * trial decryptions cost far less than three pure-JS scalar multiplications.
+ */
+function openNative(
+  n: NativeCrypto,
+  own: OwnKeys,
+  peer: PeerKeys,
+  myPreKeyPub: Uint8Array,
+  isRecipient: boolean,
+  ciphertext: Ciphertext,
+  aad: Uint8Array,
+): Uint8Array {
+  let pre: Uint8Array;
+  try {
+    pre = findPreKey(own, myPreKeyPub).privateKey;
+  } catch (cause) {
+    throw new InvitationError("no-matching-pre-key", "no matching pre-key", { cause });
+  }
+  let parts: ReturnType<typeof ciphertextParts>;
+  try {
+    parts = ciphertextParts(ciphertext);
+  } catch (cause) {
+    throw new InvitationError("decrypt-failed", `cannot decrypt invitation: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  const id = own.identity.privateKey;
+  let c1: [Uint8Array, Uint8Array];
+  let c2: [Uint8Array, Uint8Array];
+  let c3: [Uint8Array, Uint8Array];
+  try {
+    c1 = pointsWithX(isRecipient ? n.ecdhX(pre, peer.identity) : n.ecdhX(id, peer.preKey));
+    c2 = pointsWithX(isRecipient ? n.ecdhX(id, peer.preKey) : n.ecdhX(pre, peer.identity));
+    c3 = pointsWithX(n.ecdhX(pre, peer.preKey));
+  } catch (cause) {
+    throw new InvitationError("bad-key", "ECDH failed", { cause });
+  }
+  const secret = new Uint8Array(195);
+  for (const a of c1)
+    for (const b of c2)
+      for (const c of c3) {
+        secret.set(a, 0);
+        secret.set(b, 65);
+        secret.set(c, 130);
+        const out = n.gcmOpen(
+          n.hkdf32(secret, parts.hkdfSalt, EMPTY_BYTES),
+          parts.gcmNonce,
+          parts.payload,
+          aad,
+        );
+        if (out) return out;
+      }
+  throw new InvitationError("decrypt-failed", "cannot decrypt invitation: aes-256-gcm decryption failed");
 }

@@ -5,9 +5,12 @@
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 
+import type { Ciphertext } from "@xmtp-ts/proto";
+import { ciphertextParts, DecryptionError, decrypt } from "../crypto/index.js";
+import { EMPTY_BYTES, nativeCrypto } from "./native-crypto.js";
+
 export {
   concatBytes,
-  decrypt as decryptCiphertext,
   encrypt as encryptCiphertext,
   equalBytes as bytesEqual,
   hkdfSha256,
@@ -20,3 +23,21 @@ export function sha256(b: Uint8Array): Uint8Array {
 }
 
 export const toHex = bytesToHex;
+
+/** Decrypts a Ciphertext; synchronous native HKDF + AES-GCM where available, crypto/ otherwise. */
+export async function decryptCiphertext(
+  ct: Ciphertext,
+  secret: Uint8Array,
+  aad?: Uint8Array,
+): Promise<Uint8Array> {
+  if (!nativeCrypto) return decrypt(ct, secret, aad);
+  const { hkdfSalt, gcmNonce, payload } = ciphertextParts(ct);
+  const out = nativeCrypto.gcmOpen(
+    nativeCrypto.hkdf32(secret, hkdfSalt, EMPTY_BYTES),
+    gcmNonce,
+    payload,
+    aad,
+  );
+  if (!out) throw new DecryptionError("aes-256-gcm decryption failed");
+  return out;
+}

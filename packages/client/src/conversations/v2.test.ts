@@ -226,3 +226,30 @@ describe("receive checks", () => {
     expect(await reason(decode(bytes))).toBe("not-wallet-signed");
   });
 });
+
+describe("strict signatures", () => {
+  test("a high-S twin of a valid signature is rejected", async () => {
+    const { secp256k1 } = await import("@noble/curves/secp256k1.js");
+    const n = secp256k1.Point.CURVE().n;
+    const createdNs = 9n;
+    const { headerBytes, signedBytes } = signV2(bob, topic, payload, createdNs);
+    const signed = fromBinary(SignedContentSchema, signedBytes);
+    const u = signed.signature!.union;
+    if (u.case !== "ecdsaCompact") throw new Error();
+    const s = BigInt(`0x${bytesToHex(u.value.bytes.slice(32))}`);
+    u.value.bytes.set(hexToBytes((n - s).toString(16).padStart(64, "0")), 32);
+    const ciphertext = await encryptCiphertext(
+      toBinary(SignedContentSchema, signed),
+      keyMaterial,
+      headerBytes,
+    );
+    const bytes = toBinary(
+      MessageSchema,
+      create(MessageSchema, { version: { case: "v2", value: { headerBytes, ciphertext } } }),
+    );
+    const env = create(EnvelopeSchema, { contentTopic: topic, timestampNs: createdNs, message: bytes });
+    expect(await reason(decodeMessageV2({ envelope: env, topic, keyMaterial, participants }))).toBe(
+      "bad-signature",
+    );
+  });
+});

@@ -23,6 +23,7 @@ import {
   walletAddressFromSignedKey,
 } from "@xmtp-ts/protocol";
 import { peerKeysFromSignedBundle } from "./invitation.js";
+import { nativeCrypto } from "./native-crypto.js";
 import { NoMatchingPreKeyError, type OwnKeys } from "./own-keys.js";
 import {
   concatBytes,
@@ -227,8 +228,11 @@ export async function decodeMessageV2(i: DecodeV2Input): Promise<DecodedV2> {
   const sig = signed.signature!.union;
   if (sig.case !== "ecdsaCompact" || sig.value.bytes.length !== 64)
     return fail("bad-signature", "invalid signature");
-  if (!verifyCompact(preKey, sha256(concatBytes(headerBytes, signed.payload)), sig.value.bytes))
-    fail("bad-signature", "invalid signature");
+  const signedData = concatBytes(headerBytes, signed.payload);
+  const ok = nativeCrypto
+    ? nativeCrypto.verifySha256(preKey, signedData, sig.value.bytes)
+    : verifyCompact(preKey, sha256(signedData), sig.value.bytes);
+  if (!ok) fail("bad-signature", "invalid signature");
   if (!senderAddress) {
     try {
       senderAddress = walletAddressFromSignedKey(sender.identityKey!);
