@@ -15,6 +15,16 @@ export interface NodeConfig {
   dataDir: string;
   /** A database URL (`postgres://…`); when set it replaces the SQLite store. Env `XMTP_DB_URL`. */
   dbUrl: string | undefined;
+  /** PostgreSQL schema holding the tables (created if missing). Env `XMTP_DB_SCHEMA`; default `public`. */
+  dbSchema: string | undefined;
+  /** libp2p TCP port of the Waku relay. Env `XMTP_P2P_PORT`; default 60000; 0 = any free port. */
+  p2pPort: number;
+  /** Interface libp2p listens on. Env `XMTP_P2P_HOST`; default `0.0.0.0`. */
+  p2pHost: string;
+  /** Static peers (multiaddrs), dialled at start and redialled when lost. Env `XMTP_PEERS` (comma-separated). */
+  peers: string[];
+  /** secp256k1 node key file (hex), created if missing. Env `XMTP_NODE_KEY_FILE`; default `<data-dir>/node-key`. */
+  nodeKeyFile: string | undefined;
   /** Env `XMTP_LOG_LEVEL`; default `info`. */
   logLevel: LogLevel;
   /** Require a bearer token on Publish. Env `XMTP_AUTH` (`false` disables); default true. */
@@ -37,6 +47,11 @@ export const DEFAULT_CONFIG: NodeConfig = {
   grpcPort: 5556,
   dataDir: "./data",
   dbUrl: undefined,
+  dbSchema: undefined,
+  p2pPort: 60000,
+  p2pHost: "0.0.0.0",
+  peers: [],
+  nodeKeyFile: undefined,
   logLevel: "info",
   auth: true,
   rateLimits: false,
@@ -58,6 +73,11 @@ export const ENV_VARS: { readonly [K in keyof NodeConfig]: string } = {
   grpcPort: "XMTP_GRPC_PORT",
   dataDir: "XMTP_DATA_DIR",
   dbUrl: "XMTP_DB_URL",
+  dbSchema: "XMTP_DB_SCHEMA",
+  p2pPort: "XMTP_P2P_PORT",
+  p2pHost: "XMTP_P2P_HOST",
+  peers: "XMTP_PEERS",
+  nodeKeyFile: "XMTP_NODE_KEY_FILE",
   logLevel: "XMTP_LOG_LEVEL",
   auth: "XMTP_AUTH",
   rateLimits: "XMTP_RATE_LIMITS",
@@ -106,6 +126,13 @@ export function resolveConfig(options: Input = {}, env: NodeJS.ProcessEnv = proc
     if (typeof v !== "string" || v.trim() === "") throw new ConfigError(`invalid ${label(key)}: empty value`);
     return v;
   };
+  /** A list from an array option or a comma-separated string (flag or env). */
+  const list = (key: keyof NodeConfig): string[] => {
+    const v = pick(key);
+    if (v === undefined) return [...(DEFAULT_CONFIG[key] as string[])];
+    const items = Array.isArray(v) ? v : String(v).split(",");
+    return items.map((x) => String(x).trim()).filter((x) => x !== "");
+  };
 
   const logLevel = str("logLevel") as string;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -119,6 +146,11 @@ export function resolveConfig(options: Input = {}, env: NodeJS.ProcessEnv = proc
     grpcPort: int("grpcPort", 0, 65535),
     dataDir: str("dataDir") as string,
     dbUrl: str("dbUrl"),
+    dbSchema: str("dbSchema"),
+    p2pPort: int("p2pPort", 0, 65535),
+    p2pHost: str("p2pHost") as string,
+    peers: list("peers"),
+    nodeKeyFile: str("nodeKeyFile"),
     logLevel: logLevel as LogLevel,
     auth: bool("auth"),
     rateLimits: bool("rateLimits"),
@@ -129,6 +161,16 @@ export function resolveConfig(options: Input = {}, env: NodeJS.ProcessEnv = proc
   };
   if (config.httpPort !== 0 && config.httpPort === config.grpcPort) {
     throw new ConfigError(`--http-port and --grpc-port must differ (both ${config.httpPort})`);
+  }
+  if (config.dbSchema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(config.dbSchema)) {
+    throw new ConfigError(`invalid ${label("dbSchema")}: "${config.dbSchema}" is not a plain SQL identifier`);
+  }
+  for (const peer of config.peers) {
+    if (!/^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+\/tcp\/\d+(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.test(peer)) {
+      throw new ConfigError(
+        `invalid ${label("peers")}: "${peer}" is not a TCP multiaddr like /ip4/10.0.0.2/tcp/60000/p2p/16Uiu2…`,
+      );
+    }
   }
   if (config.dbUrl !== undefined && !/^postgres(ql)?:\/\//.test(config.dbUrl)) {
     throw new ConfigError(`invalid ${label("dbUrl")}: expected a postgres:// URL`);

@@ -1,0 +1,69 @@
+/**
+ * The relay as a node part: `createNode(config, { parts: [relayPart()] })` joins the node to the
+ * network described by `config` (p2p port, static peers, node key file).
+ */
+import { join } from "node:path";
+import type { Envelope } from "@xmtp-ts/proto";
+import type { NodeContext, NodePart } from "../node.js";
+import { loadOrCreateNodeKey } from "./node-key.js";
+import { createRelay, type Relay } from "./relay.js";
+
+export interface RelayPartOptions {
+  /** Called once the relay listens (e.g. to print the multiaddr). */
+  onStarted?: ((relay: Relay) => void) | undefined;
+}
+
+/** The live relay of a node part, for health and tests. */
+export interface RelayPart extends NodePart {
+  readonly relay: Relay | undefined;
+}
+
+/** Builds the relay part factory for `createNode`'s `parts` option. */
+export function relayPart(options: RelayPartOptions = {}): (ctx: NodeContext) => RelayPart {
+  return (ctx) => {
+    const { config, logger, metrics, store, api } = ctx;
+    let relay: Relay | undefined;
+    return {
+      name: "relay",
+      get relay() {
+        return relay;
+      },
+      async start() {
+        const nodeKey = await loadOrCreateNodeKey(config.nodeKeyFile ?? join(config.dataDir, "node-key"));
+        relay = await createRelay({
+          listenPort: config.p2pPort,
+          listenHost: config.p2pHost,
+          peers: config.peers,
+          nodeKey,
+          store,
+          onMessage: (envs) => api.ingest(envs),
+          logger: logger.child({ part: "relay" }),
+          metrics: metrics.registry,
+          syncStateFile: join(config.dataDir, "sync-state.json"),
+        });
+        await relay.start();
+        options.onStarted?.(relay);
+      },
+      async stop() {
+        await relay?.stop();
+      },
+      broadcast(envelopes: Envelope[]) {
+        void relay?.broadcast(envelopes);
+      },
+      urls() {
+        const addrs = relay?.multiaddrs() ?? [];
+        return addrs.length > 0 ? { libp2p: addrs[0] as string } : {};
+      },
+      health() {
+        if (relay === undefined) return { peers: 0 };
+        return {
+          peerId: relay.peerId(),
+          peers: relay.peerCount(),
+          meshPeers: relay.meshPeerCount(),
+          staticPeers: config.peers.length,
+          sync: relay.syncStatus(),
+        };
+      },
+    };
+  };
+}
