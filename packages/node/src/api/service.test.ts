@@ -778,6 +778,52 @@ describe.each(BACKENDS)("message API on $name", (backend) => {
     });
   });
 
+  describe("metrics hooks", () => {
+    it("reports envelope outcomes, rejected relay input, rate limiting, subscriptions and relay failures", async () => {
+      const events: string[] = [];
+      const a = make({
+        rateLimits: { def: { perMinute: 1, max: 1 }, now: () => 0, janitorIntervalMs: 0 },
+        relay: {
+          broadcast() {
+            throw new Error("down");
+          },
+        },
+        metrics: {
+          envelope: (source, e, outcome) => events.push(`${source}:${e.timestampNs}:${outcome}`),
+          ingestRejected: (problem) => events.push(`rejected:${problem}`),
+          rateLimited: (err) => events.push(`limited:${err.message}`),
+          subscribed: (n) => events.push(`subscribed:${n}`),
+          relayFailed: (err) => events.push(`relay:${(err as Error).message}`),
+        },
+      });
+      const eph = buildTopic.ephemeral(T);
+      await publish([env(T, 1), env(eph, 2)], ctx, a);
+      await publish([env(T, 1)], ctx, a);
+      await a.ingest([env(T, 1), env(T, 3), env(T, 4, new Uint8Array(MAX_MESSAGE_BYTES + 1)), env(eph, 2)]);
+      a.subscribe([T, eph], { clientIp: "1.1.1.1" }).close();
+      expect(() => a.subscribe("all", { clientIp: "1.1.1.1" })).toThrow(XmtpError);
+      expect(events).toEqual([
+        "publish:1:stored",
+        "publish:2:ephemeral",
+        "relay:down",
+        "publish:1:duplicate",
+        "rejected:message too big",
+        "relay:1:duplicate",
+        "relay:3:stored",
+        "relay:2:duplicate",
+        "subscribed:2",
+        "limited:1 exceeds rate limit R1.1.1.1DEF",
+      ]);
+      expect(a.stats()).toEqual({ ingestRejected: 1, duplicates: 3 });
+      a.stop();
+    });
+
+    it("an empty ingest does nothing", async () => {
+      await api.ingest([]);
+      expect(await store.count()).toBe(0);
+    });
+  });
+
   describe("rate limits", () => {
     it("gives a valid token of a priority wallet the larger P bucket; invalid tokens are ignored", async () => {
       const limiter = createRateLimiter({
