@@ -3,6 +3,7 @@
  * cursors), exposed as our EnvelopeApi/BatchEnvelopeApi and as xmtp-js's ApiClient shape.
  */
 import { create } from "@bufbuild/protobuf";
+import type { ApiClient as XmtpJsApiClient } from "@xmtp/xmtp-js";
 import { type Cursor, type Envelope, EnvelopeSchema, SortDirection } from "@xmtp-ts/proto";
 import { envelopeDigest } from "@xmtp-ts/protocol";
 import type { BatchEnvelopeApi, EnvelopeQueryOptions } from "./keystore/api.js";
@@ -11,6 +12,13 @@ function compare(a: { t: bigint; d: Uint8Array }, b: { t: bigint; d: Uint8Array 
   if (a.t !== b.t) return a.t < b.t ? -1 : 1;
   for (let i = 0; i < Math.min(a.d.length, b.d.length); i++) if (a.d[i] !== b.d[i]) return a.d[i]! - b.d[i]!;
   return a.d.length - b.d.length;
+}
+
+/** xmtp-js sends ts-proto string enums; unspecified means descending, as on the node. */
+function direction(d: unknown): SortDirection {
+  return d === SortDirection.ASCENDING || d === "SORT_DIRECTION_ASCENDING"
+    ? SortDirection.ASCENDING
+    : SortDirection.DESCENDING;
 }
 
 export class TestNetwork implements BatchEnvelopeApi {
@@ -52,7 +60,7 @@ export class TestNetwork implements BatchEnvelopeApi {
   }
 
   /** The same store in xmtp-js's ApiClient shape (only what key storage and contacts use). */
-  xmtpJsApiClient() {
+  xmtpJsApiClient(): XmtpJsApiClient {
     // biome-ignore lint/suspicious/noExplicitAny: xmtp-js's envelope and option types are ts-proto shapes.
     const toXmtp = (e: Envelope): any => ({
       contentTopic: e.contentTopic,
@@ -60,18 +68,16 @@ export class TestNetwork implements BatchEnvelopeApi {
       message: e.message,
     });
     const self = this;
-    return {
-      async query(params: { contentTopic: string }, o: { direction?: number; limit?: number }) {
-        const dir =
-          o.direction === SortDirection.DESCENDING ? SortDirection.DESCENDING : SortDirection.ASCENDING;
+    const client = {
+      async query(params: { contentTopic: string }, o: { direction?: unknown; limit?: number }) {
+        const dir = direction(o.direction);
         return self.page(params.contentTopic, { limit: o.limit ?? 100, direction: dir }).map(toXmtp);
       },
       async *queryIteratePages(
         params: { contentTopic: string },
-        o: { direction?: number; pageSize?: number },
+        o: { direction?: unknown; pageSize?: number },
       ) {
-        const dir =
-          o.direction === SortDirection.DESCENDING ? SortDirection.DESCENDING : SortDirection.ASCENDING;
+        const dir = direction(o.direction);
         let cursor: Cursor | undefined;
         for (;;) {
           const page = self.page(params.contentTopic, {
@@ -95,16 +101,15 @@ export class TestNetwork implements BatchEnvelopeApi {
           };
         }
       },
-      async *queryIterator(params: { contentTopic: string }, o: { direction?: number; pageSize?: number }) {
+      async *queryIterator(params: { contentTopic: string }, o: { direction?: unknown; pageSize?: number }) {
         for await (const page of this.queryIteratePages(params, o)) yield* page;
       },
-      async batchQuery(queries: { contentTopic: string; direction?: number; pageSize?: number }[]) {
+      async batchQuery(queries: { contentTopic: string; direction?: unknown; pageSize?: number }[]) {
         return queries.map((q) =>
           self
             .page(q.contentTopic, {
               limit: q.pageSize ?? 100,
-              direction:
-                q.direction === SortDirection.ASCENDING ? SortDirection.ASCENDING : SortDirection.DESCENDING,
+              direction: direction(q.direction),
             })
             .map(toXmtp),
         );
@@ -126,5 +131,6 @@ export class TestNetwork implements BatchEnvelopeApi {
       },
       setAuthenticator() {},
     };
+    return client as unknown as XmtpJsApiClient;
   }
 }

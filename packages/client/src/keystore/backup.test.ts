@@ -177,10 +177,9 @@ describe("interop with xmtp-js 12.1.0 key storage", () => {
   test("xmtp-js stores → we load", async () => {
     const net = new TestNetwork();
     const w = randomWallet();
-    // biome-ignore lint/suspicious/noExplicitAny: test double in xmtp-js's ApiClient shape.
     const keystore = await new KeyGeneratorKeystoreProvider().newKeystore(
       opts(),
-      net.xmtpJsApiClient() as any,
+      net.xmtpJsApiClient(),
       w.xmtpJsSigner,
     );
     const theirPublic = (await import("@xmtp/proto")).publicKey.PublicKeyBundle.encode(
@@ -198,10 +197,9 @@ describe("interop with xmtp-js 12.1.0 key storage", () => {
     const w = randomWallet();
     const bundle = await createPrivateKeyBundle(w.signer);
     await storePrivateKeyBundle(net, w.signer, bundle);
-    // biome-ignore lint/suspicious/noExplicitAny: test double in xmtp-js's ApiClient shape.
     const keystore = await new NetworkKeystoreProvider().newKeystore(
       opts(),
-      net.xmtpJsApiClient() as any,
+      net.xmtpJsApiClient(),
       w.xmtpJsSigner,
     );
     const theirs = (await import("@xmtp/proto")).publicKey.PublicKeyBundle.encode(
