@@ -9,6 +9,7 @@ import {
   SignatureSchema,
   TokenSchema,
 } from "@xmtp-ts/proto";
+import fc from "fast-check";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { describe, expect, test } from "vitest";
 import {
@@ -273,4 +274,30 @@ describe("tokens from xmtp-js 12.1.0", () => {
     });
     expect(ours).toBe(token.toBase64());
   });
+});
+
+test("property: any token string either verifies or throws XmtpError(Unauthenticated)", () => {
+  const nowNs = BigInt(fixture.validate_at_ns);
+  const real = base64ToBytes(fixture.token_base64);
+  const corrupted = fc
+    .tuple(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { maxLength: 3 }), fc.nat())
+    .map(([flips, cut]) => {
+      const b = real.slice();
+      for (const [at, x] of flips) b[at % b.length]! ^= x;
+      return bytesToBase64(b.slice(0, b.length - (cut % 4)));
+    });
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.string({ maxLength: 64 }), fc.base64String({ maxLength: 400 }), corrupted),
+      (token) => {
+        try {
+          verifyAuthToken(token, { nowNs });
+        } catch (err) {
+          expect(err).toBeInstanceOf(XmtpError);
+          expect((err as XmtpError).code).toBe(Code.Unauthenticated);
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

@@ -56,6 +56,8 @@ export function webCryptoBackend(subtle: SubtleCrypto): CryptoBackend {
       return new Uint8Array(await subtle.decrypt(params, k, buf(payload)));
     },
     async hmacSha256(key, msg) {
+      // WebCrypto refuses zero-length HMAC keys; HMAC itself defines them (zero-padded block).
+      if (key.length === 0) return hmac(sha256, key, msg);
       const k = await subtle.importKey("raw", buf(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
       return new Uint8Array(await subtle.sign("HMAC", k, buf(msg)));
     },

@@ -166,3 +166,66 @@ describe("interop with xmtp-js 12.1.0", () => {
     expect(await hmacSha256(theirKey, msg)).toEqual(await generateHmacSignature(secret, info, msg));
   });
 });
+
+describe("backends agree (property)", () => {
+  const [web, noble] = backends as [CryptoBackend, CryptoBackend];
+
+  test("HKDF and HMAC, including empty keys, salts and infos", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 80 }),
+        fc.uint8Array({ maxLength: 40 }),
+        fc.uint8Array({ maxLength: 40 }),
+        fc.integer({ min: 1, max: 96 }),
+        async (ikm, salt, info, len) => {
+          expect(await web.hkdfSha256(ikm, salt, info, len)).toEqual(
+            await noble.hkdfSha256(ikm, salt, info, len),
+          );
+          expect(await web.hmacSha256(ikm, info)).toEqual(await noble.hmacSha256(ikm, info));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test("AES-256-GCM: identical bytes, cross-decryptable", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 12, maxLength: 12 }),
+        fc.uint8Array({ maxLength: 300 }),
+        fc.option(fc.uint8Array({ maxLength: 40 }), { nil: undefined }),
+        async (key, nonce, plain, aad) => {
+          const a = await web.aesGcmEncrypt(key, nonce, plain, aad);
+          expect(await noble.aesGcmEncrypt(key, nonce, plain, aad)).toEqual(a);
+          expect(await noble.aesGcmDecrypt(key, nonce, a, aad)).toEqual(plain);
+          expect(await web.aesGcmDecrypt(key, nonce, a, aad)).toEqual(plain);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  test("hkdfSha256 length bounds", async () => {
+    await expect(hkdfSha256(new Uint8Array(1), new Uint8Array(0), "", 0)).rejects.toThrow(
+      '"length" expected 1..8160, got 0',
+    );
+    await expect(hkdfSha256(new Uint8Array(1), new Uint8Array(0), "", 8161)).rejects.toThrow(
+      '"length" expected 1..8160, got 8161',
+    );
+    expect((await hkdfSha256(new Uint8Array(1), new Uint8Array(0), "", 8160)).length).toBe(8160);
+  });
+
+  test("decodeCiphertext on arbitrary bytes: a value or an Error, never anything else", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          decodeCiphertext(bytes);
+        } catch (err) {
+          expect(err).toBeInstanceOf(Error);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
