@@ -299,6 +299,43 @@ describe.each(BACKENDS)("message API on $name", (backend) => {
     });
   });
 
+  describe("two nodes on one database", () => {
+    it("a relayed envelope the shared store already holds is still delivered once to local subscribers", async () => {
+      const dispatcherB = createDispatcher();
+      const nodeB = createMessageApi({ store, dispatcher: dispatcherB, auth: { required: false } });
+      const subB = nodeB.subscribe([T], ctx);
+      const itB = subB[Symbol.asyncIterator]();
+      // Node A (api) publishes and relays; node B receives it over the relay after A committed it.
+      await publish([env(T, 1), env(T, 2)]);
+      for (const batch of relayed) await nodeB.ingest(batch, "relay");
+      await nodeB.ingest([env(T, 1)], "relay"); // the same envelope again: not delivered twice
+      await nodeB.ingest([env(T, 3)], "relay");
+      const got: bigint[] = [];
+      for (let i = 0; i < 3; i++) got.push((await nextWithin(itB)).value?.timestampNs as bigint);
+      expect(got).toEqual([1n, 2n, 3n]);
+      subB.close();
+      nodeB.stop();
+    });
+
+    it("history sync dispatches only envelopes this node newly stored", async () => {
+      const sub = api.subscribe([T], ctx);
+      const it = sub[Symbol.asyncIterator]();
+      await store.insert([
+        {
+          contentTopic: T,
+          timestampNs: 1n,
+          message: env(T, 1).message,
+          digest: envelopeDigest(T, env(T, 1).message),
+        },
+      ]);
+      await api.ingest([env(T, 1), env(T, 2)], "sync");
+      expect((await nextWithin(it)).value?.timestampNs).toBe(2n);
+      await publish([env(T, 9)]); // sentinel: nothing else was queued in between
+      expect((await nextWithin(it)).value?.timestampNs).toBe(9n);
+      sub.close();
+    });
+  });
+
   describe("query", () => {
     const ten = Array.from({ length: 10 }, (_, i) => env(T, BigInt(i + 1) * 1_000_000_000n, `msg-${i}`));
 

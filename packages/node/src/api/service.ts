@@ -16,10 +16,11 @@ import {
   QueryResponseSchema,
   type SortDirection,
 } from "@xmtp-ts/proto";
-import { Code, envelopeDigest, isEphemeralTopic, MAX_BATCH_QUERIES, XmtpError } from "@xmtp-ts/protocol";
+import { Code, isEphemeralTopic, MAX_BATCH_QUERIES, XmtpError } from "@xmtp-ts/protocol";
 import type { Dispatcher } from "../dispatch/types.js";
 import type { Store, StoredEnvelope, StoreQuery } from "../store/types.js";
 import { createPriorityCheck, createPublishAuthorizer, type PublishAuthOptions } from "./auth.js";
+import { nodeEnvelopeDigest } from "./digest.js";
 import {
   type EnvelopeProblem,
   type EnvelopeRules,
@@ -156,7 +157,7 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
       const eph = isEphemeralTopic(env.contentTopic);
       ephemeral[i] = eph;
       if (!eph) {
-        const digest = envelopeDigest(env.contentTopic, env.message);
+        const digest = nodeEnvelopeDigest(env.contentTopic, env.message);
         rows.push({
           contentTopic: env.contentTopic,
           timestampNs: env.timestampNs,
@@ -339,7 +340,7 @@ function pagingInfoFor(rows: readonly StoredEnvelope[], q: StoreQuery, direction
 }
 
 function hexDigest(env: Envelope): string {
-  return Buffer.from(envelopeDigest(env.contentTopic, env.message)).toString("hex");
+  return Buffer.from(nodeEnvelopeDigest(env.contentTopic, env.message)).toString("hex");
 }
 
 /** A bounded insertion-ordered set: the oldest key is forgotten when full. */
