@@ -73,6 +73,9 @@ export async function spawnNode(opts: SpawnOptions = {}): Promise<NodeProcess> {
       "127.0.0.1",
       "--log-level",
       "warn",
+      // A random relay port, so parallel tests never collide on 60000 (later flags win).
+      "--p2p-port",
+      "0",
       ...(opts.args ?? []),
     ],
     { env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] },

@@ -4,6 +4,7 @@
  */
 import { createRequire } from "node:module";
 import { Command } from "commander";
+import { registerDevnetCommand } from "./commands/devnet.js";
 import { registerNodeCommand } from "./commands/node.js";
 
 const require = createRequire(import.meta.url);
@@ -18,5 +19,6 @@ export function createProgram(): Command {
     .showSuggestionAfterError(true)
     .configureOutput({ outputError: (str, write) => write(str) });
   registerNodeCommand(program);
+  registerDevnetCommand(program);
   return program;
 }

@@ -46,6 +46,8 @@ export interface NodePart {
   broadcast?(envelopes: Envelope[]): void;
   /** Extra addresses to print on start, e.g. `{ libp2p: "/ip4/…" }`. */
   urls?(): Record<string, string>;
+  /** Status shown under the part's name in `/healthz` (e.g. the relay's peers). */
+  health?(): Record<string, unknown>;
 }
 
 export interface CreateNodeOptions {
@@ -91,7 +93,7 @@ export class PortInUseError extends Error {
 
 /** Builds the store `config` describes: SQLite in `dataDir` unless a database URL is given. */
 export function createConfiguredStore(config: NodeConfig): Store {
-  if (config.dbUrl !== undefined) return createPostgresStore({ url: config.dbUrl });
+  if (config.dbUrl !== undefined) return createPostgresStore({ url: config.dbUrl, schema: config.dbSchema });
   mkdirSync(config.dataDir, { recursive: true });
   return createSqliteStore({ path: join(config.dataDir, "xmtp.sqlite3") });
 }
@@ -124,11 +126,17 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
 
   let ready = false;
   const healthy = async () => ready && (await store.healthy());
+  const healthDetails = async () => {
+    const details: Record<string, unknown> = { store: "ok" };
+    for (const p of parts) if (p.health !== undefined) details[p.name] = p.health();
+    return details;
+  };
   const http: HttpTransport = createHttpTransport({
     api,
     metrics,
     logger,
     healthy,
+    healthDetails,
     maxBodyBytes: config.maxMessageSize,
   });
   const grpc: GrpcTransport = createGrpcTransport({

@@ -7,6 +7,7 @@ import {
   LOG_LEVELS,
   type NodeConfig,
   PortInUseError,
+  relayPart,
   resolveConfig,
   type XmtpNode,
 } from "@xmtp-ts/node";
@@ -31,6 +32,33 @@ export function registerNodeCommand(program: Command): Command {
     )
     .addOption(new Option("--host <host>", `interface to listen on (default 0.0.0.0, ${env("host")})`))
     .addOption(new Option("--db-url <url>", `PostgreSQL URL; replaces the SQLite store (${env("dbUrl")})`))
+    .addOption(
+      new Option(
+        "--db-schema <name>",
+        `PostgreSQL schema for the tables (default public, ${env("dbSchema")})`,
+      ),
+    )
+    .addOption(
+      new Option(
+        "--p2p-port <port>",
+        `libp2p port of the Waku relay (default 60000, 0 = any, ${env("p2pPort")})`,
+      ),
+    )
+    .addOption(
+      new Option("--p2p-host <host>", `interface libp2p listens on (default 0.0.0.0, ${env("p2pHost")})`),
+    )
+    .addOption(
+      new Option(
+        "--peer <multiaddr>",
+        `static peer, repeatable; redialled when lost (${env("peers")}, comma-separated)`,
+      ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
+    )
+    .addOption(
+      new Option(
+        "--node-key-file <file>",
+        `secp256k1 node key (hex), created if missing (default <data-dir>/node-key, ${env("nodeKeyFile")})`,
+      ),
+    )
     .addOption(new Option("--no-auth", `accept Publish without an auth token (${env("auth")}=false)`))
     .addOption(new Option("--rate-limits", `enable per-client rate limits (${env("rateLimits")}=true)`))
     .addOption(
@@ -39,7 +67,7 @@ export function registerNodeCommand(program: Command): Command {
         `largest accepted request (default 52428800, ${env("maxMessageSize")})`,
       ),
     )
-    .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
+    .action(async (opts: Record<string, string | string[] | boolean | undefined>, cmd: Command) => {
       const fromCli = (name: string) => (cmd.getOptionValueSource(name) === "cli" ? opts[name] : undefined);
       let config: NodeConfig;
       try {
@@ -50,6 +78,11 @@ export function registerNodeCommand(program: Command): Command {
           logLevel: fromCli("logLevel") as string | undefined,
           host: fromCli("host") as string | undefined,
           dbUrl: fromCli("dbUrl") as string | undefined,
+          dbSchema: fromCli("dbSchema") as string | undefined,
+          p2pPort: fromCli("p2pPort") as string | undefined,
+          p2pHost: fromCli("p2pHost") as string | undefined,
+          peers: fromCli("peer") as string[] | undefined,
+          nodeKeyFile: fromCli("nodeKeyFile") as string | undefined,
           auth: fromCli("auth") as boolean | undefined,
           rateLimits: fromCli("rateLimits") as boolean | undefined,
           maxMessageSize: fromCli("maxMsgSize") as string | undefined,
@@ -65,7 +98,7 @@ export function registerNodeCommand(program: Command): Command {
 
 /** Starts the node, prints where it listens, and stops it cleanly on SIGINT/SIGTERM. */
 export async function runNode(config: NodeConfig): Promise<XmtpNode> {
-  const node = createNode(config);
+  const node = createNode(config, { parts: [relayPart()] });
   try {
     await node.start();
   } catch (err) {

@@ -52,7 +52,9 @@ export function relayPart(options: RelayPartOptions = {}): (ctx: NodeContext) =>
       },
       urls() {
         const addrs = relay?.multiaddrs() ?? [];
-        return addrs.length > 0 ? { libp2p: addrs[0] as string } : {};
+        // On a wildcard listener, prefer an address other hosts can dial.
+        const best = addrs.find((a) => !/^\/ip[46]\/(127\.|::1\/)/.test(a)) ?? addrs[0];
+        return best === undefined ? {} : { libp2p: best };
       },
       health() {
         if (relay === undefined) return { peers: 0 };

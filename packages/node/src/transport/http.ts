@@ -46,6 +46,8 @@ export interface HttpTransportOptions {
   logger: Logger;
   /** Answers /healthz: true when the node is ready and its store healthy. */
   healthy: () => Promise<boolean>;
+  /** Extra fields of a healthy `/healthz` answer (store and relay status). */
+  healthDetails?: (() => Promise<Record<string, unknown>>) | undefined;
   /** Largest accepted request body in bytes; larger ones are refused before being read whole. */
   maxBodyBytes: number;
   /** Serve the MessageApi over Connect/gRPC-Web too (default true). */
@@ -126,7 +128,10 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
     } catch {
       ok = false;
     }
-    if (ok) return sendJson(reply, 200, '{"status":"SERVING"}');
+    if (ok) {
+      const details = opts.healthDetails === undefined ? {} : await opts.healthDetails().catch(() => ({}));
+      return sendJson(reply, 200, JSON.stringify({ status: "SERVING", ...details }));
+    }
     return sendError(reply, new XmtpError(Code.Unavailable, "not serving: store unavailable"));
   });
   app.get("/metrics", async (_req, reply) => {
