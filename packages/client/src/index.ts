@@ -1,2 +1,5 @@
 /** The XMTP V2 client SDK. */
-export {};
+
+export * from "./client.js";
+export * from "./content/index.js";
+export * from "./conversations/index.js";

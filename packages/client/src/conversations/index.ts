@@ -1,0 +1,26 @@
+/** Conversations: invitations, V2 and V1 conversations, streams. */
+export * from "./conversation.js";
+export * from "./conversations.js";
+export {
+  type ConversationContext,
+  createInvitation,
+  deriveInvitationSecrets,
+  InvitationError,
+  type InvitationErrorReason,
+  invitationEnvelopes,
+  MAX_INVITATION_HEADER_BYTES,
+  MAX_INVITATION_METADATA_ENTRIES,
+  MAX_SEALED_INVITATION_BYTES,
+  type OpenedInvitation,
+  openInvitation,
+  sealInvitation,
+} from "./invitation.js";
+export {
+  type KeyPair,
+  NoMatchingPreKeyError as ConversationNoMatchingPreKeyError,
+  type OwnKeys,
+  ownKeysFromBundleV1,
+} from "./own-keys.js";
+export type { ConversationTransport, QueryRange } from "./transport.js";
+export * from "./v1.js";
+export * from "./v2.js";
