@@ -1,7 +1,7 @@
 /**
  * The symmetric primitives behind crypto/: WebCrypto (`globalThis.crypto.subtle`, native in Node 20+
- * and browsers) by default, and pure-JS noble where WebCrypto is missing (e.g. insecure browser
- * contexts). Both produce identical bytes; tests check them against each other.
+ * and browsers) for AES-GCM, and pure-JS noble for HKDF/HMAC and wherever WebCrypto is missing
+ * (e.g. insecure browser contexts). Both produce identical bytes; tests check them against each other.
  */
 import { gcm } from "@noble/ciphers/aes.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
@@ -83,11 +83,26 @@ export const nobleBackend: CryptoBackend = {
 
 let cached: CryptoBackend | undefined;
 
-/** WebCrypto when the platform has it, otherwise noble. */
+/**
+ * AES-GCM from WebCrypto when the platform has it (native, several times faster than pure JS from
+ * 256 B up), HKDF and HMAC from noble always: their inputs are tiny, and two async WebCrypto calls
+ * (importKey + derive/sign) cost about twice as much as computing them in JS.
+ */
 export function defaultBackend(): CryptoBackend {
   if (!cached) {
     const subtle = (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle;
-    cached = subtle ? webCryptoBackend(subtle) : nobleBackend;
+    if (!subtle) {
+      cached = nobleBackend;
+    } else {
+      const web = webCryptoBackend(subtle);
+      cached = {
+        name: "webcrypto",
+        hkdfSha256: nobleBackend.hkdfSha256,
+        hmacSha256: nobleBackend.hmacSha256,
+        aesGcmEncrypt: web.aesGcmEncrypt,
+        aesGcmDecrypt: web.aesGcmDecrypt,
+      };
+    }
   }
   return cached;
 }
