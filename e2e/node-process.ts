@@ -50,6 +50,8 @@ export interface SpawnOptions {
   grpcPort?: number;
   /** Wait for /healthz (default true). */
   waitReady?: boolean;
+  /** Pass --http-port/--grpc-port (default true); false leaves the ports to env vars. */
+  portFlags?: boolean;
 }
 
 /** Starts `xmtp node` as a child process. */
@@ -63,10 +65,7 @@ export async function spawnNode(opts: SpawnOptions = {}): Promise<NodeProcess> {
     [
       CLI,
       "node",
-      "--http-port",
-      String(httpPort),
-      "--grpc-port",
-      String(grpcPort),
+      ...(opts.portFlags === false ? [] : ["--http-port", String(httpPort), "--grpc-port", String(grpcPort)]),
       "--data-dir",
       dataDir,
       "--host",

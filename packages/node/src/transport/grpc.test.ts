@@ -216,16 +216,24 @@ describe("gRPC", () => {
   });
 
   test("requests over the max receive size are ResourceExhausted", async () => {
-    const small = await startHarness({ maxBodyBytes: 1024 });
-    // The harness gives the gRPC listener the default cap; build a capped one through the HTTP port's Connect route.
-    const client = createClient(
-      MessageApi,
+    const small = await startHarness({ maxBodyBytes: 64 * 1024 });
+    for (const t of [
+      // The client's HTTP/2 session must be allowed to buffer the big request (default 10 MB).
+      createClientTransport({
+        baseUrl: small.grpcUrl,
+        httpVersion: "2",
+        nodeOptions: { maxSessionMemory: 200 },
+      }),
       createConnectTransport({ baseUrl: small.url, httpVersion: "1.1" }),
-    );
-    const err = await client
-      .publish({ envelopes: [{ contentTopic: "/xmtp/0/m-big/proto", message: new Uint8Array(2048) }] })
-      .catch((e: unknown) => e);
-    expect((err as ConnectError).code).toBe(ConnectCode.ResourceExhausted);
+    ]) {
+      const client = createClient(MessageApi, t);
+      const err = await client
+        .publish({
+          envelopes: [{ contentTopic: "/xmtp/0/m-big/proto", message: new Uint8Array(16 * 1024 * 1024) }],
+        })
+        .catch((e: unknown) => e);
+      expect((err as ConnectError).code).toBe(ConnectCode.ResourceExhausted);
+    }
     await small.close();
   });
 });

@@ -44,7 +44,7 @@ export async function startHarness(
     healthy,
     maxBodyBytes: opts.maxBodyBytes ?? 50 * 1024 * 1024,
   });
-  const grpc = createGrpcTransport({ api, metrics, logger, healthy });
+  const grpc = createGrpcTransport({ api, metrics, logger, healthy, maxMessageBytes: opts.maxBodyBytes });
   const port = await http.listen("127.0.0.1", 0);
   const grpcPort = await grpc.listen("127.0.0.1", 0);
   return {
