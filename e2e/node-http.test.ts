@@ -27,7 +27,7 @@ describe("HTTP gateway limits and shapes (auth off)", () => {
 
   test("topic length: 300 bytes accepted, 301 rejected", async () => {
     const base = "/xmtp/0/m-";
-    const topic = (n: number) => base + "x".repeat(n - base.length - "/proto".length) + "/proto";
+    const topic = (n: number) => `${base}${"x".repeat(n - base.length - "/proto".length)}/proto`;
     expect(Buffer.byteLength(topic(300))).toBe(300);
     expect(await publish(topic(300), new Uint8Array([1]))).toMatchObject({ status: 200, text: "{}" });
     expect(await publish(topic(301), new Uint8Array([1]))).toMatchObject({
