@@ -73,10 +73,14 @@ export function createDispatcher(opts: CreateDispatcherOptions = {}): Dispatcher
       else for (const t of sub.topics) unindex(sub, t);
       if (overflowed) {
         overflows++;
-        opts.onOverflow?.({
-          all: sub.topics === "all",
-          topics: sub.topics === "all" ? 0 : sub.topics.size,
-        });
+        try {
+          opts.onOverflow?.({
+            all: sub.topics === "all",
+            topics: sub.topics === "all" ? 0 : sub.topics.size,
+          });
+        } catch {
+          // A metrics hook must never break delivery to the other subscribers.
+        }
       }
     },
   };
