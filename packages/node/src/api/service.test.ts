@@ -855,6 +855,18 @@ describe.each(BACKENDS)("message API on $name", (backend) => {
       a.stop();
     });
 
+    it("a throwing hook never fails a request", async () => {
+      const boom = () => {
+        throw new Error("metrics down");
+      };
+      const a = make({ metrics: { envelope: boom, subscribed: boom } });
+      const sub = a.subscribe([T], ctx);
+      await publish([env(T, 1)], ctx, a);
+      expect((await nextWithin(sub[Symbol.asyncIterator]())).value?.timestampNs).toBe(1n);
+      sub.close();
+      a.stop();
+    });
+
     it("an empty ingest does nothing", async () => {
       await api.ingest([]);
       expect(await store.count()).toBe(0);

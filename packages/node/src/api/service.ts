@@ -105,7 +105,8 @@ const wallClockNs = () => BigInt(Date.now()) * 1_000_000n;
 
 /** Creates the transport-agnostic message API over a store and a dispatcher. */
 export function createMessageApi(opts: MessageApiOptions): MessageApiService {
-  const { store, dispatcher, relay, metrics } = opts;
+  const { store, dispatcher, relay } = opts;
+  const metrics = opts.metrics === undefined ? undefined : guardHooks(opts.metrics);
   const now = opts.now ?? wallClockNs;
   const authorizer = opts.auth.required ? createPublishAuthorizer(opts.auth) : undefined;
   const ownsLimiter = opts.rateLimits !== undefined && !isLimiter(opts.rateLimits);
@@ -320,6 +321,22 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
       if (ownsLimiter) limiter?.stop();
     },
   };
+}
+
+/** Wraps every hook so that a failing one cannot fail a request that already committed. */
+function guardHooks(hooks: MessageApiMetrics): MessageApiMetrics {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(hooks)) {
+    if (typeof fn !== "function") continue;
+    out[name] = (...args: unknown[]) => {
+      try {
+        fn.apply(hooks, args);
+      } catch {
+        // Metrics are best effort.
+      }
+    };
+  }
+  return out as MessageApiMetrics;
 }
 
 function isLimiter(x: RateLimiterOptions | RateLimiter): x is RateLimiter {
