@@ -4,6 +4,7 @@
  */
 
 export * from "./api/auth.js";
+export * from "./api/digest.js";
 export * from "./api/limits.js";
 export * from "./api/rate-limit.js";
 export * from "./api/service.js";
