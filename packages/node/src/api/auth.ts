@@ -88,6 +88,7 @@ export function createPriorityCheck(
   const maxAge = auth.maxAgeNs ?? AUTH_TOKEN_MAX_AGE_NS;
   const cache = new Map<string, { priority: boolean; createdNs: bigint }>();
   const MAX_CACHED = 4096;
+  const MAX_CACHED_TOKEN_CHARS = 1024;
   return (authorization, nowNs) => {
     if (authorization === undefined || authorization === "") return false;
     const hit = cache.get(authorization);
@@ -98,8 +99,11 @@ export function createPriorityCheck(
     try {
       const { walletAddress, createdNs } = verifyBearer(authorization, nowNs, { ...auth, maxAgeNs: maxAge });
       const result = wallets.has(walletAddress);
-      if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
-      cache.set(authorization, { priority: result, createdNs });
+      // Real tokens are under 400 characters; oversized ones are checked each time, not cached.
+      if (authorization.length <= MAX_CACHED_TOKEN_CHARS) {
+        if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
+        cache.set(authorization, { priority: result, createdNs });
+      }
       return result;
     } catch {
       return false;
