@@ -12,7 +12,6 @@ import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import {
   BatchQueryRequestSchema,
   type Envelope,
-  PublishRequestSchema,
   QueryRequestSchema,
   SubscribeAllRequestSchema,
   SubscribeRequestSchema,
@@ -32,6 +31,7 @@ import { isTooLarge, tooLargeError, toXmtpError } from "./errors.js";
 import {
   batchQueryResponseJson,
   decodeJsonRequest,
+  decodePublishRequest,
   queryResponseJson,
   statusJson,
   streamErrorLine,
@@ -175,7 +175,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
     unary(
       "/message/v1/publish",
       async (body, ctx) => {
-        await api.publish(decodeJsonRequest(PublishRequestSchema, body), ctx);
+        await api.publish(decodePublishRequest(body), ctx);
         return "{}";
       },
       false,

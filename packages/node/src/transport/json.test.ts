@@ -13,6 +13,7 @@ import { describe, expect, test } from "vitest";
 import {
   batchQueryResponseJson,
   decodeJsonRequest,
+  decodePublishRequest,
   envelopeJson,
   queryResponseJson,
   quoteLongIntegers,
@@ -90,6 +91,95 @@ describe("request decoding", () => {
       /content_topic/,
     );
     invalid(() => decodeJsonRequest(PublishRequestSchema, '{"envelopes":[null]}'), /null/);
+  });
+});
+
+describe("decodePublishRequest (the hand-written hot path)", () => {
+  const reference = (text: string) => decodeJsonRequest(PublishRequestSchema, text);
+  const b64url = (b: Uint8Array) => Buffer.from(b).toString("base64url");
+  const envelopeJson = fc.record(
+    {
+      name: fc.constantFrom("camel", "snake"),
+      contentTopic: fc.option(fc.string(), { nil: null }),
+      timestampNs: fc.option(
+        fc.oneof(
+          fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String),
+          fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        ),
+        { nil: null },
+      ),
+      message: fc.option(
+        fc
+          .tuple(fc.uint8Array({ maxLength: 40 }), fc.constantFrom("std", "url", "std-nopad"))
+          .map(([b, kind]) =>
+            kind === "url"
+              ? b64url(b)
+              : kind === "std"
+                ? Buffer.from(b).toString("base64")
+                : Buffer.from(b).toString("base64").replace(/=+$/, ""),
+          ),
+        { nil: null },
+      ),
+      extra: fc.boolean(),
+    },
+    { requiredKeys: ["name"] },
+  );
+
+  test("agrees with fromJson on valid requests", () => {
+    fc.assert(
+      fc.property(fc.array(envelopeJson, { maxLength: 5 }), (items) => {
+        const envelopes = items.map((e) => {
+          const o: Record<string, unknown> = {};
+          if (e.contentTopic !== undefined)
+            o[e.name === "camel" ? "contentTopic" : "content_topic"] = e.contentTopic;
+          if (e.timestampNs !== undefined)
+            o[e.name === "camel" ? "timestampNs" : "timestamp_ns"] = e.timestampNs;
+          if (e.message !== undefined) o.message = e.message;
+          if (e.extra === true) o.somethingElse = { x: 1 };
+          return o;
+        });
+        const text = JSON.stringify({ envelopes });
+        const ours = decodePublishRequest(text);
+        const ref = reference(text);
+        expect(ours.envelopes.length).toBe(ref.envelopes.length);
+        ours.envelopes.forEach((e, i) => {
+          const r = ref.envelopes[i];
+          expect(e.contentTopic).toBe(r?.contentTopic);
+          expect(e.timestampNs).toBe(r?.timestampNs);
+          expect([...e.message]).toEqual([...(r?.message ?? [])]);
+        });
+      }),
+    );
+  });
+
+  test("refuses what fromJson refuses, as InvalidArgument", () => {
+    const bad = [
+      '{"envelopes":{}}',
+      '{"envelopes":[null]}',
+      '{"envelopes":[1]}',
+      '{"envelopes":[{"contentTopic":5}]}',
+      '{"envelopes":[{"timestampNs":"-1"}]}',
+      '{"envelopes":[{"timestampNs":"18446744073709551616"}]}',
+      '{"envelopes":[{"timestampNs":1.5}]}',
+      '{"envelopes":[{"timestampNs":"abc"}]}',
+      '{"envelopes":[{"message":"a!b"}]}',
+      '{"envelopes":[{"message":"abcde"}]}',
+      '{"envelopes":[{"message":"ab=c"}]}',
+      '{"envelopes":[{"message":5}]}',
+      "[]",
+      "{",
+    ];
+    for (const text of bad) {
+      invalid(() => reference(text), /./);
+      invalid(() => decodePublishRequest(text), /./);
+    }
+  });
+
+  test("empty and envelope-less requests", () => {
+    expect(decodePublishRequest(undefined).envelopes).toEqual([]);
+    expect(decodePublishRequest('{"envelopes":null,"x":1}').envelopes).toEqual([]);
+    const e = decodePublishRequest('{"envelopes":[{}]}').envelopes[0];
+    expect([e?.contentTopic, e?.timestampNs, e?.message.length]).toEqual(["", 0n, 0]);
   });
 });
 

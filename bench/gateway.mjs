@@ -1,0 +1,280 @@
+// Node API benchmarks, each against a baseline measured in the same run (docs/benchmarks.md,
+// "Node API"):
+//   1. batched publish through the HTTP gateway vs raw better-sqlite3 inserts of the same rows at
+//      the same durability (WAL, synchronous=FULL, one transaction per batch)   goal ≥ 0.5×
+//   2. single-envelope publishes/s vs a bare fastify echo route, concurrent keep-alive clients
+//                                                                                 goal ≥ 0.5×
+//   3. 10k concurrent subscriptions (bench/subscriptions.mjs): node RSS (< 1 GiB), publish→deliver p99
+// The node is the real CLI process (`xmtp node --no-auth`), the echo server a child process too, so
+// the client never shares a CPU-bound event loop with the server it measures.
+//
+//   npx tsc -b packages/cli packages/client && node bench/gateway.mjs
+//
+// Env: BENCH_ENVELOPES (batched publish rows, default 50000), BENCH_BATCH (default 100),
+// BENCH_SECONDS (per throughput run, default 5), BENCH_CONCURRENCY (default 64),
+// BENCH_SUBS (default 10000), BENCH_SKIP_SUBS=1, BENCH_NO_DOCS=1.
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+
+const ENVELOPES = Number(process.env.BENCH_ENVELOPES ?? 50_000);
+const BATCH = Number(process.env.BENCH_BATCH ?? 100);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const CLI = fileURLToPath(new URL("../packages/cli/bin/xmtp.js", import.meta.url));
+const ECHO = fileURLToPath(new URL("./gateway-echo-server.mjs", import.meta.url));
+
+const lines = [];
+export const out = (s = "") => {
+  console.log(s);
+  lines.push(s);
+};
+const dirs = [];
+export const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), "xmtp-bench-gw-"));
+  dirs.push(d);
+  return d;
+};
+const fmt = (n, digits = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** Starts `xmtp node --no-auth` on free ports; resolves once /healthz answers. */
+export async function startNode(extraArgs = []) {
+  const dataDir = tmp();
+  const { freePort } = await import("./gateway-ports.mjs");
+  const httpPort = await freePort();
+  const grpcPort = await freePort();
+  const proc = spawn(
+    process.execPath,
+    [
+      CLI,
+      "node",
+      "--no-auth",
+      "--host",
+      "127.0.0.1",
+      "--http-port",
+      String(httpPort),
+      "--grpc-port",
+      String(grpcPort),
+      "--p2p-port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--log-level",
+      "warn",
+      ...extraArgs,
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  const url = `http://127.0.0.1:${httpPort}`;
+  for (let i = 0; i < 400; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const exited = new Promise((r) => proc.once("exit", r));
+  return {
+    url,
+    grpcUrl: `http://127.0.0.1:${grpcPort}`,
+    pid: proc.pid,
+    async stop() {
+      proc.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+async function startEcho() {
+  const proc = spawn(process.execPath, [ECHO], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise((resolve) =>
+    proc.stdout.once("data", (d) => resolve(Number(String(d).trim()))),
+  );
+  const exited = new Promise((r) => proc.once("exit", r));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      proc.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** Node RSS in bytes, read from its own /metrics. */
+export async function nodeRss(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^process_resident_memory_bytes (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
+function makeEnvelopes(n) {
+  const base = BigInt(Date.now()) * 1_000_000n;
+  const rows = [];
+  for (let i = 0; i < n; i++) {
+    const contentTopic = `/xmtp/0/m-${(i % 1000).toString(16).padStart(64, "0")}/proto`;
+    const message = randomBytes(256);
+    rows.push({ contentTopic, timestampNs: base + BigInt(i), message });
+  }
+  return rows;
+}
+
+/** Baseline 1: the same rows into a bare SQLite table shaped like the store's, one transaction per batch. */
+function rawSqlite(rows) {
+  const db = new Database(join(tmp(), "raw.sqlite3"));
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.exec(`CREATE TABLE envelopes (sender_ts INTEGER NOT NULL, digest BLOB NOT NULL, content_topic TEXT NOT NULL,
+    message BLOB NOT NULL, receiver_ts INTEGER NOT NULL, should_expire INTEGER NOT NULL) STRICT;
+    CREATE UNIQUE INDEX envelopes_ts_digest ON envelopes (sender_ts, digest);
+    CREATE INDEX envelopes_topic_ts_digest ON envelopes (content_topic, sender_ts, digest);`);
+  const insert = db.prepare(
+    "INSERT OR IGNORE INTO envelopes (sender_ts, digest, content_topic, message, receiver_ts, should_expire) VALUES (?, ?, ?, ?, ?, 0)",
+  );
+  const SIGN = 1n << 63n;
+  const prepared = rows.map((r) => [
+    r.timestampNs - SIGN,
+    createHash("sha256").update(r.contentTopic).update(r.message).digest(),
+    r.contentTopic,
+    r.message,
+  ]);
+  const tx = db.transaction((batch) => {
+    const now = BigInt(Date.now()) * 1_000_000n - SIGN;
+    for (const p of batch) insert.run(p[0], p[1], p[2], p[3], now);
+  });
+  db.defaultSafeIntegers(true);
+  const t0 = performance.now();
+  for (let i = 0; i < prepared.length; i += BATCH) tx(prepared.slice(i, i + BATCH));
+  const ms = performance.now() - t0;
+  db.close();
+  return (prepared.length / ms) * 1000;
+}
+
+const bodyOf = (batch) =>
+  JSON.stringify({
+    envelopes: batch.map((r) => ({
+      contentTopic: r.contentTopic,
+      timestampNs: String(r.timestampNs),
+      message: Buffer.from(r.message).toString("base64"),
+    })),
+  });
+
+/** Publishes pre-built bodies with `clients` concurrent keep-alive clients; envelopes/s. */
+async function gatewayBatches(url, bodies, perBody, clients) {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      for (let i = next++; i < bodies.length; i = next++) {
+        const r = await fetch(`${url}/message/v1/publish`, { method: "POST", body: bodies[i] });
+        if (r.status !== 200) throw new Error(`publish: ${r.status} ${await r.text()}`);
+        await r.arrayBuffer();
+      }
+    }),
+  );
+  return ((bodies.length * perBody) / (performance.now() - t0)) * 1000;
+}
+
+/** Requests/s over `seconds` with `clients` concurrent keep-alive clients (after a 1 s warm-up). */
+async function throughput(url, path, makeBody, clients, seconds) {
+  let stopAt = 0;
+  let count = 0;
+  let counting = false;
+  let seq = 0;
+  const worker = async () => {
+    while (performance.now() < stopAt) {
+      const r = await fetch(`${url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: makeBody(seq++),
+      });
+      if (r.status !== 200) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+      await r.arrayBuffer();
+      if (counting) count++;
+    }
+  };
+  stopAt = performance.now() + 1000;
+  await Promise.all(Array.from({ length: clients }, worker));
+  counting = true;
+  const t0 = performance.now();
+  stopAt = t0 + seconds * 1000;
+  await Promise.all(Array.from({ length: clients }, worker));
+  return (count / (performance.now() - t0)) * 1000;
+}
+
+async function main() {
+  out(
+    `Machine: ${cpus().length}× ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}. Node under test: \`xmtp node --no-auth\` (SQLite, synchronous=FULL) in its own process.`,
+  );
+  out("");
+  out("| benchmark | ours | baseline | ratio | goal |");
+  out("|---|---|---|---|---|");
+
+  // 1. Batched publish vs raw SQLite
+  const rows = makeEnvelopes(ENVELOPES);
+  const raw = rawSqlite(rows);
+  const node = await startNode();
+  const bodies = [];
+  for (let i = 0; i < rows.length; i += BATCH) bodies.push(bodyOf(rows.slice(i, i + BATCH)));
+  const gw1 = await gatewayBatches(node.url, bodies.slice(0, bodies.length / 2), BATCH, 1);
+  const gw4 = await gatewayBatches(node.url, bodies.slice(bodies.length / 2), BATCH, 4);
+  out(
+    `| batched publish, ${BATCH} × 256 B envelopes per request, 1 client (envelopes/s) | ${fmt(gw1)} | raw SQLite inserts, ${BATCH}/transaction: ${fmt(raw)} | ${(gw1 / raw).toFixed(2)}× | ≥ 0.5× |`,
+  );
+  out(
+    `| batched publish, same, 4 concurrent clients (envelopes/s) | ${fmt(gw4)} | ${fmt(raw)} | ${(gw4 / raw).toFixed(2)}× | ≥ 0.5× |`,
+  );
+
+  // 2. Single-envelope publish vs a bare fastify echo route
+  const single = (i) =>
+    `{"envelopes":[{"contentTopic":"/xmtp/0/m-single-${i % 1000}/proto","timestampNs":"${1_700_000_000_000_000_000n + BigInt(i)}","message":"${randomBytes(256).toString("base64")}"}]}`;
+  const singleBodies = Array.from({ length: 4096 }, (_, i) => single(i));
+  const echo = await startEcho();
+  const echoRps = await throughput(echo.url, "/echo", (i) => singleBodies[i % 4096], CONCURRENCY, SECONDS);
+  await echo.stop();
+  let base = 0;
+  const pubRps = await throughput(
+    node.url,
+    "/message/v1/publish",
+    () => single(base++),
+    CONCURRENCY,
+    SECONDS,
+  );
+  out(
+    `| single-envelope publish, ${CONCURRENCY} concurrent keep-alive clients (requests/s) | ${fmt(pubRps)} | bare fastify JSON echo route: ${fmt(echoRps)} | ${(pubRps / echoRps).toFixed(2)}× | ≥ 0.5× |`,
+  );
+  await node.stop();
+
+  // 3. Subscriptions
+  if (process.env.BENCH_SKIP_SUBS !== "1") {
+    const { runSubscriptions } = await import("./subscriptions.mjs");
+    await runSubscriptions({ out, startNode, nodeRss });
+  }
+
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  if (process.env.BENCH_NO_DOCS !== "1") writeSection();
+}
+
+function writeSection() {
+  const docs = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));
+  let text = "";
+  try {
+    text = readFileSync(docs, "utf8");
+  } catch {
+    text = "# Benchmarks\n";
+  }
+  const section = `## Node API\n\nMeasured by \`node bench/gateway.mjs\` (after \`npx tsc -b packages/cli packages/client\`); every ratio compares two numbers from the same run.\n\n${lines.join("\n")}\n`;
+  const start = text.indexOf("\n## Node API\n");
+  if (start < 0) text = `${text.trimEnd()}\n\n${section}`;
+  else {
+    const next = text.indexOf("\n## ", start + 1);
+    text = `${text.slice(0, start + 1)}${section}${next < 0 ? "" : text.slice(next)}`;
+  }
+  writeFileSync(docs, text);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await main();
+}
