@@ -22,6 +22,12 @@ const PG_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/t
 const SIGN = 1n << 63n;
 const HOT = "/xmtp/0/m-hot/proto";
 const topicOf = (i) => `/xmtp/0/m-${i}/proto`;
+const COLD = (i) => `/xmtp/0/m-cold-${i}/proto`;
+const MULTI = [
+  ["50 small topics", Array.from({ length: 50 }, (_, i) => topicOf(i * 7 + 1))],
+  ["hot topic + 49 small topics", [HOT, ...Array.from({ length: 49 }, (_, i) => topicOf(i * 7 + 1))]],
+  ["50 cold topics (old history only)", Array.from({ length: 50 }, (_, i) => COLD(i))],
+];
 const lines = [];
 const out = (s) => {
   console.log(s);
@@ -43,17 +49,31 @@ function makeEnvelopes(n, topic, base = 1_700_000_000_000_000_000n) {
   });
 }
 
-/** Runs `fn` once to warm up, then `reps` times; returns ms per run (median of 3 rounds). */
-async function time(fn, reps = 1) {
-  await fn();
-  const rounds = [];
-  for (let r = 0; r < 3; r++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < reps; i++) await fn();
-    rounds.push(Number(process.hrtime.bigint() - t0) / 1e6 / reps);
+/**
+ * Times `store` against `base`: both warmed up, then 5 alternating rounds of `reps` runs each, so
+ * drift on a busy machine hits both sides alike. Returns the median ms per run of each.
+ */
+async function pair(store, base, reps) {
+  await store();
+  await base();
+  const a = [];
+  const b = [];
+  for (let r = 0; r < 5; r++) {
+    for (const [fn, acc] of [
+      [store, a],
+      [base, b],
+    ]) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < reps; i++) await fn();
+      acc.push(Number(process.hrtime.bigint() - t0) / 1e6 / reps);
+    }
   }
-  return rounds.sort((a, b) => a - b)[1];
+  const median = (xs) => xs.sort((x, y) => x - y)[2];
+  return [median(a), median(b)];
 }
+
+/** A workload to time: `reps` calls of `fn` per round. */
+const T = (fn, reps) => ({ fn, reps });
 
 /** Times a one-shot workload (no warm-up repeat possible, e.g. inserts of fresh rows). */
 async function once(fn) {
@@ -65,6 +85,10 @@ async function once(fn) {
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3));
 const row = (name, store, base, unit = "ms") =>
   out(`| ${name} | ${fmt(store)} ${unit} | ${fmt(base)} ${unit} | ${(store / base).toFixed(2)} |`);
+async function cmp(name, store, base) {
+  const [s, b] = await pair(store.fn, base.fn, store.reps);
+  row(name, s, b);
+}
 
 const rawInsertSql = `INSERT INTO envelopes (sender_ts, digest, content_topic, message, receiver_ts, should_expire)
   VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sender_ts, digest) DO NOTHING`;
@@ -161,7 +185,8 @@ function fillRows(add) {
     const rows = [];
     for (let i = 0; i < n; i++) {
       const g = start + i;
-      const contentTopic = g % 5 === 0 ? HOT : topicOf(g % 10_000);
+      // Cold topics only have history in the oldest 1% of the store.
+      const contentTopic = g % 5 === 0 ? HOT : g < ROWS / 100 ? COLD(g % 50) : topicOf(g % 10_000);
       const message = payload.subarray(i * 256, i * 256 + 256);
       rows.push({
         contentTopic,
@@ -203,43 +228,37 @@ async function sqlitePaging(dir) {
   );
   const MIN = -SIGN;
   const MAX = SIGN - 1n;
-  row(
+  await cmp(
     "hot topic, newest page (DESC)",
-    await time(() => store.query({ topics: [HOT], direction: "desc", limit: 100 }), 2000),
-    await time(() => hotFirst.all(HOT, MIN, MAX, 100), 2000),
+    T(() => store.query({ topics: [HOT], direction: "desc", limit: 100 }), 500),
+    T(() => hotFirst.all(HOT, MIN, MAX, 100), 500),
   );
-  row(
+  await cmp(
     "hot topic, page from a cursor in the middle",
-    await time(() => store.query({ topics: [HOT], direction: "desc", limit: 100, cursor }), 2000),
-    await time(
+    T(() => store.query({ topics: [HOT], direction: "desc", limit: 100, cursor }), 500),
+    T(
       () => hotCursor.all(HOT, MIN, cursor.timestampNs - SIGN, cursor.timestampNs - SIGN, cursor.digest, 100),
-      2000,
+      500,
     ),
   );
   const scanSql = db.prepare(
     `SELECT ${cols} FROM envelopes WHERE sender_ts >= ? AND sender_ts <= ? AND (sender_ts, digest) > (?, ?) ORDER BY sender_ts ASC, digest ASC LIMIT ?`,
   );
-  row(
+  await cmp(
     "scan across all topics from a cursor (ASC)",
-    await time(() => store.scan({ direction: "asc", limit: 100, cursor }), 2000),
-    await time(
-      () => scanSql.all(cursor.timestampNs - SIGN, MAX, cursor.timestampNs - SIGN, cursor.digest, 100),
-      2000,
-    ),
+    T(() => store.scan({ direction: "asc", limit: 100, cursor }), 500),
+    T(() => scanSql.all(cursor.timestampNs - SIGN, MAX, cursor.timestampNs - SIGN, cursor.digest, 100), 500),
   );
   // Multi-topic: our bounded per-topic merge vs the obvious single statement (IN list + sort).
-  for (const [label, topics] of [
-    ["50 small topics", Array.from({ length: 50 }, (_, i) => topicOf(i * 7 + 1))],
-    ["hot topic + 49 small topics", [HOT, ...Array.from({ length: 49 }, (_, i) => topicOf(i * 7 + 1))]],
-  ]) {
+  for (const [label, topics] of MULTI) {
     const inSql = db.prepare(
       `SELECT ${cols} FROM envelopes WHERE content_topic IN (SELECT value FROM json_each(?)) AND sender_ts >= ? AND sender_ts <= ? ORDER BY sender_ts DESC, digest DESC LIMIT ?`,
     );
     const json = JSON.stringify(topics);
-    row(
+    await cmp(
       `${label}, newest page (vs one IN-list statement)`,
-      await time(() => store.query({ topics, direction: "desc", limit: 100 }), 50),
-      await time(() => inSql.all(json, MIN, MAX, 100), 50),
+      T(() => store.query({ topics, direction: "desc", limit: 100 }), 10),
+      T(() => inSql.all(json, MIN, MAX, 100), 10),
     );
   }
   await store.stop();
@@ -300,65 +319,62 @@ async function pgBench() {
     out("|---|---|---|---|");
     const mid = await store.query({ topics: [HOT], direction: "desc", limit: ROWS / 10 });
     const cursor = mid[mid.length - 1];
-    const T = `"${schema}".envelopes`;
+    const TABLE = `"${schema}".envelopes`;
     const cols = "sender_ts, digest, content_topic, message";
     const MIN = -SIGN;
     const MAX = SIGN - 1n;
-    row(
+    await cmp(
       "hot topic, newest page (DESC)",
-      await time(() => store.query({ topics: [HOT], direction: "desc", limit: 100 }), 300),
-      await time(
+      T(() => store.query({ topics: [HOT], direction: "desc", limit: 100 }), 100),
+      T(
         () =>
           admin.unsafe(
-            `SELECT ${cols} FROM ${T} WHERE content_topic = $1::text AND sender_ts BETWEEN $2::int8 AND $3::int8 ORDER BY sender_ts DESC, digest DESC LIMIT $4::int4`,
+            `SELECT ${cols} FROM ${TABLE} WHERE content_topic = $1::text AND sender_ts BETWEEN $2::int8 AND $3::int8 ORDER BY sender_ts DESC, digest DESC LIMIT $4::int4`,
             [HOT, MIN, MAX, 100],
             { prepare: true },
           ),
-        300,
+        100,
       ),
     );
     const c = cursor.timestampNs - SIGN;
-    row(
+    await cmp(
       "hot topic, page from a cursor in the middle",
-      await time(() => store.query({ topics: [HOT], direction: "desc", limit: 100, cursor }), 300),
-      await time(
+      T(() => store.query({ topics: [HOT], direction: "desc", limit: 100, cursor }), 100),
+      T(
         () =>
           admin.unsafe(
-            `SELECT ${cols} FROM ${T} WHERE content_topic = $1::text AND sender_ts BETWEEN $2::int8 AND $3::int8 AND (sender_ts, digest) < ($4::int8, $5::bytea) ORDER BY sender_ts DESC, digest DESC LIMIT $6::int4`,
+            `SELECT ${cols} FROM ${TABLE} WHERE content_topic = $1::text AND sender_ts BETWEEN $2::int8 AND $3::int8 AND (sender_ts, digest) < ($4::int8, $5::bytea) ORDER BY sender_ts DESC, digest DESC LIMIT $6::int4`,
             [HOT, MIN, c, c, Buffer.from(cursor.digest), 100],
             { prepare: true },
           ),
-        300,
+        100,
       ),
     );
-    row(
+    await cmp(
       "scan across all topics from a cursor (ASC)",
-      await time(() => store.scan({ direction: "asc", limit: 100, cursor }), 300),
-      await time(
+      T(() => store.scan({ direction: "asc", limit: 100, cursor }), 100),
+      T(
         () =>
           admin.unsafe(
-            `SELECT ${cols} FROM ${T} WHERE sender_ts BETWEEN $1::int8 AND $2::int8 AND (sender_ts, digest) > ($3::int8, $4::bytea) ORDER BY sender_ts ASC, digest ASC LIMIT $5::int4`,
+            `SELECT ${cols} FROM ${TABLE} WHERE sender_ts BETWEEN $1::int8 AND $2::int8 AND (sender_ts, digest) > ($3::int8, $4::bytea) ORDER BY sender_ts ASC, digest ASC LIMIT $5::int4`,
             [c, MAX, c, Buffer.from(cursor.digest), 100],
             { prepare: true },
           ),
-        300,
+        100,
       ),
     );
-    for (const [label, topics] of [
-      ["50 small topics", Array.from({ length: 50 }, (_, i) => topicOf(i * 7 + 1))],
-      ["hot topic + 49 small topics", [HOT, ...Array.from({ length: 49 }, (_, i) => topicOf(i * 7 + 1))]],
-    ]) {
-      row(
+    for (const [label, topics] of MULTI) {
+      await cmp(
         `${label}, newest page (vs one ANY() statement)`,
-        await time(() => store.query({ topics, direction: "desc", limit: 100 }), 30),
-        await time(
+        T(() => store.query({ topics, direction: "desc", limit: 100 }), 10),
+        T(
           () =>
             admin.unsafe(
-              `SELECT ${cols} FROM ${T} WHERE content_topic = ANY($1::text[]) AND sender_ts BETWEEN $2::int8 AND $3::int8 ORDER BY sender_ts DESC, digest DESC LIMIT $4::int4`,
+              `SELECT ${cols} FROM ${TABLE} WHERE content_topic = ANY($1::text[]) AND sender_ts BETWEEN $2::int8 AND $3::int8 ORDER BY sender_ts DESC, digest DESC LIMIT $4::int4`,
               [`{${topics.map((t) => `"${t}"`).join(",")}}`, MIN, MAX, 100],
               { prepare: true },
             ),
-          30,
+          10,
         ),
       );
     }
