@@ -25,6 +25,7 @@ import {
   openInvitation,
   sealInvitation,
 } from "./invitation.js";
+import { memoEcdh } from "./own-keys.js";
 import { sha256, toHex } from "./primitives.js";
 import { queryAll } from "./transport.js";
 import { decodeMessageV1 } from "./v1.js";
@@ -226,22 +227,27 @@ export class Conversations {
       c.peerAddress.toLowerCase() === peer.toLowerCase() &&
       (c.context?.conversationId || undefined) === conversationId;
     for (const c of this.v2.values()) if (matches(c)) return c;
-    const contact = await this.ctx.getContact(peer);
-    if (!contact) throw new Error(`Recipient ${peer} is not on the XMTP network`);
-    if (peer.toLowerCase() === this.address.toLowerCase()) throw new Error("self messaging not supported");
-    const legacy = contact.$typeName === "xmtp.message_contents.PublicKeyBundle";
-    if (legacy && !conversationId) return this.v1Conversation(peer);
-    if (!conversationId) {
-      const v1 = (await this.listV1()).find((c) => c.peerAddress.toLowerCase() === peer.toLowerCase());
-      if (v1) return v1;
-    }
-    const recipient: SignedPublicKeyBundle = legacy
-      ? toSignedPublicKeyBundle(contact as PublicKeyBundle)
-      : (contact as SignedPublicKeyBundle);
+    // The reference's decisions, in its order, over reads fetched together: the contact, the V1
+    // intros (only needed without a conversationId) and new invites, all under the V2 mutex.
     return this.v2Mutex.run(async () => {
-      const fresh = await this.syncInvites();
+      const [contact, v1s, fresh] = await Promise.all([
+        this.ctx.getContact(peer),
+        conversationId ? Promise.resolve([]) : this.listV1(),
+        this.syncInvites(),
+      ]);
+      if (!contact) throw new Error(`Recipient ${peer} is not on the XMTP network`);
+      if (peer.toLowerCase() === this.address.toLowerCase()) throw new Error("self messaging not supported");
+      const legacy = contact.$typeName === "xmtp.message_contents.PublicKeyBundle";
+      if (legacy && !conversationId) return this.v1Conversation(peer);
+      if (!conversationId) {
+        const v1 = v1s.find((c) => c.peerAddress.toLowerCase() === peer.toLowerCase());
+        if (v1) return v1;
+      }
       const match = fresh.find(matches) ?? [...this.v2.values()].find(matches);
       if (match) return match;
+      const recipient: SignedPublicKeyBundle = legacy
+        ? toSignedPublicKeyBundle(contact as PublicKeyBundle)
+        : (contact as SignedPublicKeyBundle);
       return this.createV2(recipient, peer, options);
     });
   }
@@ -265,8 +271,9 @@ export class Conversations {
       o.conversationId !== undefined || o.metadata !== undefined
         ? { conversationId: o.conversationId ?? "", metadata: o.metadata ?? {} }
         : undefined;
-    const invitation = await createInvitation(this.ctx.keys, recipient, peer, context, o.consentProof);
-    const sealed = await sealInvitation(this.ctx.keys, recipient, invitation, createdNs);
+    const ecdh = memoEcdh();
+    const invitation = await createInvitation(this.ctx.keys, recipient, peer, context, o.consentProof, ecdh);
+    const sealed = await sealInvitation(this.ctx.keys, recipient, invitation, createdNs, ecdh);
     await this.ctx.transport.publish(invitationEnvelopes(sealed, createdNs, peer, this.address));
     const enc = invitation.encryption;
     if (enc.case !== "aes256GcmHkdfSha256") throw new Error("unreachable");

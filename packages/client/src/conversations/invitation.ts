@@ -152,12 +152,14 @@ export async function createInvitation(
   peerAddress: string,
   context?: Partial<ConversationContext>,
   consentProof?: ConsentProofPayload,
+  ecdh?: Ecdh,
 ): Promise<InvitationV1> {
   const { topic, keyMaterial } = await deriveInvitationSecrets(
     own,
     peer,
     peerAddress,
     context?.conversationId,
+    ecdh,
   );
   return create(InvitationV1Schema, {
     topic,
@@ -184,6 +186,7 @@ export async function sealInvitation(
   recipient: SignedPublicKeyBundle,
   invitation: InvitationV1,
   createdNs: bigint,
+  ecdh?: Ecdh,
 ): Promise<Uint8Array> {
   const myPre = own.preKeys[0];
   if (!myPre) throw new NoMatchingPreKeyError();
@@ -191,7 +194,7 @@ export async function sealInvitation(
     SealedInvitationHeaderV1Schema,
     create(SealedInvitationHeaderV1Schema, { sender: own.signedBundle, recipient, createdNs }),
   );
-  const secret = sharedSecret3dh(own, peerKeysFromSignedBundle(recipient), myPre.publicKey, false);
+  const secret = sharedSecret3dh(own, peerKeysFromSignedBundle(recipient), myPre.publicKey, false, ecdh);
   const ciphertext = await encryptCiphertext(toBinary(InvitationV1Schema, invitation), secret, headerBytes);
   return toBinary(
     SealedInvitationSchema,
@@ -362,7 +365,7 @@ function verifiedPeerAddress(b: SignedPublicKeyBundle, cache?: OpenCache): strin
     : "";
   const hit = cache?.verified?.get(key);
   if (hit) return hit;
-  if (!verifySignedPreKey(id, pre))
+  if (!preKeySigned(id, pre))
     throw new InvitationError("bad-pre-key-signature", "peer pre-key signature invalid");
   if (id.signature?.union.case !== "walletEcdsaCompact")
     throw new InvitationError("not-wallet-signed", "key was not signed by a wallet");
@@ -439,4 +442,16 @@ function openNative(
         if (out) return out;
       }
   throw new InvitationError("decrypt-failed", "cannot decrypt invitation: aes-256-gcm decryption failed");
+}
+
+/** `verifySignedPreKey`, natively where available: ecdsa_compact by the identity over sha256(key_bytes). */
+export function preKeySigned(identity: SignedPublicKey, pre: SignedPublicKey): boolean {
+  if (!nativeCrypto) return verifySignedPreKey(identity, pre);
+  const sig = pre.signature?.union;
+  if (sig?.case !== "ecdsaCompact") return false;
+  try {
+    return nativeCrypto.verifySha256(signedPublicKeyBytes(identity), pre.keyBytes, sig.value.bytes);
+  } catch {
+    return false;
+  }
 }

@@ -126,3 +126,21 @@ export function ownKeysFromBundleV1(bundle: PrivateKeyBundleV1): OwnKeys {
     legacyBundle,
   };
 }
+
+/**
+ * An ECDH that remembers its results for one operation: both 3DH roles use the same three
+ * products (only dh1 and dh2 swap), so deriving and sealing an invitation needs three, not six.
+ */
+export function memoEcdh(inner: Ecdh = ecdhSharedPoint): Ecdh {
+  const memo = new Map<string, Uint8Array>();
+  const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return (priv, pub) => {
+    const k = `${hex(priv)}:${hex(pub)}`;
+    let v = memo.get(k);
+    if (!v) {
+      v = inner(priv, pub);
+      memo.set(k, v);
+    }
+    return v;
+  };
+}

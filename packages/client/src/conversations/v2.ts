@@ -22,7 +22,7 @@ import {
   verifySignedPreKey,
   walletAddressFromSignedKey,
 } from "@xmtp-ts/protocol";
-import { peerKeysFromSignedBundle } from "./invitation.js";
+import { peerKeysFromSignedBundle, preKeySigned } from "./invitation.js";
 import { nativeCrypto } from "./native-crypto.js";
 import { NoMatchingPreKeyError, type OwnKeys } from "./own-keys.js";
 import {
@@ -223,7 +223,7 @@ export async function decodeMessageV2(i: DecodeV2Input): Promise<DecodedV2> {
   } catch (cause) {
     return fail("bad-key", (cause as Error).message, cause);
   }
-  if (!senderAddress && !verifySignedPreKey(sender.identityKey!, sender.preKey!))
+  if (!senderAddress && !preKeySigned(sender.identityKey!, sender.preKey!))
     fail("pre-key-not-signed", "pre key not signed by identity key");
   const sig = signed.signature!.union;
   if (sig.case !== "ecdsaCompact" || sig.value.bytes.length !== 64)

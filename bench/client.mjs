@@ -1,0 +1,244 @@
+// Client SDK benchmark: our client against unmodified @xmtp/xmtp-js 12.1.0 doing the same work on
+// the same node (spawned `xmtp node`, SQLite) in the same run. Each measured task runs in a fresh
+// process per SDK (bench/client-worker.mjs), so clients are cold and peak RSS is per SDK.
+//
+//   npx tsc -b packages/cli packages/client && node bench/client.mjs
+//
+// Env: BENCH_INVITES (default 1000), BENCH_MESSAGES (10000), BENCH_CREATE (100), BENCH_NO_DOCS=1.
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import {
+  Client,
+  createInvitation,
+  createPrivateKeyBundle,
+  defaultCodecRegistry,
+  deriveInvitationSecrets,
+  encodeContent,
+  encodeMessageV2,
+  fromViemAccount,
+  httpClientApi,
+  invitationEnvelopes,
+  ownKeysFromBundleV1,
+  publishContactBundles,
+  sealInvitation,
+  v2Envelope,
+} from "../packages/client/dist/index.js";
+
+const INVITES = Number(process.env.BENCH_INVITES ?? 1000);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10000);
+const CREATE = Number(process.env.BENCH_CREATE ?? 100);
+const CLI = fileURLToPath(new URL("../packages/cli/bin/xmtp.js", import.meta.url));
+const WORKER = fileURLToPath(new URL("./client-worker.mjs", import.meta.url));
+const lines = [];
+const out = (s) => {
+  console.log(s);
+  lines.push(s);
+};
+
+const freePort = () =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+
+async function startNode() {
+  const [http, grpc] = [await freePort(), await freePort()];
+  const dataDir = mkdtempSync(join(tmpdir(), "xmtp-bench-client-"));
+  const proc = spawn(
+    process.execPath,
+    [
+      CLI,
+      "node",
+      "--http-port",
+      String(http),
+      "--grpc-port",
+      String(grpc),
+      "--p2p-port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--host",
+      "127.0.0.1",
+      "--log-level",
+      "warn",
+    ],
+    { stdio: ["ignore", "inherit", "inherit"] },
+  );
+  const url = `http://127.0.0.1:${http}`;
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return { url, proc, dataDir };
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("node did not start");
+}
+
+const run = promisify(execFile);
+async function measure(sdk, task, args) {
+  const { stdout } = await run(process.execPath, [WORKER, sdk, task, JSON.stringify(args)], {
+    maxBuffer: 1 << 24,
+  });
+  return JSON.parse(stdout.trim().split("\n").pop());
+}
+
+async function newIdentity(url, { contact = false } = {}) {
+  const key = generatePrivateKey();
+  const bundle = await createPrivateKeyBundle(fromViemAccount(privateKeyToAccount(key)));
+  if (contact) {
+    const api = httpClientApi(url);
+    api.setIdentity(bundle);
+    await publishContactBundles(api, bundle);
+  }
+  return { key, bundle, keys: ownKeysFromBundleV1(bundle) };
+}
+
+async function inBatches(api, envs, size = 200) {
+  for (let i = 0; i < envs.length; i += size) await api.publish(envs.slice(i, i + size));
+}
+
+const node = await startNode();
+try {
+  out(`# Client SDK benchmark (${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version})`);
+  // The lister / reader identity, stored on the network so both SDKs load the same keys.
+  const aliceKey = generatePrivateKey();
+  const alice = await Client.create(fromViemAccount(privateKeyToAccount(aliceKey)), { apiUrl: node.url });
+  const api = alice.api;
+
+  // 1. INVITES invitations to Alice from as many distinct peers.
+  let t = performance.now();
+  let bob;
+  const envs = [];
+  const base = BigInt(Date.now() - 86_400_000) * 1_000_000n;
+  for (let i = 0; i < INVITES; i++) {
+    const peer = await newIdentity(node.url);
+    if (i === 0) bob = peer;
+    const inv = await createInvitation(peer.keys, alice.keys.signedBundle, alice.address);
+    const createdNs = base + BigInt(i) * 1_000_000n;
+    const sealed = await sealInvitation(peer.keys, alice.keys.signedBundle, inv, createdNs);
+    envs.push(...invitationEnvelopes(sealed, createdNs, alice.address, peer.keys.address));
+  }
+  await inBatches(api, envs);
+  out(`setup: ${INVITES} invitations from ${INVITES} peers in ${Math.round(performance.now() - t)} ms`);
+
+  // 2. MESSAGES V2 messages between Alice and the first peer, from both sides.
+  t = performance.now();
+  const { topic, keyMaterial } = await deriveInvitationSecrets(
+    bob.keys,
+    alice.keys.signedBundle,
+    alice.address,
+  );
+  const registry = defaultCodecRegistry();
+  const msgEnvs = [];
+  for (let i = 0; i < MESSAGES; i++) {
+    const { payload } = await encodeContent(`message number ${i}`, {}, registry);
+    const createdNs = base + 10_000_000_000n + BigInt(i) * 1_000n;
+    const own = i % 2 === 0 ? bob.keys : alice.keys;
+    const m = await encodeMessageV2({ own, topic, keyMaterial, payload, createdNs, shouldPush: true });
+    msgEnvs.push(v2Envelope(topic, createdNs, m.bytes));
+  }
+  await inBatches(api, msgEnvs, 500);
+  out(`setup: ${MESSAGES} messages in ${Math.round(performance.now() - t)} ms`);
+
+  // 3. Peers with contacts for newConversation: separate sets per SDK so neither reuses the other's.
+  t = performance.now();
+  const peersFor = async () => {
+    const ps = [];
+    for (let i = 0; i < CREATE; i++) ps.push((await newIdentity(node.url, { contact: true })).keys.address);
+    return ps;
+  };
+  const oursPeers = await peersFor();
+  const jsPeers = await peersFor();
+  const oursCreator = generatePrivateKey();
+  const jsCreator = generatePrivateKey();
+  await (
+    await Client.create(fromViemAccount(privateKeyToAccount(oursCreator)), { apiUrl: node.url })
+  ).close();
+  await (await Client.create(fromViemAccount(privateKeyToAccount(jsCreator)), { apiUrl: node.url })).close();
+  out(`setup: ${2 * CREATE} peers with contacts in ${Math.round(performance.now() - t)} ms`);
+  await alice.close();
+
+  const rows = [];
+  const compare = async (name, goal, oursArgs, jsArgs, expectCount) => {
+    const o = await measure("ours", name, oursArgs);
+    const j = await measure("xmtpjs", name, jsArgs);
+    if (o.count !== expectCount || j.count !== expectCount)
+      throw new Error(`${name}: expected ${expectCount}, ours ${o.count}, xmtp-js ${j.count}`);
+    const ratio = j.ms / o.ms;
+    rows.push({ name, goal, o, j, ratio });
+    out(
+      `${name}: ours ${o.ms} ms (${o.maxRssMB} MB peak RSS), xmtp-js ${j.ms} ms (${j.maxRssMB} MB) → ${ratio.toFixed(2)}× (goal ≥ ${goal}×)`,
+    );
+  };
+  await compare("list", 5, { apiUrl: node.url, key: aliceKey }, { apiUrl: node.url, key: aliceKey }, INVITES);
+  await compare(
+    "decrypt",
+    5,
+    { apiUrl: node.url, key: aliceKey, topic },
+    { apiUrl: node.url, key: aliceKey, topic },
+    MESSAGES,
+  );
+  await compare(
+    "create",
+    3,
+    { apiUrl: node.url, key: oursCreator, peers: oursPeers },
+    { apiUrl: node.url, key: jsCreator, peers: jsPeers },
+    CREATE,
+  );
+
+  const labels = {
+    list: `list ${INVITES} conversations, cold client`,
+    decrypt: `read and decrypt ${MESSAGES} V2 messages`,
+    create: `create ${CREATE} conversations`,
+  };
+  const table = [
+    "| task | ours | xmtp-js 12.1.0 | speed-up | goal | peak RSS ours / xmtp-js |",
+    "|---|---|---|---|---|---|",
+    ...rows.map(
+      (r) =>
+        `| ${labels[r.name]} | ${r.o.ms} ms | ${r.j.ms} ms | **${r.ratio.toFixed(2)}×** | ≥ ${r.goal}× | ${r.o.maxRssMB} MB / ${r.j.maxRssMB} MB |`,
+    ),
+  ];
+  for (const l of table) out(l);
+  if (!process.env.BENCH_NO_DOCS) writeDocs(table);
+} finally {
+  node.proc.kill("SIGTERM");
+  await new Promise((r) => node.proc.once("exit", r));
+  rmSync(node.dataDir, { recursive: true, force: true });
+}
+
+function writeDocs(table) {
+  const path = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));
+  let doc = "";
+  try {
+    doc = readFileSync(path, "utf8");
+  } catch {
+    doc = "# Benchmarks\n";
+  }
+  const section = [
+    "## Client SDK",
+    "",
+    `Measured by \`node bench/client.mjs\` on ${new Date().toISOString().slice(0, 10)} (${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}).`,
+    "Both SDKs do the same work against the same `xmtp node` (SQLite) in the same run; each task runs in a",
+    "fresh process per SDK (cold client, keys loaded from the network, not timed). Invitations come from",
+    "distinct peers (no shared secrets to cache); messages alternate between the two participants;",
+    "`newConversation` goes to peers with published contacts, one after another. Speed-up = xmtp-js time / our time.",
+    "",
+    ...table,
+    "",
+  ].join("\n");
+  const re = /## Client SDK\n[\s\S]*?(?=\n## |$)/;
+  doc = re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n${section}`;
+  writeFileSync(path, doc);
+}
