@@ -19,7 +19,6 @@ import {
   MAX_MESSAGE_BYTES,
   signCompact,
   verifyCompact,
-  verifySignedPreKey,
   walletAddressFromSignedKey,
 } from "@xmtp-ts/protocol";
 import { peerKeysFromSignedBundle, preKeySigned } from "./invitation.js";
