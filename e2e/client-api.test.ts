@@ -1,0 +1,225 @@
+/**
+ * The client's ApiClient against the real node process (`xmtp node`, built dist): paging in both
+ * directions, batch queries, and self-healing subscriptions that lose their connection (through a
+ * TCP proxy we can cut, and across a node restart on the same data dir) yet deliver every envelope
+ * exactly once. Run `npx tsc -b packages/cli packages/client` first.
+ */
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { create } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiClient } from "../packages/client/src/api/index.js";
+import { EnvelopeSchema, SortDirection } from "../packages/proto/src/index.js";
+import { type NodeProcess, spawnNode } from "./node-process.js";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const texts = (xs: { message: Uint8Array }[]) => xs.map((e) => dec.decode(e.message));
+const uniq = () => Math.random().toString(36).slice(2, 10);
+const envOf = (topic: string, ts: bigint, text: string) =>
+  create(EnvelopeSchema, { contentTopic: topic, timestampNs: ts, message: enc.encode(text) });
+
+/** A TCP proxy that can cut every connection and refuse new ones until `up()`. */
+async function proxyTo(port: number) {
+  const sockets = new Set<Socket>();
+  let isUp = true;
+  const srv: Server = createServer((client) => {
+    if (!isUp) return client.destroy();
+    const upstream = createConnection({ host: "127.0.0.1", port });
+    sockets.add(client).add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const addr = srv.address();
+  return {
+    url: `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`,
+    down() {
+      isUp = false;
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    up() {
+      isUp = true;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => r());
+      }),
+  };
+}
+
+/** Reads `sub` into `into` until `until(into)` holds; bounded by `ms`. */
+async function collect(
+  sub: AsyncIterator<{ message: Uint8Array }>,
+  into: string[],
+  until: (got: string[]) => boolean,
+  ms = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!until(into)) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`timed out; got ${JSON.stringify(into)}`);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const r = await Promise.race([
+      sub.next(),
+      new Promise<never>((_, rej) => {
+        timer = setTimeout(() => rej(new Error(`timed out; got ${JSON.stringify(into)}`)), left);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (r.done) throw new Error("stream ended");
+    into.push(dec.decode(r.value.message));
+  }
+}
+
+let node: NodeProcess;
+beforeAll(async () => {
+  node = await spawnNode({ args: ["--no-auth"] });
+});
+afterAll(async () => {
+  await node?.stop();
+});
+
+describe("ApiClient against the real node", () => {
+  it("pages a 250-envelope topic in both directions, with bounds and limits", async () => {
+    const api = new ApiClient({ apiUrl: node.url });
+    const topic = `/xmtp/0/m-paging-${uniq()}/proto`;
+    const base = 1_700_000_000_000_000_000n;
+    const all = Array.from({ length: 250 }, (_, i) => envOf(topic, base + BigInt(i) * 1000n, `m${i}`));
+    for (let i = 0; i < all.length; i += 50) await api.publish(all.slice(i, i + 50));
+    const names = all.map((_, i) => `m${i}`);
+
+    const asc: number[] = [];
+    const ascTexts: string[] = [];
+    for await (const p of api.queryIteratePages(topic, { pageSize: 7 })) {
+      asc.push(p.length);
+      ascTexts.push(...texts(p));
+    }
+    expect(asc).toEqual([...Array(35).fill(7), 5]);
+    expect(ascTexts).toEqual(names);
+
+    const desc = await api.queryAll(topic, { pageSize: 9, direction: SortDirection.DESCENDING });
+    expect(texts(desc)).toEqual([...names].reverse());
+
+    // Exactly full last page (250 = 25 × 10): the empty page after it ends the iteration.
+    const tens: number[] = [];
+    for await (const p of api.queryIteratePages(topic, { pageSize: 10 })) tens.push(p.length);
+    expect(tens).toEqual(Array(25).fill(10));
+
+    const bounded = await api.queryAll(topic, {
+      pageSize: 3,
+      startTime: base + 10_000n,
+      endTime: base + 19_000n,
+      direction: SortDirection.DESCENDING,
+    });
+    expect(texts(bounded)).toEqual(names.slice(10, 20).reverse());
+    expect(texts(await api.queryAll(topic, { limit: 101 }))).toEqual(names.slice(0, 101));
+  });
+
+  it("batch-queries 120 topics (3 requests of ≤ 50) and answers in request order", async () => {
+    const api = new ApiClient({ apiUrl: node.url });
+    const id = uniq();
+    const topics = Array.from({ length: 120 }, (_, i) => `/xmtp/0/m-batch-${id}-${i}/proto`);
+    await api.publish(topics.map((t, i) => envOf(t, BigInt(i + 1), t)));
+    const res = await api.batchQuery(topics.map((t) => ({ contentTopics: [t], pagingInfo: { limit: 5 } })));
+    expect(res.map((r) => texts(r.envelopes))).toEqual(topics.map((t) => [t]));
+    await expect(api.query({ contentTopics: [] })).rejects.toMatchObject({ code: 3, status: 400 });
+  });
+
+  it("a subscription cut by the network resubscribes, backfills the gap, and never repeats", async () => {
+    const proxy = await proxyTo(node.httpPort);
+    const direct = new ApiClient({ apiUrl: node.url });
+    const api = new ApiClient({ apiUrl: proxy.url, retryDelayMs: 20, maxRetryDelayMs: 200 });
+    const topic = `/xmtp/0/m-drop-${uniq()}/proto`;
+    const other = `/xmtp/0/m-drop-other-${uniq()}/proto`;
+    let lost = 0;
+    const sub = api.subscribe([topic, other], { onConnectionLost: () => lost++ });
+    try {
+      await sub.ready;
+      const t0 = BigInt(Date.now()) * 1_000_000n;
+      const got: string[] = [];
+      await direct.publish([envOf(topic, t0 + 1n, "live-1"), envOf(topic, t0 + 2n, "live-2")]);
+      await collect(sub, got, (g) => g.length >= 2);
+
+      proxy.down();
+      // Published while the client cannot reach the node: only a backfill can deliver these. One
+      // of them is back-dated into the overlap window; one goes to the other topic.
+      await direct.publish([
+        envOf(topic, t0 + 3n, "gap-1"),
+        envOf(topic, t0 - 5_000_000_000n, "gap-backdated"),
+        envOf(other, t0 + 4n, "gap-other"),
+      ]);
+      proxy.up();
+      await collect(sub, got, (g) => g.length >= 5);
+      await direct.publish([envOf(topic, t0 + 5n, "live-3")]);
+      await collect(sub, got, (g) => g.includes("live-3"));
+      expect(lost).toBeGreaterThanOrEqual(1);
+      expect(got.slice(0, 2)).toEqual(["live-1", "live-2"]);
+      expect([...got.slice(2, 5)].sort()).toEqual(["gap-1", "gap-backdated", "gap-other"]);
+      expect(got.slice(5)).toEqual(["live-3"]);
+    } finally {
+      await sub.return?.();
+      await proxy.close();
+    }
+  });
+
+  it("survives a node restart on the same data dir with nothing missed or repeated", async () => {
+    const own = await spawnNode({ args: ["--no-auth"] });
+    let restarted: NodeProcess | undefined;
+    const proxy = await proxyTo(own.httpPort);
+    const api = new ApiClient({ apiUrl: proxy.url, retryDelayMs: 20, maxRetryDelayMs: 200 });
+    const topic = `/xmtp/0/m-restart-${uniq()}/proto`;
+    const sub = api.subscribe([topic]);
+    try {
+      await sub.ready;
+      const t0 = BigInt(Date.now()) * 1_000_000n;
+      const got: string[] = [];
+      await new ApiClient({ apiUrl: own.url }).publish([envOf(topic, t0 + 1n, "before")]);
+      await collect(sub, got, (g) => g.length >= 1);
+      proxy.down();
+      await own.stop();
+      restarted = await spawnNode({ args: ["--no-auth"], dataDir: own.dataDir, httpPort: own.httpPort });
+      const direct = new ApiClient({ apiUrl: restarted.url });
+      await direct.publish([envOf(topic, t0 + 2n, "while-away-1"), envOf(topic, t0 + 3n, "while-away-2")]);
+      proxy.up();
+      await collect(sub, got, (g) => g.length >= 3);
+      await direct.publish([envOf(topic, t0 + 4n, "after")]);
+      await collect(sub, got, (g) => g.includes("after"));
+      expect(got).toEqual(["before", "while-away-1", "while-away-2", "after"]);
+      // The restarted node still has the first envelope: history survived, and it was not re-delivered.
+      expect(texts(await direct.queryAll(topic))).toEqual(got);
+    } finally {
+      await sub.return?.();
+      await proxy.close();
+      await restarted?.stop();
+      await own.stop();
+    }
+  });
+
+  it("an AbortSignal ends a live stream; updateTopics switches topics without losing any", async () => {
+    const api = new ApiClient({ apiUrl: node.url });
+    const a = `/xmtp/0/m-abort-a-${uniq()}/proto`;
+    const b = `/xmtp/0/m-abort-b-${uniq()}/proto`;
+    const ac = new AbortController();
+    const sub = api.subscribe([a], { signal: ac.signal });
+    await sub.ready;
+    const got: string[] = [];
+    await api.publish([envOf(a, BigInt(Date.now()) * 1_000_000n, "a1")]);
+    await collect(sub, got, (g) => g.length >= 1);
+    sub.updateTopics([a, b]);
+    await api.publish([envOf(b, BigInt(Date.now()) * 1_000_000n, "b1")]);
+    await collect(sub, got, (g) => g.includes("b1"));
+    expect(got).toEqual(["a1", "b1"]);
+    const pending = sub.next();
+    ac.abort();
+    expect(await pending).toEqual({ done: true, value: undefined });
+  });
+});
