@@ -1,31 +1,21 @@
 /**
- * The §6.1 construction for remote attachment blobs, over WebCrypto (Node ≥ 20 and browsers):
+ * The §6.1 construction for remote attachment blobs, through the shared crypto/ wrappers:
  * key = HKDF-SHA256(secret, salt, info = empty, 32 bytes); payload = AES-256-GCM(key, nonce) with the
- * 16-byte tag appended. Parameters are pinned and checked; no primitive is implemented here.
+ * 16-byte tag appended, no AAD. Blobs may be larger than an envelope, so this does not use
+ * `crypto/decrypt` (which caps payloads at the message size); the parameters are pinned here.
  */
+import { randomBytes } from "@noble/hashes/utils.js";
+import { sha256 } from "@xmtp-ts/protocol";
+import { defaultBackend } from "../crypto/backend.js";
+import { hkdfSha256 } from "../crypto/hkdf.js";
 import { ContentError } from "./errors.js";
-
-const subtle = (): SubtleCrypto => {
-  const s = globalThis.crypto?.subtle;
-  if (!s) throw new ContentError("unsupported", "WebCrypto (crypto.subtle) is not available in this runtime");
-  return s;
-};
 
 function expectLength(name: string, b: Uint8Array, len: number): void {
   if (!(b instanceof Uint8Array)) throw new ContentError("invalid", `"${name}" expected Uint8Array`);
   if (b.length !== len) throw new ContentError("invalid", `"${name}" expected ${len} bytes, got ${b.length}`);
 }
 
-async function aesKey(secret: Uint8Array, salt: Uint8Array, usage: KeyUsage): Promise<CryptoKey> {
-  const ikm = await subtle().importKey("raw", secret as BufferSource, "HKDF", false, ["deriveKey"]);
-  return subtle().deriveKey(
-    { name: "HKDF", hash: "SHA-256", salt: salt as BufferSource, info: new Uint8Array(0) },
-    ikm,
-    { name: "AES-GCM", length: 256 },
-    false,
-    [usage],
-  );
-}
+const aesKey = (secret: Uint8Array, salt: Uint8Array) => hkdfSha256(secret, salt, new Uint8Array(0), 32);
 
 /** Encrypts with a fresh 32-byte salt and 12-byte nonce. */
 export async function seal(
@@ -33,12 +23,9 @@ export async function seal(
   secret: Uint8Array,
 ): Promise<{ salt: Uint8Array; nonce: Uint8Array; payload: Uint8Array }> {
   expectLength("secret", secret, 32);
-  const salt = globalThis.crypto.getRandomValues(new Uint8Array(32));
-  const nonce = globalThis.crypto.getRandomValues(new Uint8Array(12));
-  const key = await aesKey(secret, salt, "encrypt");
-  const payload = new Uint8Array(
-    await subtle().encrypt({ name: "AES-GCM", iv: nonce as BufferSource }, key, plain as BufferSource),
-  );
+  const salt = randomBytes(32);
+  const nonce = randomBytes(12);
+  const payload = await defaultBackend().aesGcmEncrypt(await aesKey(secret, salt), nonce, plain);
   return { salt, nonce, payload };
 }
 
@@ -52,13 +39,12 @@ export async function open(
   expectLength("secret", secret, 32);
   expectLength("salt", salt, 32);
   expectLength("nonce", nonce, 12);
-  if (payload.length < 16)
+  if (payload.length < 16) {
     throw new ContentError("malformed", `"payload" expected at least 16 bytes, got ${payload.length}`);
-  const key = await aesKey(secret, salt, "decrypt");
+  }
+  const key = await aesKey(secret, salt);
   try {
-    return new Uint8Array(
-      await subtle().decrypt({ name: "AES-GCM", iv: nonce as BufferSource }, key, payload as BufferSource),
-    );
+    return await defaultBackend().aesGcmDecrypt(key, nonce, payload);
   } catch (err) {
     throw new ContentError("invalid", "remote attachment does not decrypt (wrong key or tampered payload)", {
       cause: err,
@@ -68,7 +54,7 @@ export async function open(
 
 /** SHA-256, lowercase hex. */
 export async function sha256Hex(data: Uint8Array): Promise<string> {
-  return toHex(new Uint8Array(await subtle().digest("SHA-256", data as BufferSource)));
+  return toHex(sha256(data));
 }
 
 export function toHex(b: Uint8Array): string {

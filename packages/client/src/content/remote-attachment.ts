@@ -1,3 +1,4 @@
+import { randomBytes } from "@noble/hashes/utils.js";
 import { fromHex, open, seal, sha256Hex, toHex } from "./cipher.js";
 import {
   type CodecLookup,
@@ -90,7 +91,7 @@ export class RemoteAttachmentCodec implements ContentCodec<RemoteAttachment> {
     codec: ContentCodec<T>,
     registry: CodecLookup = { codecFor: () => undefined },
   ): Promise<EncryptedEncodedContent> {
-    const secret = globalThis.crypto.getRandomValues(new Uint8Array(32));
+    const secret = randomBytes(32);
     const plain = encodedContentToBytes(codec.encode(content, registry));
     const { salt, nonce, payload } = await seal(plain, secret);
     return { digest: await sha256Hex(payload), secret, salt, nonce, payload };
