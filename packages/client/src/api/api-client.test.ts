@@ -115,6 +115,27 @@ describe("unary calls", () => {
     await expect(api.query({ contentTopics: ["t"] })).rejects.toMatchObject({ code: Code.Unavailable });
   });
 
+  it("bounds the response body (declared or chunked) and does not retry it", async () => {
+    const big = JSON.stringify({ envelopes: [], pad: "x".repeat(2000) });
+    const { url, seen } = await serve((req, _b, res) => {
+      if (req.url === "/message/v1/query") return json(res, 200, JSON.parse(big));
+      res.writeHead(200, { "content-type": "application/json" }); // chunked: no content-length
+      res.write(big.slice(0, 900));
+      res.end(big.slice(900));
+    });
+    const api = new ApiClient({ apiUrl: url, maxResponseBytes: 1000, ...fast });
+    await expect(api.query({ contentTopics: ["t"] })).rejects.toMatchObject({
+      code: Code.ResourceExhausted,
+      message: "response body exceeds 1000 bytes",
+    });
+    await expect(api.batchQuery([{ contentTopics: ["t"] }])).rejects.toMatchObject({
+      code: Code.ResourceExhausted,
+    });
+    expect(seen).toHaveLength(2);
+    const roomy = new ApiClient({ apiUrl: url, maxResponseBytes: big.length, ...fast });
+    expect((await roomy.query({ contentTopics: ["t"] })).envelopes).toEqual([]);
+  });
+
   it("publish: caches the token, refreshes it once on code 16, and retries once", async () => {
     let tokens = 0;
     const authenticator = { createToken: async () => `tok${++tokens}` };

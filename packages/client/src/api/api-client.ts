@@ -45,6 +45,8 @@ export interface ApiClientOptions {
   tokenMaxAgeMs?: number;
   /** Largest envelope expected; NDJSON lines over twice this fail (default 1,048,214). */
   maxMessageBytes?: number;
+  /** Largest unary response body read (default 256 MiB); larger ones fail with ResourceExhausted. */
+  maxResponseBytes?: number;
   /** On reconnect, re-read this much before the newest envelope seen per topic (default 30 s). */
   backfillOverlapNs?: bigint;
   /** Clock (ms), for token ageing. */
@@ -73,6 +75,7 @@ export class ApiClient implements NetworkApi {
       tokenMaxAgeMs: options.tokenMaxAgeMs ?? 3_590_000,
       maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
       backfillOverlapNs: options.backfillOverlapNs ?? 30_000_000_000n,
+      maxResponseBytes: options.maxResponseBytes ?? 256 * 1024 * 1024,
       now: options.now ?? Date.now,
       ...(options.appVersion !== undefined ? { appVersion: options.appVersion } : {}),
     };
@@ -197,7 +200,7 @@ export class ApiClient implements NetworkApi {
       throw networkError(err);
     }
     if (!res.ok || !res.body) {
-      const text = await res.text().catch(() => "");
+      const text = await readBounded(res, 64 * 1024).catch(() => "");
       throw apiErrorFromBody(res.status, text);
     }
     return res.body;
@@ -268,7 +271,7 @@ export class ApiClient implements NetworkApi {
         } catch (e) {
           throw networkError(e);
         }
-        const resText = await res.text();
+        const resText = await readBounded(res, this.#opts.maxResponseBytes);
         if (res.ok) {
           try {
             return resText ? (JSON.parse(resText) as JsonValue) : {};
@@ -299,6 +302,37 @@ export class ApiClient implements NetworkApi {
       await sleep(backoff(attempt, this.#opts.retryDelayMs, this.#opts.maxRetryDelayMs), o.signal);
     }
   }
+}
+
+/** The response body as text, failing (and cancelling the download) past `max` bytes. */
+async function readBounded(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get("content-length") ?? Number.NaN);
+  const tooBig = () => new ApiError(Code.ResourceExhausted, `response body exceeds ${max} bytes`, res.status);
+  if (declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooBig();
+  }
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let total = 0;
+  let text = "";
+  for (;;) {
+    let step: ReadableStreamReadResult<Uint8Array>;
+    try {
+      step = await reader.read();
+    } catch (err) {
+      throw networkError(err);
+    }
+    if (step.done) break;
+    total += step.value.length;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      throw tooBig();
+    }
+    text += decoder.decode(step.value, { stream: true });
+  }
+  return text + decoder.decode();
 }
 
 function networkError(err: unknown): unknown {
