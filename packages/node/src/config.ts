@@ -178,7 +178,10 @@ export function resolveConfig(options: Input = {}, env: NodeJS.ProcessEnv = proc
   return config;
 }
 
-/** `httpPort` → `--http-port`. */
+/** CLI flags whose names are not the kebab-case of their setting. */
+const FLAG_NAMES: Record<string, string> = { maxMessageSize: "--max-msg-size" };
+
+/** `httpPort` → `--http-port` (the `xmtp node` flag of a setting). */
 export function flagName(key: string): string {
-  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return FLAG_NAMES[key] ?? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }

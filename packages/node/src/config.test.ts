@@ -1,0 +1,70 @@
+import { describe, expect, test } from "vitest";
+import { ConfigError, DEFAULT_CONFIG, flagName, resolveConfig } from "./config.js";
+
+describe("resolveConfig", () => {
+  test("defaults: ports 5555/5556, ./data, info, auth on, rate limits off, 50 MiB", () => {
+    const c = resolveConfig({}, {});
+    expect(c).toMatchObject({
+      httpPort: 5555,
+      grpcPort: 5556,
+      dataDir: "./data",
+      logLevel: "info",
+      auth: true,
+      rateLimits: false,
+      subscriptionBuffer: 1024,
+      subscribeAllBuffer: 4096,
+      maxMessageSize: 52_428_800,
+    });
+    expect(c.dbUrl).toBeUndefined();
+    expect(DEFAULT_CONFIG.httpPort).toBe(5555);
+  });
+
+  test("env vars apply; options (flags) win over them", () => {
+    const env = {
+      XMTP_HTTP_PORT: "7000",
+      XMTP_GRPC_PORT: "7001",
+      XMTP_DATA_DIR: "/d",
+      XMTP_LOG_LEVEL: "debug",
+      XMTP_AUTH: "false",
+    };
+    expect(resolveConfig({}, env)).toMatchObject({
+      httpPort: 7000,
+      grpcPort: 7001,
+      dataDir: "/d",
+      logLevel: "debug",
+      auth: false,
+    });
+    expect(resolveConfig({ httpPort: "8000", auth: true }, env)).toMatchObject({
+      httpPort: 8000,
+      grpcPort: 7001,
+      auth: true,
+    });
+    expect(resolveConfig({ httpPort: 0, grpcPort: 0 }, {})).toMatchObject({ httpPort: 0, grpcPort: 0 });
+  });
+
+  test("bad values throw ConfigError naming the flag and the variable", () => {
+    const bad: Array<[Parameters<typeof resolveConfig>[0], Record<string, string>, RegExp]> = [
+      [
+        { httpPort: "abc" },
+        {},
+        /^invalid --http-port \(XMTP_HTTP_PORT\): "abc" is not an integer in 0\.\.65535$/,
+      ],
+      [{}, { XMTP_GRPC_PORT: "65536" }, /--grpc-port \(XMTP_GRPC_PORT\)/],
+      [{ httpPort: "1.5" }, {}, /not an integer/],
+      [{ logLevel: "loud" }, {}, /--log-level \(XMTP_LOG_LEVEL\): "loud"/],
+      [{}, { XMTP_AUTH: "maybe" }, /--auth \(XMTP_AUTH\): "maybe" is not a boolean/],
+      [{ httpPort: 6000, grpcPort: 6000 }, {}, /must differ/],
+      [{ dbUrl: "mysql://x" }, {}, /postgres:\/\//],
+      [{ dataDir: " " }, {}, /empty value/],
+    ];
+    for (const [options, env, message] of bad) {
+      expect(() => resolveConfig(options, env)).toThrow(ConfigError);
+      expect(() => resolveConfig(options, env)).toThrow(message);
+    }
+  });
+
+  test("flagName", () => {
+    expect(flagName("httpPort")).toBe("--http-port");
+    expect(flagName("maxMessageSize")).toBe("--max-msg-size");
+  });
+});
