@@ -22,13 +22,14 @@ export interface StreamConfig {
   onEnd(): void;
 }
 
-/** Digests remembered per topic before old ones (outside the overlap window) are pruned. */
-const PRUNE_AT = 2048;
+/** Digests remembered per topic before a prune of those outside the overlap window is tried. */
+const PRUNE_AT = 256;
 
 class TopicState {
   /** Newest timestamp seen (or the subscription start, before anything arrived). */
   newestNs: bigint;
   readonly seen = new Map<string, bigint>();
+  #pruneAt = PRUNE_AT;
   constructor(sinceNs: bigint) {
     this.newestNs = sinceNs;
   }
@@ -38,9 +39,12 @@ class TopicState {
     if (this.seen.has(key)) return false;
     this.seen.set(key, ts);
     if (ts > this.newestNs) this.newestNs = ts;
-    if (this.seen.size > PRUNE_AT) {
+    if (this.seen.size > this.#pruneAt) {
+      // Only digests a backfill could return again (inside the window) need remembering.
       const floor = this.newestNs - overlapNs;
       for (const [k, t] of this.seen) if (t < floor) this.seen.delete(k);
+      // Amortized: when most digests are recent, wait for the set to double before trying again.
+      this.#pruneAt = Math.max(PRUNE_AT, this.seen.size * 2);
     }
     return true;
   }
