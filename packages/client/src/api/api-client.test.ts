@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { create, toJson } from "@bufbuild/protobuf";
 import { EnvelopeSchema } from "@xmtp-ts/proto";
 import { Code } from "@xmtp-ts/protocol";
+import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { ApiClient } from "./api-client.js";
 import { ApiError } from "./errors.js";
@@ -235,6 +236,31 @@ describe("NDJSON lines", () => {
     const out: string[] = [];
     for await (const l of readLines(streamOf(one), 100)) out.push(l);
     expect(out).toEqual(['{"a":"é😀"}', '{"b":1}', "", '{"c":"ü"}']);
+  });
+
+  it("any split of any lines gives the same lines back (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.string({ unit: "grapheme" }).map((x) => x.replaceAll("\n", " ")),
+          { maxLength: 20 },
+        ),
+        fc.array(fc.integer({ min: 0, max: 10_000 }), { maxLength: 30 }),
+        async (lines, cuts) => {
+          const bytes = new TextEncoder().encode(lines.map((l) => `${l}\n`).join(""));
+          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+          const chunks: Uint8Array[] = [];
+          let at = 0;
+          for (const p of [...points, bytes.length]) {
+            if (p > at) chunks.push(bytes.slice(at, p));
+            at = Math.max(at, p);
+          }
+          const out: string[] = [];
+          for await (const l of readLines(streamOf(chunks), 1 << 20)) out.push(l);
+          expect(out).toEqual(lines);
+        },
+      ),
+    );
   });
 
   it("fails a line longer than the bound, with or without a newline", async () => {
