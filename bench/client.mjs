@@ -4,7 +4,8 @@
 //
 //   npx tsc -b packages/cli packages/client && node bench/client.mjs
 //
-// Env: BENCH_INVITES (default 1000), BENCH_MESSAGES (10000), BENCH_CREATE (100), BENCH_NO_DOCS=1.
+// Env: BENCH_INVITES (default 1000), BENCH_MESSAGES (10000), BENCH_CREATE (100), BENCH_ROUNDS (2),
+// BENCH_NO_DOCS=1.
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -33,6 +34,9 @@ import {
 const INVITES = Number(process.env.BENCH_INVITES ?? 1000);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10000);
 const CREATE = Number(process.env.BENCH_CREATE ?? 100);
+// Each task runs ROUNDS times per SDK, interleaved (ours, xmtp-js, ours, …); the best time of each
+// counts, which keeps a busy machine from deciding the ratio.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CLI = fileURLToPath(new URL("../packages/cli/bin/xmtp.js", import.meta.url));
 const WORKER = fileURLToPath(new URL("./client-worker.mjs", import.meta.url));
 const lines = [];
@@ -151,51 +155,48 @@ try {
   await inBatches(api, msgEnvs, 500);
   out(`setup: ${MESSAGES} messages in ${Math.round(performance.now() - t)} ms`);
 
-  // 3. Peers with contacts for newConversation: separate sets per SDK so neither reuses the other's.
+  // 3. Peers with contacts for newConversation: fresh sets per SDK and round, so nothing is reused.
   t = performance.now();
-  const peersFor = async () => {
-    const ps = [];
-    for (let i = 0; i < CREATE; i++) ps.push((await newIdentity(node.url, { contact: true })).keys.address);
-    return ps;
-  };
-  const oursPeers = await peersFor();
-  const jsPeers = await peersFor();
-  const oursCreator = generatePrivateKey();
-  const jsCreator = generatePrivateKey();
-  await (
-    await Client.create(fromViemAccount(privateKeyToAccount(oursCreator)), { apiUrl: node.url })
-  ).close();
-  await (await Client.create(fromViemAccount(privateKeyToAccount(jsCreator)), { apiUrl: node.url })).close();
-  out(`setup: ${2 * CREATE} peers with contacts in ${Math.round(performance.now() - t)} ms`);
+  const createSets = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const set = {};
+    for (const sdk of ["ours", "xmtpjs"]) {
+      const peers = [];
+      for (let i = 0; i < CREATE; i++)
+        peers.push((await newIdentity(node.url, { contact: true })).keys.address);
+      const key = generatePrivateKey();
+      await (await Client.create(fromViemAccount(privateKeyToAccount(key)), { apiUrl: node.url })).close();
+      set[sdk] = { apiUrl: node.url, key, peers };
+    }
+    createSets.push(set);
+  }
+  out(`setup: ${2 * ROUNDS * CREATE} peers with contacts in ${Math.round(performance.now() - t)} ms`);
   await alice.close();
 
   const rows = [];
-  const compare = async (name, goal, oursArgs, jsArgs, expectCount) => {
-    const o = await measure("ours", name, oursArgs);
-    const j = await measure("xmtpjs", name, jsArgs);
-    if (o.count !== expectCount || j.count !== expectCount)
-      throw new Error(`${name}: expected ${expectCount}, ours ${o.count}, xmtp-js ${j.count}`);
+  const compare = async (name, goal, argsFor, expectCount) => {
+    let o;
+    let j;
+    for (let r = 0; r < ROUNDS; r++) {
+      const ro = await measure("ours", name, argsFor("ours", r));
+      const rj = await measure("xmtpjs", name, argsFor("xmtpjs", r));
+      if (ro.count !== expectCount || rj.count !== expectCount)
+        throw new Error(`${name}: expected ${expectCount}, ours ${ro.count}, xmtp-js ${rj.count}`);
+      out(`  ${name} round ${r + 1}: ours ${ro.ms} ms, xmtp-js ${rj.ms} ms`);
+      if (!o || ro.ms < o.ms) o = { ...ro, maxRssMB: Math.max(ro.maxRssMB, o?.maxRssMB ?? 0) };
+      else o.maxRssMB = Math.max(o.maxRssMB, ro.maxRssMB);
+      if (!j || rj.ms < j.ms) j = { ...rj, maxRssMB: Math.max(rj.maxRssMB, j?.maxRssMB ?? 0) };
+      else j.maxRssMB = Math.max(j.maxRssMB, rj.maxRssMB);
+    }
     const ratio = j.ms / o.ms;
     rows.push({ name, goal, o, j, ratio });
     out(
       `${name}: ours ${o.ms} ms (${o.maxRssMB} MB peak RSS), xmtp-js ${j.ms} ms (${j.maxRssMB} MB) → ${ratio.toFixed(2)}× (goal ≥ ${goal}×)`,
     );
   };
-  await compare("list", 5, { apiUrl: node.url, key: aliceKey }, { apiUrl: node.url, key: aliceKey }, INVITES);
-  await compare(
-    "decrypt",
-    5,
-    { apiUrl: node.url, key: aliceKey, topic },
-    { apiUrl: node.url, key: aliceKey, topic },
-    MESSAGES,
-  );
-  await compare(
-    "create",
-    3,
-    { apiUrl: node.url, key: oursCreator, peers: oursPeers },
-    { apiUrl: node.url, key: jsCreator, peers: jsPeers },
-    CREATE,
-  );
+  await compare("list", 5, () => ({ apiUrl: node.url, key: aliceKey }), INVITES);
+  await compare("decrypt", 5, () => ({ apiUrl: node.url, key: aliceKey, topic }), MESSAGES);
+  await compare("create", 3, (sdk, r) => createSets[r][sdk], CREATE);
 
   const labels = {
     list: `list ${INVITES} conversations, cold client`,
@@ -231,7 +232,8 @@ function writeDocs(table) {
     "",
     `Measured by \`node bench/client.mjs\` on ${new Date().toISOString().slice(0, 10)} (${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}).`,
     "Both SDKs do the same work against the same `xmtp node` (SQLite) in the same run; each task runs in a",
-    "fresh process per SDK (cold client, keys loaded from the network, not timed). Invitations come from",
+    "fresh process per SDK (cold client, keys loaded from the network, not timed), interleaved, best of",
+    `${ROUNDS} rounds each; peak RSS is the largest seen. Invitations come from`,
     "distinct peers (no shared secrets to cache); messages alternate between the two participants;",
     "`newConversation` goes to peers with published contacts, one after another. Speed-up = xmtp-js time / our time.",
     "",

@@ -26,7 +26,8 @@ import type { ConversationContext } from "./invitation.js";
 import type { OwnKeys } from "./own-keys.js";
 import { type ConversationTransport, type QueryRange, queryAll } from "./transport.js";
 import { decodeMessageV1, encodeMessageV1, v1Envelopes } from "./v1.js";
-import { decodeMessageV2, encodeMessageV2, MessageDecodeError, v2Envelope } from "./v2.js";
+import { type DecodedV2, decodeMessageV2, encodeMessageV2, MessageDecodeError, v2Envelope } from "./v2.js";
+import { cryptoPool, POOL_MIN_ITEMS } from "./worker-pool.js";
 
 /** What conversations share with the client that made them. */
 export interface ConversationsContext {
@@ -257,6 +258,49 @@ export class ConversationV2 implements Conversation {
       participants: [this.ctx.keys.address, this.peerAddress],
       verified: this.ctx.verifiedSenders,
     });
+    return this.fromDecoded(d, env.contentTopic);
+  }
+
+  async messages(options: ListMessagesOptions = {}): Promise<DecodedMessage[]> {
+    const pool = cryptoPool();
+    if (!pool) {
+      const envs = await queryAll(this.ctx.transport, this.topic, rangeOf(options));
+      return decodeAll(this, envs, options.onError);
+    }
+    // Pages are verified and decrypted in worker threads while the next page is fetched.
+    const participants: [string, string] = [this.ctx.keys.address, this.peerAddress];
+    const jobs: Promise<(DecodedV2 | MessageDecodeError)[]>[] = [];
+    for await (const page of this.ctx.transport.queryPages(this.topic, rangeOf(options))) {
+      const inputs = page.map((envelope) => ({
+        envelope,
+        topic: this.topic,
+        keyMaterial: this.keyMaterial,
+        participants,
+      }));
+      jobs.push(
+        page.length >= POOL_MIN_ITEMS
+          ? pool.decodeV2(inputs)
+          : Promise.all(
+              inputs.map((i) =>
+                decodeMessageV2({ ...i, verified: this.ctx.verifiedSenders }).catch((e: unknown) =>
+                  asDecodeError(e, i.envelope),
+                ),
+              ),
+            ),
+      );
+    }
+    const out: DecodedMessage[] = [];
+    for (const job of jobs) {
+      const results = await job;
+      for (const r of results) {
+        if (r instanceof MessageDecodeError) options.onError?.(r);
+        else out.push(await this.fromDecoded(r, this.topic));
+      }
+    }
+    return out;
+  }
+
+  private fromDecoded(d: DecodedV2, contentTopic: string): Promise<DecodedMessage> {
     return buildDecoded(this.ctx, {
       id: d.id,
       messageVersion: "v2",
@@ -264,17 +308,12 @@ export class ConversationV2 implements Conversation {
       recipientAddress: d.senderAddress === this.peerAddress ? this.ctx.keys.address : this.peerAddress,
       sent: new Date(Number(d.sentNs / 1_000_000n)),
       sentNs: d.sentNs,
-      contentTopic: env.contentTopic,
+      contentTopic,
       conversation: this,
       contentBytes: d.payload,
       shouldPush: d.shouldPush,
       senderHmac: d.senderHmac,
     });
-  }
-
-  async messages(options: ListMessagesOptions = {}): Promise<DecodedMessage[]> {
-    const envs = await queryAll(this.ctx.transport, this.topic, rangeOf(options));
-    return decodeAll(this, envs, options.onError);
   }
 
   streamMessages(options?: StreamOptions): Promise<AsyncIterableIterator<DecodedMessage>> {

@@ -30,6 +30,7 @@ import { sha256, toHex } from "./primitives.js";
 import { queryAll } from "./transport.js";
 import { decodeMessageV1 } from "./v1.js";
 import { MessageDecodeError } from "./v2.js";
+import { cryptoPool, POOL_MIN_ITEMS } from "./worker-pool.js";
 
 /**
  * Incremental listing re-reads this far back from the previous run, so invites from senders with
@@ -120,31 +121,43 @@ export class Conversations {
     const started = nowNs();
     const since = this.lastInviteSyncNs;
     const startNs = since === undefined ? undefined : since > LIST_OVERLAP_NS ? since - LIST_OVERLAP_NS : 1n;
-    const added: ConversationV2[] = [];
-    const pending: Envelope[] = [];
-    const flush = async () => {
-      const batch = pending.splice(0);
-      const opened = await Promise.all(batch.map((e) => this.tryOpen(e)));
-      for (const o of opened) {
-        const c = o && this.addInvite(o);
-        if (c) added.push(c);
-      }
-    };
+    // Each page is opened (in worker threads when available) while the next one is fetched;
+    // results are applied in network order so the first invite per topic wins.
+    const jobs: Promise<(OpenedInvitation | undefined)[]>[] = [];
     for await (const page of this.ctx.transport.queryPages(buildTopic.invite(this.address), {
       direction: "ascending",
       ...(startNs !== undefined ? { startNs } : {}),
     })) {
-      for (const env of page) {
+      const fresh = page.filter((env) => {
         const k = envKey(env);
-        if (this.seenInvites.has(k)) continue;
+        if (this.seenInvites.has(k)) return false;
         this.seenInvites.add(k);
-        pending.push(env);
-        if (pending.length >= LIST_BATCH) await flush();
+        return true;
+      });
+      if (fresh.length > 0) jobs.push(this.openMany(fresh));
+    }
+    const added: ConversationV2[] = [];
+    for (const job of jobs) {
+      for (const o of await job) {
+        const c = o && this.addInvite(o);
+        if (c) added.push(c);
       }
     }
-    await flush();
     this.lastInviteSyncNs = started;
     return added;
+  }
+
+  private async openMany(envs: Envelope[]): Promise<(OpenedInvitation | undefined)[]> {
+    const pool = envs.length >= POOL_MIN_ITEMS ? cryptoPool() : undefined;
+    if (!pool) return Promise.all(envs.map((e) => this.tryOpen(e)));
+    const results = await pool.openInvitations(this.ctx.keys, envs);
+    return results.map((r) => {
+      if (r instanceof InvitationError) {
+        this.options.onError?.(r);
+        return undefined;
+      }
+      return r;
+    });
   }
 
   private async tryOpen(env: Envelope): Promise<OpenedInvitation | undefined> {

@@ -1,0 +1,143 @@
+/**
+ * A pool of worker threads for bulk conversation crypto (listing invitations, reading many V2
+ * messages), so every core works on it. Node only: it is found at runtime through
+ * `process.getBuiltinModule` and needs the built `crypto-worker.js` next to this module; anywhere
+ * else {@link cryptoPool} returns undefined and callers do the work on the calling thread.
+ */
+import type { Envelope } from "@xmtp-ts/proto";
+import type { WorkerRequest, WorkerResult } from "./crypto-worker.js";
+import { InvitationError, type InvitationErrorReason, type OpenedInvitation } from "./invitation.js";
+import type { OwnKeys } from "./own-keys.js";
+import {
+  type DecodedV2,
+  type DecodeV2Input,
+  MessageDecodeError,
+  type MessageDecodeErrorReason,
+} from "./v2.js";
+
+/** Below this many items the work stays on the calling thread. */
+export const POOL_MIN_ITEMS = 32;
+
+type Builtin = <T>(id: string) => T | undefined;
+const getBuiltin: Builtin | undefined = (() => {
+  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  return p?.getBuiltinModule ? <T>(id: string) => p.getBuiltinModule!(id) as T | undefined : undefined;
+})();
+
+interface PoolWorker {
+  postMessage(m: unknown): void;
+  on(ev: "message", f: (m: { id: number; results?: WorkerResult[]; error?: string }) => void): void;
+  on(ev: "error", f: (e: unknown) => void): void;
+  ref(): void;
+  unref(): void;
+  terminate(): Promise<number>;
+}
+
+export class CryptoPool {
+  private nextId = 1;
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: WorkerResult[]) => void; reject: (e: unknown) => void; w: number }
+  >();
+  private readonly busy: number[];
+  private rr = 0;
+
+  constructor(private readonly workers: PoolWorker[]) {
+    this.busy = workers.map(() => 0);
+    workers.forEach((w, i) => {
+      w.unref();
+      w.on("message", (m) => {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (--this.busy[i]! === 0) w.unref();
+        if (m.error !== undefined || !m.results) p.reject(new Error(m.error ?? "worker failed"));
+        else p.resolve(m.results);
+      });
+      w.on("error", (e) => {
+        for (const [id, p] of this.pending) {
+          if (p.w !== i) continue;
+          this.pending.delete(id);
+          p.reject(e);
+        }
+      });
+    });
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  private send(build: (id: number) => WorkerRequest): Promise<WorkerResult[]> {
+    const i = this.rr++ % this.workers.length;
+    const w = this.workers[i]!;
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, w: i });
+      if (this.busy[i]!++ === 0) w.ref();
+      w.postMessage(build(id));
+    });
+  }
+
+  private async spread<T>(
+    items: T[],
+    build: (id: number, chunk: T[]) => WorkerRequest,
+  ): Promise<WorkerResult[]> {
+    const n = Math.min(this.workers.length, Math.ceil(items.length / 8));
+    const size = Math.ceil(items.length / n);
+    const parts: Promise<WorkerResult[]>[] = [];
+    for (let i = 0; i < items.length; i += size) {
+      const chunk = items.slice(i, i + size);
+      parts.push(this.send((id) => build(id, chunk)));
+    }
+    return (await Promise.all(parts)).flat();
+  }
+
+  /** Opens invitations in the workers; each result is the invitation or its typed error. */
+  async openInvitations(own: OwnKeys, envs: Envelope[]): Promise<(OpenedInvitation | InvitationError)[]> {
+    const results = await this.spread(envs, (id, items) => ({ id, kind: "open", own, items }));
+    return results.map((r) =>
+      r.ok
+        ? (r.value as OpenedInvitation)
+        : new InvitationError(r.reason as InvitationErrorReason, r.message),
+    );
+  }
+
+  /** Decodes V2 envelopes in the workers; each result is the message or its typed error. */
+  async decodeV2(inputs: Omit<DecodeV2Input, "verified">[]): Promise<(DecodedV2 | MessageDecodeError)[]> {
+    const results = await this.spread(inputs, (id, items) => ({ id, kind: "v2", items }));
+    return results.map((r, i) =>
+      r.ok
+        ? (r.value as DecodedV2)
+        : new MessageDecodeError(r.reason as MessageDecodeErrorReason, r.message, inputs[i]!.envelope),
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+let shared: CryptoPool | null | undefined;
+
+/** The process-wide pool, created on first use; undefined where worker threads are unavailable. */
+export function cryptoPool(): CryptoPool | undefined {
+  if (shared !== undefined) return shared ?? undefined;
+  shared = null;
+  try {
+    if (!getBuiltin) return undefined;
+    const wt = getBuiltin<typeof import("node:worker_threads")>("node:worker_threads");
+    const os = getBuiltin<typeof import("node:os")>("node:os");
+    const fs = getBuiltin<typeof import("node:fs")>("node:fs");
+    const url = getBuiltin<typeof import("node:url")>("node:url");
+    if (!wt || !os || !fs || !url) return undefined;
+    const script = new URL("./crypto-worker.js", import.meta.url);
+    if (script.protocol !== "file:" || !fs.existsSync(url.fileURLToPath(script))) return undefined;
+    const n = Math.max(1, Math.min(8, os.availableParallelism()));
+    if (n < 2) return undefined;
+    shared = new CryptoPool(Array.from({ length: n }, () => new wt.Worker(script) as unknown as PoolWorker));
+  } catch {
+    shared = null;
+  }
+  return shared ?? undefined;
+}
