@@ -193,35 +193,18 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   };
 
   /**
-   * Several topics in one statement: for each topic (json_each) at most `limit` rowids from the
-   * covering index (a correlated subquery stands in for LATERAL), the best `limit` keys of those,
-   * then the rows. Bounded by topics × limit index entries however large each topic is, and only
-   * the winning rows' payloads are read.
+   * Several topics in one statement, topics passed as one JSON array (no bound-parameter limit).
+   * SQLite walks the (topic, ts, digest) index once per topic and its ORDER BY … LIMIT sorter
+   * skips to the next topic as soon as a topic's rows can no longer make the page, so the work
+   * stays bounded by topics × limit however large or old each topic is (measured in
+   * bench/store.mjs against a per-topic merge).
    */
   const queryMany = (q: NormalQuery): StoredEnvelope[] => {
-    const dir = q.direction === "asc" ? "ASC" : "DESC";
-    const cursor =
-      q.cursor === undefined
-        ? ""
-        : `AND (sender_ts, digest) ${q.direction === "asc" ? ">" : "<"} (@cts, @cdigest)`;
     const rows = stmt(
-      `SELECT e.sender_ts, e.digest, e.content_topic, e.message FROM (
-         SELECT x.rowid AS id, x.sender_ts AS ts, x.digest AS d
-         FROM json_each(@topics) AS j CROSS JOIN envelopes AS x
-         WHERE x.rowid IN (
-           SELECT rowid FROM envelopes
-           WHERE content_topic = j.value AND sender_ts >= @lo AND sender_ts <= @hi ${cursor}
-           ORDER BY sender_ts ${dir}, digest ${dir} LIMIT @limit)
-         ORDER BY ts ${dir}, d ${dir} LIMIT @limit
-       ) AS k CROSS JOIN envelopes AS e ON e.rowid = k.id
-       ORDER BY e.sender_ts ${dir}, e.digest ${dir}`,
-    ).all({
-      topics: JSON.stringify(q.topics),
-      lo: q.lo,
-      hi: q.hi,
-      limit: q.limit,
-      ...(q.cursor === undefined ? {} : { cts: q.cursor.ts, cdigest: q.cursor.digest }),
-    }) as FullRow[];
+      `SELECT ${COLUMNS} FROM envelopes
+       WHERE content_topic IN (SELECT value FROM json_each(?)) AND sender_ts >= ? AND sender_ts <= ? ${keyCondition(q)}
+       ${order(q)} LIMIT ?`,
+    ).all(JSON.stringify(q.topics), ...params(q)) as FullRow[];
     return rows.map(toEnvelope);
   };
 

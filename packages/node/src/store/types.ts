@@ -24,9 +24,9 @@ export interface StoreCursor {
 export interface StoreQuery {
   /** At least one topic. */
   topics: string[];
-  /** Inclusive bound; undefined = unbounded. */
+  /** Inclusive bound; undefined = unbounded. 0n is an ordinary value (the API maps wire 0 to undefined). */
   startTimeNs?: bigint | undefined;
-  /** Inclusive bound; undefined = unbounded. */
+  /** Inclusive bound; undefined = unbounded. 0n is an ordinary value (the API maps wire 0 to undefined). */
   endTimeNs?: bigint | undefined;
   direction: Direction;
   /** Rows to return, ≥ 1. */
@@ -51,13 +51,15 @@ export interface InsertResult {
 }
 
 export interface Store {
-  /** Opens connections and runs migrations. */
+  /** Opens connections and runs migrations; idempotent, and after `stop()` it reopens the same data. */
   start(): Promise<void>;
-  /** Flushes and closes; safe to call twice. */
+  /** Flushes and closes; safe to call twice. Calls on a stopped store reject with `Unavailable`. */
   stop(): Promise<void>;
   /**
    * Stores envelopes atomically in one transaction: all or nothing. Duplicates (same
-   * timestampNs and digest) are skipped, not errors. Resolves only once durable.
+   * timestampNs and digest) are skipped, not errors. Resolves only once durable. A malformed row
+   * (digest not 32 bytes, timestamp outside uint64, NUL in the topic) rejects the whole batch with
+   * `InvalidArgument`.
    */
   insert(envelopes: StoredEnvelope[]): Promise<InsertResult>;
   /** Keyset-paged query ordered by (timestampNs, digest) in the given direction. */
