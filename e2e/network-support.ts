@@ -98,13 +98,16 @@ export interface RelayHealth {
   sync: { peer: string; state: string; envelopes: number }[];
 }
 
-export async function health(n: NodeProcess): Promise<{ status: string; store: string; relay: RelayHealth }> {
+/** Anything with the node's HTTP URL. */
+export type HasUrl = Pick<NodeProcess, "url">;
+
+export async function health(n: HasUrl): Promise<{ status: string; store: string; relay: RelayHealth }> {
   const r = await fetch(`${n.url}/healthz`);
   return (await r.json()) as { status: string; store: string; relay: RelayHealth };
 }
 
 /** A metric's value from /metrics (sum over label sets), 0 when absent. */
-export async function metric(n: NodeProcess, name: string): Promise<number> {
+export async function metric(n: HasUrl, name: string): Promise<number> {
   const text = await (await fetch(`${n.url}/metrics`)).text();
   let sum = 0;
   for (const line of text.split("\n")) {
@@ -135,7 +138,7 @@ export async function waitFor(
 }
 
 /** Waits until each node has at least the given number of gossipsub mesh peers. */
-export async function waitMesh(pairs: [NodeProcess, number][], ms = 20_000): Promise<void> {
+export async function waitMesh(pairs: [HasUrl, number][], ms = 20_000): Promise<void> {
   await waitFor(
     "relay mesh",
     async () => {
@@ -155,7 +158,7 @@ export interface RawEnvelope {
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 
 /** POST /message/v1/publish; throws on a non-200 answer. */
-export async function publish(n: NodeProcess, envs: RawEnvelope[], authorization?: string): Promise<void> {
+export async function publish(n: HasUrl, envs: RawEnvelope[], authorization?: string): Promise<void> {
   const r = await fetch(`${n.url}/message/v1/publish`, {
     method: "POST",
     headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
@@ -177,7 +180,7 @@ interface JsonEnvelope {
 }
 
 /** Every envelope of a topic, ascending, following cursors (bounded to 1000 pages). */
-export async function queryAll(n: NodeProcess, topic: string): Promise<RawEnvelope[]> {
+export async function queryAll(n: HasUrl, topic: string): Promise<RawEnvelope[]> {
   const out: RawEnvelope[] = [];
   let cursor: unknown;
   for (let page = 0; page < 1000; page++) {
@@ -211,7 +214,7 @@ export interface HttpSubscription {
 }
 
 /** POST /message/v1/subscribe and collect NDJSON `result` lines in the background. */
-export async function subscribe(n: NodeProcess, topics: string[]): Promise<HttpSubscription> {
+export async function subscribe(n: HasUrl, topics: string[]): Promise<HttpSubscription> {
   const ac = new AbortController();
   const received: RawEnvelope[] = [];
   const r = await fetch(`${n.url}/message/v1/subscribe`, {
