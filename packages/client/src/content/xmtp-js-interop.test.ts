@@ -4,9 +4,15 @@
  * `@xmtp/proto` encoders: bytes we make decode there and vice versa.
  */
 
+import { createHash } from "node:crypto";
 import { TextCodec as JsTextCodec } from "@xmtp/content-type-text";
 import { composite as jsComposite, content as jsContent } from "@xmtp/proto";
-import { Client } from "@xmtp/xmtp-js";
+import {
+  Client,
+  Ciphertext as JsCiphertext,
+  decrypt as jsDecrypt,
+  encrypt as jsEncrypt,
+} from "@xmtp/xmtp-js";
 import { Compression } from "@xmtp-ts/proto";
 import { describe, expect, it } from "vitest";
 import {
@@ -188,5 +194,52 @@ describe("our codecs plug into xmtp-js's pipeline (same codec contract)", () => 
       parts: [{ part: new JsTextCodec().encode("one"), composite: undefined }],
     }).finish();
     expect(hex(comp.encoded.content)).toBe(hex(theirs));
+  });
+});
+
+describe("remote attachment encryption against xmtp-js's encrypt/decrypt", () => {
+  const attachment = {
+    filename: "a.bin",
+    mimeType: "application/octet-stream",
+    data: new Uint8Array([9, 8, 7, 6, 5]),
+  };
+
+  it("our encrypted blob decrypts with xmtp-js and holds the EncodedContent xmtp-js would write", async () => {
+    const enc = await RemoteAttachmentCodec.encodeEncrypted(attachment, new AttachmentCodec());
+    const ct = new JsCiphertext({
+      aes256GcmHkdfSha256: { hkdfSalt: enc.salt, gcmNonce: enc.nonce, payload: enc.payload },
+    });
+    const plain = await jsDecrypt(ct, enc.secret);
+    const decoded = jsContent.EncodedContent.decode(plain);
+    expect(decoded.type?.typeId).toBe("attachment");
+    expect(decoded.parameters).toEqual({ filename: "a.bin", mimeType: "application/octet-stream" });
+    expect(hex(decoded.content)).toBe("0908070605");
+    expect(enc.digest).toBe(createHash("sha256").update(enc.payload).digest("hex"));
+  });
+
+  it("a blob encrypted by xmtp-js loads in ours (digest checked, decoded by the registry)", async () => {
+    const secret = crypto.getRandomValues(new Uint8Array(32));
+    const plain = jsContent.EncodedContent.encode(new AttachmentCodec().encode(attachment)).finish();
+    const ct = await jsEncrypt(plain, secret);
+    const parts = ct.aes256GcmHkdfSha256 as {
+      hkdfSalt: Uint8Array;
+      gcmNonce: Uint8Array;
+      payload: Uint8Array;
+    };
+    const remote = {
+      url: "https://files.example/b",
+      contentDigest: createHash("sha256").update(parts.payload).digest("hex"),
+      salt: parts.hkdfSalt,
+      nonce: parts.gcmNonce,
+      secret,
+      scheme: "https://",
+      contentLength: parts.payload.length,
+      filename: "a.bin",
+    };
+    const loaded = await RemoteAttachmentCodec.load<typeof attachment>(remote, registry, {
+      fetcher: async () => parts.payload,
+    });
+    expect(loaded.filename).toBe("a.bin");
+    expect(hex(loaded.data)).toBe("0908070605");
   });
 });
