@@ -222,7 +222,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         types: { bigint: postgres.BigInt },
         onnotice: () => {},
         connect_timeout: 10,
-        connection: { application_name: "xmtp-node" },
+        // Statements stay prepared (no re-parse), but each run is planned for its own values:
+        // a generic plan picked on a hot topic (scan the primary key, filter the topic) would
+        // crawl through the whole table for a rare one.
+        connection: { application_name: "xmtp-node", plan_cache_mode: "force_custom_plan" },
       });
       try {
         await migrate(db, schemaName, S);
