@@ -37,7 +37,7 @@ let raw: Libp2p<{ pubsub: GossipSub }>;
 beforeAll(async () => {
   node = await startNetNode({ name: "target" });
   raw = (await createLibp2p({
-    privateKey: await generateKeyPair("secp256k1"),
+    privateKey: (await generateKeyPair("secp256k1")) as never,
     addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
     transports: [tcp()],
     connectionEncrypters: [noise()],

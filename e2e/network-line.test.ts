@@ -3,7 +3,7 @@
  * and one on C converse, including live streams; an envelope reaching a node by two paths is
  * stored and delivered once.
  */
-import { Client } from "@xmtp/xmtp-js";
+import { Client, type DecodedMessage } from "@xmtp/xmtp-js";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { alice } from "../packages/node/src/api/test-support.js";
@@ -93,7 +93,7 @@ describe("A–B–C line", () => {
     const incoming = await within(bobConvIt.next(), 20_000, "conversation streamed to bob on C");
     const bobConv = incoming.value;
     expect(bobConv?.topic).toBe(aliceConv.topic);
-    await bobConversations.return(undefined);
+    await bobConversations.return();
     if (bobConv === undefined) throw new Error("no conversation");
 
     const bobStream = await bobConv.streamMessages();
@@ -102,7 +102,11 @@ describe("A–B–C line", () => {
     const aliceIt = aliceStream[Symbol.asyncIterator]();
 
     await aliceConv.send("hello from A");
-    const atBob = await within(bobIt.next(), 20_000, "alice's message live on C");
+    const atBob = (await within(
+      bobIt.next(),
+      20_000,
+      "alice's message live on C",
+    )) as IteratorResult<DecodedMessage>;
     expect(atBob.value?.content).toBe("hello from A");
     expect(atBob.value?.senderAddress).toBe(alice.address);
 
@@ -110,17 +114,21 @@ describe("A–B–C line", () => {
     // Alice's own stream sees her message first, then Bob's reply.
     const seen: string[] = [];
     while (!seen.includes("hello from C")) {
-      const m = await within(aliceIt.next(), 20_000, "bob's reply live on A");
+      const m = (await within(
+        aliceIt.next(),
+        20_000,
+        "bob's reply live on A",
+      )) as IteratorResult<DecodedMessage>;
       seen.push(String(m.value?.content));
     }
     expect(seen).toContain("hello from C");
 
-    await bobStream.return(undefined);
-    await aliceStream.return(undefined);
+    await bobStream.return();
+    await aliceStream.return();
 
     // History is complete on both ends.
-    const onA = (await aliceConv.messages()).map((m) => m.content);
-    const onC = (await bobConv.messages()).map((m) => m.content);
+    const onA = (await aliceConv.messages()).map((m: DecodedMessage) => m.content);
+    const onC = (await bobConv.messages()).map((m: DecodedMessage) => m.content);
     expect(onA).toEqual(["hello from A", "hello from C"]);
     expect(onC).toEqual(["hello from A", "hello from C"]);
   }, 90_000);
