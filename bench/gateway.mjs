@@ -27,6 +27,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const CLI = fileURLToPath(new URL("../packages/cli/bin/xmtp.js", import.meta.url));
 const ECHO = fileURLToPath(new URL("./gateway-echo-server.mjs", import.meta.url));
+const API_ONLY = fileURLToPath(new URL("./gateway-node-server.mjs", import.meta.url));
 
 const lines = [];
 export const out = (s = "") => {
@@ -89,8 +90,9 @@ export async function startNode(extraArgs = []) {
   };
 }
 
-async function startEcho() {
-  const proc = spawn(process.execPath, [ECHO], { stdio: ["ignore", "pipe", "inherit"] });
+/** A child process that prints its HTTP port: the echo baseline, or the node without its relay. */
+async function startServer(script, args = []) {
+  const proc = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise((resolve) =>
     proc.stdout.once("data", (d) => resolve(Number(String(d).trim()))),
   );
@@ -228,10 +230,11 @@ async function main() {
   const rows = makeEnvelopes(ENVELOPES * 3);
   const raw = rawSqlite();
   const node = await startNode();
+  const apiOnly = await startServer(API_ONLY, [tmp()]);
   const bodies = [];
   for (let i = ENVELOPES; i < rows.length; i += BATCH) bodies.push(bodyOf(rows.slice(i, i + BATCH)));
   const per = Math.floor(ENVELOPES / ROUNDS / BATCH) * BATCH;
-  const t = { raw: 0, gw1: 0, gw4: 0 };
+  const t = { raw: 0, gw1: 0, gw4: 0, api1: 0 };
   for (let r = 0; r < ROUNDS; r++) {
     t.raw += raw.run(rows.slice(r * per, (r + 1) * per));
     t.gw1 += await gatewayBatches(
@@ -244,8 +247,14 @@ async function main() {
       bodies.slice(((2 * r + 1) * per) / BATCH, ((2 * r + 2) * per) / BATCH),
       4,
     );
+    t.api1 += await gatewayBatches(
+      apiOnly.url,
+      bodies.slice((2 * r * per) / BATCH, ((2 * r + 1) * per) / BATCH),
+      1,
+    );
   }
   raw.close();
+  await apiOnly.stop();
   const rate = (ms) => ((per * ROUNDS) / ms) * 1000;
   out(
     `| batched publish, ${BATCH} × 256 B envelopes per request, 1 client (envelopes/s) | ${fmt(rate(t.gw1))} | raw SQLite inserts, ${BATCH}/transaction: ${fmt(rate(t.raw))} | ${(t.raw / t.gw1).toFixed(2)}× | ≥ 0.5× |`,
@@ -253,12 +262,15 @@ async function main() {
   out(
     `| batched publish, same, 4 concurrent clients (envelopes/s) | ${fmt(rate(t.gw4))} | ${fmt(rate(t.raw))} | ${(t.raw / t.gw4).toFixed(2)}× | ≥ 0.5× |`,
   );
+  out(
+    `| batched publish, 1 client, node without its relay part (envelopes/s) | ${fmt(rate(t.api1))} | ${fmt(rate(t.raw))} | ${(t.raw / t.api1).toFixed(2)}× | ≥ 0.5× |`,
+  );
 
   // 2. Single-envelope publish vs a bare fastify echo route
   const single = (i) =>
     `{"envelopes":[{"contentTopic":"/xmtp/0/m-single-${i % 1000}/proto","timestampNs":"${1_700_000_000_000_000_000n + BigInt(i)}","message":"${randomBytes(256).toString("base64")}"}]}`;
   const singleBodies = Array.from({ length: 4096 }, (_, i) => single(i));
-  const echo = await startEcho();
+  const echo = await startServer(ECHO);
   let seq = 0;
   const sum = { echo: { count: 0, ms: 0 }, pub: { count: 0, ms: 0 } };
   for (let r = 0; r < ROUNDS; r++) {
