@@ -73,3 +73,38 @@ describe("postgres store: several nodes on one schema", () => {
     );
   });
 });
+
+describe("postgres store: rows and migrations", () => {
+  it("stores receiver time and should_expire, and refuses a schema from a newer version", async () => {
+    const schema = `store_test_${randomBytes(6).toString("hex")}`;
+    const store = createPostgresStore({ url: TEST_DATABASE_URL, schema, now: () => 123_456_789n });
+    const sql = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+    try {
+      await store.start();
+      await store.insert([makeEnvelope("/xmtp/0/keep/proto", 1n), makeEnvelope("/other/topic", 2n)]);
+      await store.stop();
+      const rows = await sql.unsafe(
+        `SELECT content_topic, receiver_ts::text AS r, should_expire FROM "${schema}".envelopes ORDER BY content_topic`,
+      );
+      expect(rows.map((r) => ({ ...r }))).toEqual([
+        { content_topic: "/other/topic", r: "123456789", should_expire: true },
+        { content_topic: "/xmtp/0/keep/proto", r: "123456789", should_expire: false },
+      ]);
+      const versions = await sql.unsafe(`SELECT version, name FROM "${schema}".store_migrations`);
+      expect(versions.map((r) => ({ ...r }))).toEqual([{ version: 1, name: "envelopes" }]);
+      await sql.unsafe(`INSERT INTO "${schema}".store_migrations (version, name) VALUES (99, 'future')`);
+      const again = createPostgresStore({ url: TEST_DATABASE_URL, schema });
+      const err = await again.start().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(XmtpError);
+      expect((err as XmtpError).code).toBe(Code.FailedPrecondition);
+      await again.stop();
+    } finally {
+      await store.stop();
+      await sql.end();
+      await dropSchema(schema);
+    }
+  });
+});

@@ -1,8 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Code, XmtpError } from "@xmtp-ts/protocol";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
 import { createSqliteStore } from "./sqlite.js";
-import { describeStoreCompliance } from "./store.compliance.js";
+import { describeStoreCompliance, makeEnvelope } from "./store.compliance.js";
 
 for (const groupCommit of [true, false]) {
   describeStoreCompliance(`sqlite${groupCommit ? "" : " (no group commit)"}`, async () => {
@@ -23,3 +26,56 @@ for (const groupCommit of [true, false]) {
     };
   });
 }
+
+describe("sqlite store: rows and migrations", () => {
+  const withDir = async (fn: (path: string) => Promise<void>) => {
+    const dir = mkdtempSync(join(tmpdir(), "xmtp-store-"));
+    try {
+      await fn(join(dir, "store.db"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it("stores receiver time and should_expire beside each envelope (protocol.md §3.1)", () =>
+    withDir(async (path) => {
+      const store = createSqliteStore({ path, now: () => 123_456_789n });
+      await store.start();
+      await store.insert([makeEnvelope("/xmtp/0/keep/proto", 1n), makeEnvelope("/other/topic", 2n)]);
+      await store.stop();
+      const db = new Database(path, { readonly: true });
+      db.defaultSafeIntegers(true);
+      const rows = db
+        .prepare("SELECT content_topic, receiver_ts, should_expire FROM envelopes ORDER BY content_topic")
+        .all();
+      db.close();
+      expect(rows).toEqual([
+        { content_topic: "/other/topic", receiver_ts: 123_456_789n, should_expire: 1n },
+        { content_topic: "/xmtp/0/keep/proto", receiver_ts: 123_456_789n, should_expire: 0n },
+      ]);
+    }));
+
+  it("records applied migrations and refuses a database from a newer version", () =>
+    withDir(async (path) => {
+      const store = createSqliteStore({ path });
+      await store.start();
+      await store.stop();
+      const db = new Database(path);
+      expect(db.prepare("SELECT version, name FROM store_migrations").all()).toEqual([
+        { version: 1, name: "envelopes" },
+      ]);
+      expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+      db.prepare(
+        "INSERT INTO store_migrations (version, name, applied_at_ns) VALUES (99, 'future', 0)",
+      ).run();
+      db.close();
+      const again = createSqliteStore({ path });
+      const err = await again.start().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(XmtpError);
+      expect((err as XmtpError).code).toBe(Code.FailedPrecondition);
+      await again.stop();
+    }));
+});
