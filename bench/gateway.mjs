@@ -234,7 +234,7 @@ async function main() {
   const bodies = [];
   for (let i = ENVELOPES; i < rows.length; i += BATCH) bodies.push(bodyOf(rows.slice(i, i + BATCH)));
   const per = Math.floor(ENVELOPES / ROUNDS / BATCH) * BATCH;
-  const t = { raw: 0, gw1: 0, gw4: 0, api1: 0 };
+  const t = { raw: 0, gw1: 0, gw4: 0, api1: 0, api4: 0 };
   for (let r = 0; r < ROUNDS; r++) {
     t.raw += raw.run(rows.slice(r * per, (r + 1) * per));
     t.gw1 += await gatewayBatches(
@@ -252,6 +252,11 @@ async function main() {
       bodies.slice((2 * r * per) / BATCH, ((2 * r + 1) * per) / BATCH),
       1,
     );
+    t.api4 += await gatewayBatches(
+      apiOnly.url,
+      bodies.slice(((2 * r + 1) * per) / BATCH, ((2 * r + 2) * per) / BATCH),
+      4,
+    );
   }
   raw.close();
   await apiOnly.stop();
@@ -264,6 +269,9 @@ async function main() {
   );
   out(
     `| batched publish, 1 client, node without its relay part (envelopes/s) | ${fmt(rate(t.api1))} | ${fmt(rate(t.raw))} | ${(t.raw / t.api1).toFixed(2)}× | ≥ 0.5× |`,
+  );
+  out(
+    `| batched publish, 4 concurrent clients, node without its relay part (envelopes/s) | ${fmt(rate(t.api4))} | ${fmt(rate(t.raw))} | ${(t.raw / t.api4).toFixed(2)}× | ≥ 0.5× |`,
   );
 
   // 2. Single-envelope publish vs a bare fastify echo route
