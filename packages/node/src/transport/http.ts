@@ -254,6 +254,8 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
       sub.close();
     };
     res.on("close", onClose);
+    // The client may have gone before the listener was in place.
+    if (res.destroyed || req.raw.socket.destroyed) onClose();
     req.raw.socket.setKeepAlive(true, 60_000);
     res.writeHead(200, {
       "content-type": "application/json",
@@ -328,6 +330,7 @@ function acceptsGzip(req: FastifyRequest): boolean {
 const seconds = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9;
 
 function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off("drain", done);
