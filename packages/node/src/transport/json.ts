@@ -236,9 +236,19 @@ export function statusJson(err: XmtpError): string {
   return `{"code":${err.code},"message":${JSON.stringify(err.message)},"details":[]}`;
 }
 
-/** One NDJSON stream line carrying an envelope. */
+const lines = new WeakMap<Envelope, string>();
+
+/**
+ * One NDJSON stream line carrying an envelope. A fanned-out envelope is the same object for every
+ * subscriber, so its line is encoded once and reused.
+ */
 export function streamResultLine(env: Envelope): string {
-  return `{"result":${envelopeJson(env)}}\n`;
+  let line = lines.get(env);
+  if (line === undefined) {
+    line = `{"result":${envelopeJson(env)}}\n`;
+    lines.set(env, line);
+  }
+  return line;
 }
 
 /** The NDJSON line that ends a stream with an error. */
