@@ -7,6 +7,7 @@
 import { ContentTypeText as JsContentTypeText } from "@xmtp/xmtp-js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
+  Client,
   ContentTypeReaction,
   type ConversationV2,
   type DecodedMessage,
@@ -33,6 +34,15 @@ describe("V2 with xmtp-js", () => {
     const ours = await clients.ourClient(ow);
     const js = await clients.jsClient(jw);
     expect(await js.canMessage(ow.address)).toBe(true);
+    expect(await ours.canMessage(jw.address)).toBe(true);
+    const stranger = wallet().address;
+    expect(await ours.canMessage([jw.address, stranger, ow.address.toLowerCase()])).toEqual([
+      true,
+      false,
+      true,
+    ]);
+    expect(await Client.canMessage(jw.address, { apiUrl: node.url })).toBe(true);
+    expect(await Client.canMessage([stranger], { apiUrl: node.url })).toEqual([false]);
     const jsConvo = await js.conversations.newConversation(ow.address);
     await jsConvo.send("hello from xmtp-js");
     const list = await ours.conversations.list();

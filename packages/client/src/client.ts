@@ -26,6 +26,7 @@ import type { ConversationsContext } from "./conversations/conversation.js";
 import { Conversations, type ConversationsOptions } from "./conversations/conversations.js";
 import { type OwnKeys, ownKeysFromBundleV1 } from "./conversations/own-keys.js";
 import type { ConversationTransport } from "./conversations/transport.js";
+import { cryptoPool } from "./conversations/worker-pool.js";
 import { decodePrivateKeyBundle, encodePrivateKeyBundle } from "./keys/private.js";
 import type { BatchEnvelopeApi } from "./keystore/api.js";
 import { type KeySource, loadOrCreatePrivateKeyBundle } from "./keystore/bootstrap.js";
@@ -139,6 +140,8 @@ export class Client {
         publishLegacyContact: options.publishLegacyContact ?? false,
       });
     }
+    // Start the crypto workers now (Node, built code) so they are warm when the app lists.
+    cryptoPool();
     return new Client(api, bundle, ownKeysFromBundleV1(bundle), new ContactCache(api), source, options);
   }
 

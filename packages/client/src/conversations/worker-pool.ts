@@ -3,6 +3,7 @@
  * messages), so every core works on it. Node only: it is found at runtime through
  * `process.getBuiltinModule` and needs the built `crypto-worker.js` next to this module; anywhere
  * else {@link cryptoPool} returns undefined and callers do the work on the calling thread.
+ * `XMTP_CRYPTO_WORKERS=<n>` sets the pool size (0 or 1 turns it off; default: the core count, ≤ 8).
  */
 import type { Envelope } from "@xmtp-ts/proto";
 import type { WorkerRequest, WorkerResult } from "./crypto-worker.js";
@@ -133,7 +134,12 @@ export function cryptoPool(): CryptoPool | undefined {
     if (!wt || !os || !fs || !url) return undefined;
     const script = new URL("./crypto-worker.js", import.meta.url);
     if (script.protocol !== "file:" || !fs.existsSync(url.fileURLToPath(script))) return undefined;
-    const n = Math.max(1, Math.min(8, os.availableParallelism()));
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+    const wanted = env?.XMTP_CRYPTO_WORKERS === undefined ? undefined : Number(env.XMTP_CRYPTO_WORKERS);
+    const n =
+      wanted !== undefined && Number.isInteger(wanted)
+        ? wanted
+        : Math.max(1, Math.min(8, os.availableParallelism()));
     if (n < 2) return undefined;
     shared = new CryptoPool(Array.from({ length: n }, () => new wt.Worker(script) as unknown as PoolWorker));
   } catch {

@@ -1,0 +1,92 @@
+/**
+ * The worker-thread crypto pool runs only from built code (it needs dist/conversations/crypto-worker.js),
+ * so this test drives the built modules: the pool must give the same results and the same typed
+ * rejections as the calling thread. Run `npx tsc -b packages/cli packages/client` first.
+ */
+import { create } from "@bufbuild/protobuf";
+import { afterAll, describe, expect, test } from "vitest";
+import { EnvelopeSchema } from "../packages/proto/src/index.js";
+
+const dist = "../packages/client/dist";
+const { cryptoPool } = await import(`${dist}/conversations/worker-pool.js`);
+const { createInvitation, sealInvitation, invitationEnvelopes, openInvitation } = await import(
+  `${dist}/conversations/invitation.js`
+);
+const { encodeMessageV2, decodeMessageV2, v2Envelope } = await import(`${dist}/conversations/v2.js`);
+const { deriveInvitationSecrets } = await import(`${dist}/conversations/invitation.js`);
+const { randomKeys } = await import("../packages/client/src/conversations/test-fixtures.js");
+
+const pool = cryptoPool();
+afterAll(async () => {
+  await pool?.close();
+});
+
+describe("crypto pool (built code)", () => {
+  test("opens invitations and decodes V2 messages like the calling thread, with typed errors", async () => {
+    expect(pool).toBeDefined();
+    const alice = randomKeys();
+    const peers = Array.from({ length: 12 }, () => randomKeys());
+    const envs = [];
+    for (const [i, p] of peers.entries()) {
+      const inv = await createInvitation(p, alice.signedBundle, alice.address);
+      const sealed = await sealInvitation(p, alice.signedBundle, inv, BigInt(i + 1));
+      envs.push(invitationEnvelopes(sealed, BigInt(i + 1), alice.address, p.address)[0]);
+    }
+    envs.push(
+      create(EnvelopeSchema, {
+        contentTopic: envs[0].contentTopic,
+        timestampNs: 99n,
+        message: envs[0].message,
+      }),
+    );
+    const pooled = await pool.openInvitations(alice, envs);
+    for (let i = 0; i < peers.length; i++) {
+      const local = await openInvitation(alice, envs[i]);
+      expect(pooled[i].topic).toBe(local.topic);
+      expect(pooled[i].keyMaterial).toEqual(local.keyMaterial);
+      expect(pooled[i].peerAddress).toBe(peers[i]!.address);
+    }
+    expect(pooled[peers.length]).toMatchObject({ name: "InvitationError", reason: "timestamp-mismatch" });
+
+    const bob = peers[0]!;
+    const { topic, keyMaterial } = await deriveInvitationSecrets(bob, alice.signedBundle, alice.address);
+    const inputs = [];
+    for (let i = 0; i < 40; i++) {
+      const own = i % 2 ? alice : bob;
+      const m = await encodeMessageV2({
+        own,
+        topic,
+        keyMaterial,
+        payload: new Uint8Array([i]),
+        createdNs: BigInt(i + 1),
+      });
+      inputs.push({
+        envelope: v2Envelope(topic, BigInt(i + 1), m.bytes),
+        topic,
+        keyMaterial,
+        participants: [alice.address, bob.address],
+      });
+    }
+    const outsider = await encodeMessageV2({
+      own: peers[1]!,
+      topic,
+      keyMaterial,
+      payload: new Uint8Array([7]),
+      createdNs: 77n,
+    });
+    inputs.push({
+      envelope: v2Envelope(topic, 77n, outsider.bytes),
+      topic,
+      keyMaterial,
+      participants: [alice.address, bob.address],
+    });
+    const decoded = await pool.decodeV2(inputs);
+    for (let i = 0; i < 40; i++) {
+      const local = await decodeMessageV2(inputs[i]);
+      expect(decoded[i].id).toBe(local.id);
+      expect(decoded[i].senderAddress).toBe(local.senderAddress);
+      expect(decoded[i].payload).toEqual(local.payload);
+    }
+    expect(decoded[40]).toMatchObject({ name: "MessageDecodeError", reason: "sender-not-participant" });
+  });
+});
