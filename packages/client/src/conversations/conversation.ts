@@ -3,6 +3,8 @@
  * `streamEphemeral`. Decoding failures never throw out of `messages()` or a stream: they are
  * skipped and reported to `onError` as a typed {@link MessageDecodeError}.
  */
+
+import { bytesToHex } from "@noble/hashes/utils.js";
 import type {
   Compression,
   ConsentProofPayload,
@@ -24,6 +26,7 @@ import { toLegacyPublicKeyBundle } from "../keys/public.js";
 import { AsyncQueue } from "./async-queue.js";
 import type { ConversationContext } from "./invitation.js";
 import type { OwnKeys } from "./own-keys.js";
+import { sha256 } from "./primitives.js";
 import { type ConversationTransport, type QueryRange, queryAll } from "./transport.js";
 import { decodeMessageV1, encodeMessageV1, v1Envelopes } from "./v1.js";
 import { type DecodedV2, decodeMessageV2, encodeMessageV2, MessageDecodeError, v2Envelope } from "./v2.js";
@@ -162,26 +165,73 @@ export async function streamDecoded(
     return queue;
   }
   ac.signal.addEventListener("abort", () => queue.end(), { once: true });
-  const source = await ctx.transport.subscribe(topics, ac.signal);
-  // Decode in arrival order, one at a time, so the stream keeps the network order.
-  (async () => {
+  let source = await ctx.transport.subscribe(topics, ac.signal);
+  let lastNs = BigInt(Date.now()) * 1_000_000n;
+  const seen = new Set<string>();
+  const handle = async (env: Envelope) => {
+    const k = `${env.contentTopic}:${env.timestampNs}:${bytesToHex(sha256(env.message))}`;
+    if (seen.has(k)) return;
+    if (seen.size >= STREAM_DEDUPE_WINDOW) seen.clear();
+    seen.add(k);
+    if (env.timestampNs > lastNs) lastNs = env.timestampNs;
     try {
-      for await (const env of source) {
-        if (queue.isClosed) break;
-        try {
-          const m = await decode(env);
-          if (m) queue.push(m);
-        } catch (err) {
-          opts.onError?.(asDecodeError(err, env));
+      const m = await decode(env);
+      if (m) queue.push(m);
+    } catch (err) {
+      opts.onError?.(asDecodeError(err, env));
+    }
+  };
+  // Decode in arrival order, one at a time, so the stream keeps the network order. When the
+  // subscription drops, resubscribe and backfill from the last envelope seen (minus a margin for
+  // skewed senders), skipping envelopes already delivered.
+  (async () => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for await (const env of source) {
+          if (queue.isClosed) return;
+          attempt = 0;
+          await handle(env);
+        }
+      } catch (err) {
+        if (ac.signal.aborted) return;
+        if (attempt >= STREAM_MAX_RETRIES) {
+          queue.end(err);
+          return;
         }
       }
-      queue.end();
-    } catch (err) {
-      queue.end(ac.signal.aborted ? undefined : err);
+      if (queue.isClosed || ac.signal.aborted) return;
+      if (attempt >= STREAM_MAX_RETRIES) {
+        queue.end(new Error("subscription ended and could not be re-established"));
+        return;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
+      if (ac.signal.aborted) return;
+      try {
+        source = await ctx.transport.subscribe(topics, ac.signal);
+        const since = lastNs > STREAM_BACKFILL_MARGIN_NS ? lastNs - STREAM_BACKFILL_MARGIN_NS : 1n;
+        for (const topic of topics) {
+          for await (const page of ctx.transport.queryPages(topic, {
+            direction: "ascending",
+            startNs: since,
+          })) {
+            for (const env of page) await handle(env);
+          }
+        }
+      } catch {
+        // retried on the next turn
+        source = (async function* () {})();
+      }
     }
   })();
   return queue;
 }
+
+/** Streams remember this many delivered envelopes to skip repeats after a resubscribe. */
+export const STREAM_DEDUPE_WINDOW = 10_000;
+/** Backfill after a dropped subscription starts this far before the last envelope seen. */
+export const STREAM_BACKFILL_MARGIN_NS = 60n * 1_000_000_000n;
+/** Consecutive failed resubscribes before a stream ends with an error. */
+export const STREAM_MAX_RETRIES = 8;
 
 async function buildDecoded(
   ctx: ConversationsContext,

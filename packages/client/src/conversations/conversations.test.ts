@@ -159,4 +159,24 @@ describe("Conversations", () => {
     await all.return!();
     expect(net.subscriptions).toBe(0);
   });
+
+  test("a dropped message stream resubscribes and backfills without repeats", async () => {
+    const { net, mk } = setup();
+    const aliceK = vectorKeys("alice");
+    const alice = mk(aliceK);
+    const bob = mk(vectorKeys("bob"));
+    const b2a = await bob.newConversation(aliceK.address);
+    const a2b = (await alice.list())[0]!;
+    const stream = await a2b.streamMessages();
+    await b2a.send("one");
+    expect((await take(stream, 1)).map((m) => m.content)).toEqual(["one"]);
+    net.dropSubscriptions();
+    await b2a.send("two (while dropped)");
+    const next = await take(stream, 1);
+    expect(next.map((m) => m.content)).toEqual(["two (while dropped)"]);
+    await b2a.send("three");
+    expect((await take(stream, 1)).map((m) => m.content)).toEqual(["three"]);
+    await stream.return!();
+    expect(net.subscriptions).toBe(0);
+  });
 });

@@ -53,6 +53,11 @@ export class MemoryTransport implements ConversationTransport {
     return entry.q;
   }
 
+  /** Ends every live subscription, as a dropped connection would. */
+  dropSubscriptions(): void {
+    for (const s of [...this.subs]) s.q.end();
+  }
+
   get subscriptions(): number {
     return this.subs.size;
   }
