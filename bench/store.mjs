@@ -407,6 +407,22 @@ async function pgBench() {
   }
 }
 
+const NOTES = `
+Reading the numbers:
+
+- Single-statement rows measure what the store adds on top of the driver (validation, the uint64
+  flip, Uint8Array views, a promise). The machine is shared, so expect ±30% run-to-run noise.
+- Group commit: with 64 concurrent single-envelope inserts the SQLite store commits once per
+  event-loop turn instead of once per insert, which is roughly a 10× per-envelope gain at
+  \`synchronous=FULL\` (each caller still resolves only after the shared commit).
+- Multi-topic pages: the baseline is the obvious single statement (\`IN (…)\` / \`= ANY(…)\`). SQLite
+  walks the topic index per topic and its sorted-IN \`LIMIT\` early-out keeps that bounded, so the
+  SQLite store uses exactly that statement. PostgreSQL plans it per topic set: a primary-key walk
+  with a topic filter is fast when the topics are recent (hot + 49) but reads the whole table
+  when they only have old history (cold topics). The PostgreSQL store uses a per-topic
+  \`LATERAL … LIMIT\` instead, bounded by topics × limit index entries in every case.
+`;
+
 const dir = mkdtempSync(join(tmpdir(), "xmtp-store-bench-"));
 try {
   out(
@@ -428,7 +444,7 @@ if (process.env.BENCH_NO_DOCS !== "1") {
   } catch {
     text = "# Benchmarks\n";
   }
-  const section = `## Store\n\nMeasured by \`node bench/store.mjs\` (after \`npx tsc -b packages/cli packages/client\`).\n${lines.join("\n")}\n`;
+  const section = `## Store\n\nMeasured by \`node bench/store.mjs\` (after \`npx tsc -b packages/cli packages/client\`).\n${lines.join("\n")}\n${NOTES}`;
   const start = text.indexOf("\n## Store\n");
   if (start < 0) text = `${text.trimEnd()}\n\n${section}`;
   else {
