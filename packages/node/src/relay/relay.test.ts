@@ -194,6 +194,7 @@ describe("history sync", () => {
     const b1 = await startTestNode({
       dir,
       peers: [a.addr],
+      syncBatchSize: 100,
       wrapIngest: (ingest) => async (e, source) => {
         if (++calls > 3) throw new Error("simulated crash");
         await ingest(e, source);
@@ -225,8 +226,10 @@ describe("history sync", () => {
     // Written to A's store directly: it never travels over the relay, only sync can bring it.
     await a.store.insert([row(env(topic("late"), now, "offline"))]);
     for (const c of b.relay.libp2p.getConnections()) await c.close();
-    await waitFor("resynced", async () => (await b.store.count()) === 1);
-    expect(b.relay.stats().syncCompleted).toBe(2);
+    await waitFor(
+      "resynced",
+      async () => (await b.store.count()) === 1 && b.relay.stats().syncCompleted === 2,
+    );
   });
 });
 

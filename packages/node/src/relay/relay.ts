@@ -61,6 +61,8 @@ export interface RelayOptions {
   syncStateFile?: string | undefined;
   /** Safety window for sync (default 20 s). */
   syncWindowNs?: bigint | undefined;
+  /** Envelopes per sync insert (default 1000). */
+  syncBatchSize?: number | undefined;
   /** Set false to serve the store protocol without syncing from peers. */
   sync?: boolean | undefined;
 }
@@ -141,6 +143,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     stats,
     stateFile: opts.syncStateFile,
     windowNs: opts.syncWindowNs,
+    batchSize: opts.syncBatchSize,
   });
   const syncEnabled = opts.sync ?? true;
 

@@ -293,14 +293,22 @@ export class StoreSession {
     }
   }
 
-  /** Closes the current stream. */
+  /** Closes the current stream (gracefully, else by reset after 2 s). */
   async close(): Promise<void> {
     const o = this.open;
     this.open = undefined;
     if (o === undefined) return;
     o.outbox.end();
-    await o.sent.catch(() => {});
-    await o.stream.close().catch((err: Error) => o.stream.abort(err));
+    const signal = AbortSignal.timeout(2000);
+    try {
+      await Promise.race([
+        o.sent,
+        new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+      ]);
+      await o.stream.close({ signal });
+    } catch (err) {
+      o.stream.abort(err as Error);
+    }
   }
 
   private async attempt(query: HistoryQuery, signal: AbortSignal): Promise<HistoryResponse> {
@@ -318,6 +326,7 @@ export class StoreSession {
     }
     const current = o;
     const onAbort = () => current.stream.abort(new Error("store query aborted"));
+    if (signal.aborted) onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       const requestId = newRequestId();

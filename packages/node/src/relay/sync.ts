@@ -30,6 +30,10 @@ export const SYNC_WINDOW_NS = 20_000_000_000n;
 export const MAX_CONCURRENT_SYNCS = 5;
 /** A single page request that takes longer than this fails the sync. */
 export const SYNC_PAGE_TIMEOUT_MS = 30_000;
+/** Envelopes inserted per ingest call (one store transaction); pages are buffered up to this. */
+export const SYNC_BATCH_ENVELOPES = 1_000;
+/** …or up to this many payload bytes, whichever comes first. */
+export const SYNC_BATCH_BYTES = 8 * 1_048_576;
 /** Retries of a failed sync while the peer stays connected. */
 export const SYNC_MAX_RETRIES = 5;
 
@@ -44,6 +48,8 @@ export interface SyncOptions {
   stateFile?: string | undefined;
   windowNs?: bigint | undefined;
   pageSize?: number | undefined;
+  /** Envelopes per ingest call (default SYNC_BATCH_ENVELOPES). */
+  batchSize?: number | undefined;
   /** Wall clock in ns (tests). */
   nowNs?: (() => bigint) | undefined;
 }
@@ -100,6 +106,7 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
   const { dialer, store, ingest, logger, stats } = opts;
   const windowNs = opts.windowNs ?? SYNC_WINDOW_NS;
   const pageSize = opts.pageSize ?? MAX_STORE_PAGE_SIZE;
+  const batchSize = Math.max(1, opts.batchSize ?? SYNC_BATCH_ENVELOPES);
   const now = opts.nowNs ?? wallNs;
   const peers = new Map<string, PeerState>();
   /** Persisted: peer → sender time (ns) up to which an unfinished sync had inserted. */
@@ -212,6 +219,35 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
     logger.info({ peer: key, fromNs: startNs.toString() }, "history sync started");
     let lastSave = Date.now();
     const session = new StoreSession(dialer, s.peer);
+    // Pages are buffered into batches (one store transaction each); one batch is inserted while the
+    // next pages are fetched. Memory: the buffer, the batch being inserted and one page in flight.
+    let buffer: Envelope[] = [];
+    let bufferBytes = 0;
+    let inserting: Promise<void> | undefined;
+    const flush = async () => {
+      if (inserting !== undefined) await inserting;
+      if (buffer.length === 0) return;
+      const batch = buffer;
+      buffer = [];
+      bufferBytes = 0;
+      inserting = ingest(batch).then(() => {
+        const lastTs = batch[batch.length - 1]?.timestampNs ?? 0n;
+        stats.syncEnvelopes += batch.length;
+        stats.syncLastTimestampNs = lastTs;
+        s.status.envelopes += batch.length;
+        s.status.lastTimestampNs = lastTs.toString();
+        pending.set(key, lastTs);
+        if (Date.now() - lastSave > 1000) {
+          lastSave = Date.now();
+          void save();
+          logger.info(
+            { peer: key, envelopes: s.status.envelopes, atNs: lastTs.toString() },
+            "history sync progress",
+          );
+        }
+      });
+      inserting.catch(() => {});
+    };
     try {
       let cursor: Index | undefined;
       let next: Promise<HistoryResponse> | undefined = fetchPage(session, startNs, undefined);
@@ -226,7 +262,7 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
           if (!after(cursor, nextCursor))
             throw new Error("store peer returned a cursor that does not advance");
           cursor = nextCursor;
-          // Ask for the next page while this one is inserted.
+          // Ask for the next page while this one is buffered or inserted.
           next = fetchPage(session, startNs, cursor);
           next.catch(() => {});
         }
@@ -238,26 +274,16 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
             "dropped envelopes over the API limits from a store response",
           );
         }
-        if (envelopes.length > 0) {
-          await ingest(envelopes);
-          const lastTs = envelopes[envelopes.length - 1]?.timestampNs ?? 0n;
-          stats.syncEnvelopes += envelopes.length;
-          stats.syncLastTimestampNs = lastTs;
-          s.status.envelopes += envelopes.length;
-          s.status.lastTimestampNs = lastTs.toString();
-          pending.set(key, lastTs);
-          if (Date.now() - lastSave > 1000) {
-            lastSave = Date.now();
-            void save();
-            logger.info(
-              { peer: key, envelopes: s.status.envelopes, atNs: lastTs.toString() },
-              "history sync progress",
-            );
-          }
+        for (const e of envelopes) {
+          buffer.push(e);
+          bufferBytes += e.message.length;
         }
+        if (buffer.length >= batchSize || bufferBytes >= SYNC_BATCH_BYTES) await flush();
         stats.syncPages++;
         s.status.pages++;
       }
+      await flush();
+      await inserting;
       // A full pass from startNs covers every unfinished sync positioned at or after it.
       pending.delete(key);
       for (const [p, pos] of pending) if (pos >= startNs) pending.delete(p);
@@ -278,6 +304,7 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
       throw err;
     } finally {
       stats.syncActive--;
+      await inserting?.catch(() => {});
       await session.close();
     }
   };
@@ -331,7 +358,9 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
       stopped = true;
       abort.abort();
       for (const s of peers.values()) clearTimeout(s.retryTimer);
-      await Promise.allSettled([...peers.values()].map((s) => s.running));
+      // Running syncs end promptly once aborted; never let a stuck peer hold up shutdown.
+      const settled = Promise.allSettled([...peers.values()].map((s) => s.running));
+      await Promise.race([settled, new Promise((r) => setTimeout(r, 5000).unref())]);
       await saving;
     },
     peerConnected(peer) {

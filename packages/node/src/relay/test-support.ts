@@ -33,6 +33,7 @@ export interface TestNodeOptions {
   store?: Store;
   sync?: boolean;
   port?: number;
+  syncBatchSize?: number;
 }
 
 export function tempDir(): string {
@@ -63,6 +64,7 @@ export async function startTestNode(opts: TestNodeOptions = {}): Promise<TestNod
     onMessage: opts.wrapIngest ? opts.wrapIngest(ingest) : ingest,
     syncStateFile: join(dir, "sync-state.json"),
     sync: opts.sync ?? true,
+    ...(opts.syncBatchSize !== undefined ? { syncBatchSize: opts.syncBatchSize } : {}),
   });
   await relay.start();
   const r = relay;
