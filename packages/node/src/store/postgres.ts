@@ -91,6 +91,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   const now = options.now ?? (() => BigInt(Date.now()) * 1_000_000n);
   let state: "new" | "running" | "stopped" = "new";
   let sql: Sql | undefined;
+  let starting: Promise<void> | undefined;
 
   const open = (): Sql => {
     if (state !== "running" || sql === undefined) throw notRunning(state === "new" ? "new" : "stopped");
@@ -215,29 +216,36 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   };
 
   return {
-    async start() {
-      if (state === "running") return;
-      const db: Sql = postgres(options.url, {
-        max: options.poolSize ?? 10,
-        types: { bigint: postgres.BigInt },
-        onnotice: () => {},
-        connect_timeout: 10,
-        // Statements stay prepared (no re-parse), but each run is planned for its own values:
-        // a generic plan picked on a hot topic (scan the primary key, filter the topic) would
-        // crawl through the whole table for a rare one.
-        connection: { application_name: "xmtp-node", plan_cache_mode: "force_custom_plan" },
+    start() {
+      if (state === "running") return Promise.resolve();
+      // Concurrent start() calls share one attempt (one pool).
+      starting ??= (async () => {
+        const db: Sql = postgres(options.url, {
+          max: options.poolSize ?? 10,
+          types: { bigint: postgres.BigInt },
+          onnotice: () => {},
+          connect_timeout: 10,
+          // Statements stay prepared (no re-parse), but each run is planned for its own values:
+          // a generic plan picked on a hot topic (scan the primary key, filter the topic) would
+          // crawl through the whole table for a rare one.
+          connection: { application_name: "xmtp-node", plan_cache_mode: "force_custom_plan" },
+        });
+        try {
+          await migrate(db, schemaName, S);
+        } catch (err) {
+          await db.end({ timeout: 1 }).catch(() => {});
+          throw translate(err);
+        }
+        sql = db;
+        state = "running";
+      })().finally(() => {
+        starting = undefined;
       });
-      try {
-        await migrate(db, schemaName, S);
-      } catch (err) {
-        await db.end({ timeout: 1 }).catch(() => {});
-        throw translate(err);
-      }
-      sql = db;
-      state = "running";
+      return starting;
     },
 
     async stop() {
+      await starting?.catch(() => {});
       const db = sql;
       sql = undefined;
       state = "stopped";

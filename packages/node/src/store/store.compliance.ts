@@ -496,12 +496,17 @@ export function describeStoreCompliance(name: string, factory: () => Promise<Sto
           expect(await store.healthy()).toBe(false);
         }));
 
-      it("can be stopped twice and started twice", () =>
+      it("can be stopped twice and started twice, also concurrently", () =>
         withStore(async (store) => {
           await store.start();
+          await Promise.all([store.start(), store.start()]);
           expect(await store.healthy()).toBe(true);
           await store.stop();
           await store.stop();
+          expect(await store.healthy()).toBe(false);
+          await Promise.all([store.start(), store.start()]);
+          expect(await store.healthy()).toBe(true);
+          await Promise.all([store.stop(), store.stop()]);
           expect(await store.healthy()).toBe(false);
         }));
 
