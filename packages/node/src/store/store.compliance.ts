@@ -135,6 +135,34 @@ export function describeStoreCompliance(name: string, factory: () => Promise<Sto
           expect(await store.insert(good)).toEqual({ inserted: [true, true] });
         }));
 
+      it("keeps large batches atomic (thousands of rows, megabyte payloads)", () =>
+        withStore(async (store) => {
+          const t = topicName("large");
+          const many = Array.from({ length: 2500 }, (_, i) => makeEnvelope(t, BigInt(i), `l${i}`));
+          const bad = { ...makeEnvelope(t, 9999n, "bad"), digest: new Uint8Array(33) };
+          await expectCode(store.insert([...many, bad]), Code.InvalidArgument);
+          expect(await store.count()).toBe(0);
+          const { inserted } = await store.insert([...many, many[0]!]);
+          expect(inserted.filter(Boolean).length).toBe(2500);
+          expect(inserted[2500]).toBe(false);
+          const big = Array.from({ length: 10 }, (_, i) => {
+            const message = new Uint8Array(1_000_000).fill(i);
+            return {
+              contentTopic: t,
+              timestampNs: 10_000n + BigInt(i),
+              message,
+              digest: envelopeDigest(t, message),
+            };
+          });
+          await expectCode(store.insert([...big, bad]), Code.InvalidArgument);
+          expect(await store.count()).toBe(2500);
+          expect((await store.insert(big)).inserted.every(Boolean)).toBe(true);
+          const got = await store.query({ topics: [t], direction: "desc", limit: 10 });
+          expect(got.map((e) => [e.timestampNs, e.message.length, e.message[999_999]])).toEqual(
+            big.map((e, i) => [e.timestampNs, 1_000_000, i]).reverse(),
+          );
+        }));
+
       it("keeps concurrent batches independent: a failing one does not take others down", () =>
         withStore(async (store) => {
           const t = topicName("concurrent");
