@@ -355,8 +355,8 @@ const NOTES = `Reading the numbers:
   response) is a few percent of the node's CPU; the rest is HTTP over loopback on a 2-CPU machine.
 - Single-envelope publishes store each envelope durably (group commit) and still keep well above
   half the rate of a route that does nothing.
-- Fan-out latency is to the last of 10,000 subscribers, measured by one client process that reads
-  all 10,000 sockets.`;
+- Fan-out latencies are over every delivery (max = the last of the 10,000 subscribers), measured
+  by one client process that reads all 10,000 sockets.`;
 
 function writeSection() {
   const docs = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));
