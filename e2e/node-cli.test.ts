@@ -54,6 +54,20 @@ describe("xmtp node", () => {
     }
   });
 
+  test("a p2p port in use: non-zero exit and a clear message", async () => {
+    const blocker = createServer();
+    const port = await freePort();
+    await new Promise<void>((r) => blocker.listen(port, "0.0.0.0", () => r()));
+    try {
+      const node = await spawnNode({ args: ["--p2p-port", String(port)], waitReady: false });
+      const code = await node.exited;
+      expect(code).not.toBe(0);
+      expect(node.stderr()).toContain(`error: p2p port ${port} is already in use`);
+    } finally {
+      blocker.close();
+    }
+  });
+
   test("env vars configure the node; it prints its URLs", async () => {
     const httpPort = await freePort();
     const grpcPort = await freePort();

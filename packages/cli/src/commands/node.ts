@@ -109,7 +109,15 @@ export async function runNode(config: NodeConfig): Promise<XmtpNode> {
       );
       process.exit(1);
     }
-    throw err;
+    // libp2p reports a taken port inside a multi-line message.
+    const text = err instanceof Error ? err.message : String(err);
+    if (/EADDRINUSE/.test(text) && /\/tcp\/\d+/.test(text)) {
+      const port = /\/tcp\/(\d+)/.exec(text)?.[1];
+      process.stderr.write(`error: p2p port ${port} is already in use (choose another with --p2p-port)\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`error: the node could not start: ${text.split("\n")[0]}\n`);
+    process.exit(1);
   }
   const store = config.dbUrl === undefined ? `SQLite in ${resolve(config.dataDir)}` : "PostgreSQL";
   process.stdout.write(
