@@ -584,6 +584,34 @@ export function describeStoreCompliance(name: string, factory: () => Promise<Sto
         end: fc.option(tsArb, { nil: undefined }),
       });
 
+      it("for arbitrary cursors (any timestamp, any or empty digest)", () =>
+        withStore(async (store) => {
+          const t = topicName("prop-cursor");
+          const envs = [0n, 1n, 1n, 2n, TOP - 1n, TOP, TOP, UINT64_MAX].map((ts, i) =>
+            makeEnvelope(t, ts, `pc${i}`),
+          );
+          await store.insert(envs);
+          await fc.assert(
+            fc.asyncProperty(
+              tsArb,
+              fc.oneof(fc.uint8Array({ maxLength: 33 }), fc.constantFrom(...envs.map((e) => e.digest))),
+              fc.constantFrom<Direction>("asc", "desc"),
+              fc.integer({ min: 1, max: 10 }),
+              async (timestampNs, digest, direction, limit) => {
+                const cursor = { timestampNs, digest };
+                const after = (e: StoredEnvelope) =>
+                  direction === "asc" ? compareKeys(e, cursor) > 0 : compareKeys(e, cursor) < 0;
+                const want = sorted(envs.filter(after), direction).slice(0, limit);
+                const got = await store.query({ topics: [t], direction, limit, cursor });
+                expect(got.map(keyOf)).toEqual(want.map(keyOf));
+                const scanned = await store.scan({ direction, limit, cursor });
+                expect(scanned.map(keyOf)).toEqual(want.map(keyOf));
+              },
+            ),
+            { numRuns: 60 },
+          );
+        }));
+
       it("for query and scan, in both directions", () =>
         withStore(async (store) => {
           const model = new Map<string, StoredEnvelope>();
