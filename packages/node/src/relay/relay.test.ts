@@ -156,6 +156,28 @@ describe("relay", () => {
     subB.close();
   });
 
+  test("relayed envelopes beyond the in-flight limit are shed and counted, not queued", async () => {
+    const a = await node();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const b = await node({
+      peers: [a.addr],
+      relayInflightLimit: 3,
+      wrapIngest: (ingest) => async (e, source) => {
+        if (source === "relay") await gate;
+        await ingest(e, source);
+      },
+    });
+    await waitFor("mesh", () => a.relay.meshPeerCount() === 1 && b.relay.meshPeerCount() === 1);
+    for (let i = 0; i < 5; i++) await publish(a, [env(topic("flood"), BigInt(i + 1))]);
+    await waitFor("shed", () => (b.relay.stats().relayRejected.overloaded ?? 0) === 2);
+    release();
+    await waitFor("three stored", async () => (await b.store.count()) === 3);
+    expect(b.relay.stats().relayIn).toBe(3);
+  });
+
   test("the node key file gives a stable peer id", async () => {
     const dir = tempDir();
     cleanups.push(() => removeDir(dir));

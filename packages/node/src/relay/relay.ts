@@ -37,6 +37,9 @@ import {
 export const RELAY_MULTICODECS = [WAKU_RELAY_PROTOCOL, "/meshsub/1.1.0", "/meshsub/1.0.0", "/floodsub/1.0.0"];
 /** First and largest delay between redials of a disconnected static peer. */
 export const REDIAL_MIN_MS = 500;
+/** Relayed envelopes being ingested at once; beyond this (or the byte cap) they are dropped. */
+export const MAX_RELAY_INFLIGHT = 8192;
+export const MAX_RELAY_INFLIGHT_BYTES = 256 * 1_048_576;
 export const REDIAL_MAX_MS = 10_000;
 
 export interface RelayOptions {
@@ -61,6 +64,8 @@ export interface RelayOptions {
   syncStateFile?: string | undefined;
   /** Safety window for sync (default 20 s). */
   syncWindowNs?: bigint | undefined;
+  /** Relayed envelopes ingested at once before further ones are dropped (default MAX_RELAY_INFLIGHT). */
+  relayInflightLimit?: number | undefined;
   /** Envelopes per sync insert (default 1000). */
   syncBatchSize?: number | undefined;
   /** Set false to serve the store protocol without syncing from peers. */
@@ -161,6 +166,9 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   let redialTimer: NodeJS.Timeout | undefined;
   let stopping = false;
   const decoded = new WeakMap<Message, Envelope>();
+  let inflight = 0;
+  const inflightLimit = opts.relayInflightLimit ?? MAX_RELAY_INFLIGHT;
+  let inflightBytes = 0;
 
   const reject = (reason: string) => {
     stats.relayRejected[reason] = (stats.relayRejected[reason] ?? 0) + 1;
@@ -171,10 +179,23 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     if (msg.topic !== WAKU_PUBSUB_TOPIC) return;
     const env = decoded.get(msg);
     if (env === undefined) return;
+    // Bounded work in flight: a peer flooding faster than the store commits is shed, not queued.
+    if (inflight >= inflightLimit || inflightBytes >= MAX_RELAY_INFLIGHT_BYTES) {
+      reject("overloaded");
+      return;
+    }
     stats.relayIn++;
-    opts.onMessage([env], "relay").catch((err: Error) => {
-      logger.warn({ err: err.message, topic: env.contentTopic }, "relay ingest failed");
-    });
+    inflight++;
+    inflightBytes += env.message.length;
+    opts
+      .onMessage([env], "relay")
+      .catch((err: Error) => {
+        logger.warn({ err: err.message, topic: env.contentTopic }, "relay ingest failed");
+      })
+      .finally(() => {
+        inflight--;
+        inflightBytes -= env.message.length;
+      });
   };
 
   const redial = () => {

@@ -34,6 +34,7 @@ export interface TestNodeOptions {
   sync?: boolean;
   port?: number;
   syncBatchSize?: number;
+  relayInflightLimit?: number;
 }
 
 export function tempDir(): string {
@@ -65,6 +66,7 @@ export async function startTestNode(opts: TestNodeOptions = {}): Promise<TestNod
     syncStateFile: join(dir, "sync-state.json"),
     sync: opts.sync ?? true,
     ...(opts.syncBatchSize !== undefined ? { syncBatchSize: opts.syncBatchSize } : {}),
+    ...(opts.relayInflightLimit !== undefined ? { relayInflightLimit: opts.relayInflightLimit } : {}),
   });
   await relay.start();
   const r = relay;
