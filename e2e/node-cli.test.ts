@@ -1,6 +1,9 @@
 /** The `xmtp node` process: flags, env vars, exit codes, clean shutdown, durability across kill -9. */
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { MessageApi } from "@xmtp-ts/proto";
 import { describe, expect, test } from "vitest";
 import { CLI, freePort, spawnNode } from "./node-process.js";
 
@@ -85,7 +88,7 @@ describe("xmtp node", () => {
     }
   });
 
-  test("SIGTERM with an open stream: the stream ends, the process exits 0", async () => {
+  test("SIGTERM with open HTTP and gRPC streams: the streams end, the process exits 0", async () => {
     const node = await spawnNode();
     const r = await fetch(`${node.url}/message/v1/subscribe`, {
       method: "POST",
@@ -93,9 +96,24 @@ describe("xmtp node", () => {
     });
     expect(r.headers.get("grpc-metadata-subscribed")).toBe("true");
     const body = r.text();
+    const client = createClient(MessageApi, createGrpcTransport({ baseUrl: node.grpcUrl, httpVersion: "2" }));
+    let headers: Headers | undefined;
+    const grpcStream = client.subscribe(
+      { contentTopics: ["/xmtp/0/m-term/proto"] },
+      { onHeader: (h) => (headers = h) },
+    );
+    const it = grpcStream[Symbol.asyncIterator]();
+    const next = it.next();
+    for (let i = 0; i < 200 && headers === undefined; i++) await new Promise((res) => setTimeout(res, 25));
+    expect(headers?.get("subscribed")).toBe("true");
     node.proc.kill("SIGTERM");
     expect(await node.exited).toBe(0);
     expect(await body).toBe("");
+    // The gRPC call ends (cleanly or with the connection); it never hangs.
+    await next.then(
+      (r2) => expect(r2.done).toBe(true),
+      () => undefined,
+    );
   });
 
   test("kill -9 after an acknowledged publish, restart: the envelope is there", async () => {
