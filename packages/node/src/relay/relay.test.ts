@@ -170,7 +170,11 @@ describe("relay", () => {
         await ingest(e, source);
       },
     });
-    await waitFor("mesh", () => a.relay.meshPeerCount() === 1 && b.relay.meshPeerCount() === 1);
+    await waitFor(
+      "mesh and the initial sync",
+      () =>
+        a.relay.meshPeerCount() === 1 && b.relay.meshPeerCount() === 1 && b.relay.stats().syncCompleted === 1,
+    );
     for (let i = 0; i < 5; i++) await publish(a, [env(topic("flood"), BigInt(i + 1))]);
     await waitFor("shed", () => (b.relay.stats().relayRejected.overloaded ?? 0) === 2);
     release();
@@ -217,6 +221,7 @@ describe("history sync", () => {
       dir,
       peers: [a.addr],
       syncBatchSize: 100,
+      syncSlices: 1,
       wrapIngest: (ingest) => async (e, source) => {
         if (++calls > 3) throw new Error("simulated crash");
         await ingest(e, source);
@@ -238,6 +243,38 @@ describe("history sync", () => {
     await waitFor("state cleared", () => b3.relay.stats().syncCompleted === 1);
     const after = JSON.parse(readFileSync(join(dir, "sync-state.json"), "utf8"));
     expect(after.pending).toEqual({});
+  });
+
+  test("a sliced sync interrupted midway resumes without losing anything", async () => {
+    const a = await node();
+    const envs = Array.from({ length: 2000 }, (_, i) =>
+      env(topic(`p${i % 3}`), BigInt(i + 1) * 1_000_000_000n),
+    );
+    await a.store.insert(envs.map(row));
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    let calls = 0;
+    const b1 = await startTestNode({
+      dir,
+      peers: [a.addr],
+      syncBatchSize: 100,
+      syncSlices: 4,
+      wrapIngest: (ingest) => async (e, source) => {
+        if (++calls > 6) throw new Error("simulated crash");
+        await ingest(e, source);
+      },
+    });
+    await waitFor("sync failed", () => b1.relay.stats().syncFailed >= 1);
+    await b1.stop();
+    const partial = await countIn(dir);
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(2000);
+    const b2 = await node({ dir, peers: [a.addr], syncSlices: 4 });
+    await waitFor(
+      "complete",
+      async () => (await b2.store.count()) === 2000 && b2.relay.stats().syncCompleted === 1,
+    );
+    expect(JSON.parse(readFileSync(join(dir, "sync-state.json"), "utf8")).pending).toEqual({});
   });
 
   test("a reconnecting peer is synced again from before the disconnection", async () => {

@@ -68,6 +68,8 @@ export interface RelayOptions {
   relayInflightLimit?: number | undefined;
   /** Envelopes per sync insert (default 1000). */
   syncBatchSize?: number | undefined;
+  /** Time slices of a sync fetched in parallel (default 4). */
+  syncSlices?: number | undefined;
   /** Set false to serve the store protocol without syncing from peers. */
   sync?: boolean | undefined;
 }
@@ -149,6 +151,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     stateFile: opts.syncStateFile,
     windowNs: opts.syncWindowNs,
     batchSize: opts.syncBatchSize,
+    slices: opts.syncSlices,
   });
   const syncEnabled = opts.sync ?? true;
 

@@ -34,6 +34,8 @@ export const SYNC_PAGE_TIMEOUT_MS = 30_000;
 export const SYNC_BATCH_ENVELOPES = 1_000;
 /** …or up to this many payload bytes, whichever comes first. */
 export const SYNC_BATCH_BYTES = 8 * 1_048_576;
+/** Time slices of one sync fetched in parallel, each on its own stream. */
+export const SYNC_SLICES = 4;
 /** Retries of a failed sync while the peer stays connected. */
 export const SYNC_MAX_RETRIES = 5;
 
@@ -50,6 +52,8 @@ export interface SyncOptions {
   pageSize?: number | undefined;
   /** Envelopes per ingest call (default SYNC_BATCH_ENVELOPES). */
   batchSize?: number | undefined;
+  /** Time slices fetched in parallel (default SYNC_SLICES; 1 = one sequential walk). */
+  slices?: number | undefined;
   /** Wall clock in ns (tests). */
   nowNs?: (() => bigint) | undefined;
 }
@@ -107,6 +111,7 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
   const windowNs = opts.windowNs ?? SYNC_WINDOW_NS;
   const pageSize = opts.pageSize ?? MAX_STORE_PAGE_SIZE;
   const batchSize = Math.max(1, opts.batchSize ?? SYNC_BATCH_ENVELOPES);
+  const slices = Math.max(1, Math.min(16, opts.slices ?? SYNC_SLICES));
   const now = opts.nowNs ?? wallNs;
   const peers = new Map<string, PeerState>();
   /** Persisted: peer → sender time (ns) up to which an unfinished sync had inserted. */
@@ -193,18 +198,50 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
     return start;
   };
 
-  const fetchPage = (session: StoreSession, startNs: bigint, cursor: Index | undefined) => {
+  const query = (
+    session: StoreSession,
+    range: { start: bigint; end?: bigint | undefined },
+    cursor: Index | undefined,
+    direction = PagingInfo_Direction.FORWARD,
+    size = pageSize,
+  ) => {
     const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(SYNC_PAGE_TIMEOUT_MS)]);
-    const query = create(HistoryQuerySchema, {
+    const q = create(HistoryQuerySchema, {
       pubsubTopic: WAKU_PUBSUB_TOPIC,
-      startTime: startNs,
+      startTime: range.start,
+      ...(range.end !== undefined ? { endTime: range.end } : {}),
       pagingInfo: create(PagingInfoSchema, {
-        pageSize: BigInt(pageSize),
-        direction: PagingInfo_Direction.FORWARD,
+        pageSize: BigInt(size),
+        direction,
         ...(cursor !== undefined ? { cursor } : {}),
       }),
     });
-    return session.query(query, signal);
+    return session.query(q, signal).then((r) => {
+      if (r.error !== HistoryResponse_HistoryError.NONE) {
+        throw new Error(`store peer answered error ${HistoryResponse_HistoryError[r.error]}`);
+      }
+      return r;
+    });
+  };
+
+  /**
+   * Splits [start, ∞) into time slices fetched in parallel (the page round trip, not the inserts,
+   * bounds a single sequential walk). The bounds come from the peer's oldest and newest envelopes;
+   * the last slice is open-ended so envelopes arriving meanwhile are included.
+   */
+  const planSlices = async (session: StoreSession, startNs: bigint) => {
+    const single = [{ start: startNs, end: undefined as bigint | undefined }];
+    if (slices <= 1) return single;
+    const oldest = await query(session, { start: startNs }, undefined, PagingInfo_Direction.FORWARD, 1);
+    const newest = await query(session, { start: startNs }, undefined, PagingInfo_Direction.BACKWARD, 1);
+    const lo = oldest.messages[0]?.timestamp;
+    const hi = newest.messages[0]?.timestamp;
+    if (lo === undefined || hi === undefined || hi - lo < BigInt(slices)) return single;
+    const width = (hi - lo) / BigInt(slices);
+    return Array.from({ length: slices }, (_, i) => ({
+      start: i === 0 ? startNs : lo + width * BigInt(i),
+      end: i === slices - 1 ? undefined : lo + width * BigInt(i + 1) - 1n,
+    }));
   };
 
   const runSync = async (s: PeerState): Promise<void> => {
@@ -218,25 +255,36 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
     const began = Date.now();
     logger.info({ peer: key, fromNs: startNs.toString() }, "history sync started");
     let lastSave = Date.now();
-    const session = new StoreSession(dialer, s.peer);
-    // Pages are buffered into batches (one store transaction each); one batch is inserted while the
-    // next pages are fetched. Memory: the buffer, the batch being inserted and one page in flight.
-    let buffer: Envelope[] = [];
+    const sessions: StoreSession[] = [new StoreSession(dialer, s.peer)];
+    // Pages are buffered into batches (one store transaction each) inserted strictly one after
+    // another while the slices keep fetching. Memory: the buffer (≤ one batch plus one page per
+    // slice), the batch being inserted, and one page in flight per slice.
+    let buffer: { env: Envelope; slice: number }[] = [];
     let bufferBytes = 0;
-    let inserting: Promise<void> | undefined;
-    const flush = async () => {
-      if (inserting !== undefined) await inserting;
-      if (buffer.length === 0) return;
+    let chain: Promise<void> = Promise.resolve();
+    let plan: { start: bigint; end?: bigint | undefined }[] = [];
+    /** Per slice: sender time reached by committed inserts, and whether the slice is finished. */
+    const reached: bigint[] = [];
+    const finished: boolean[] = [];
+    const resumePoint = (): bigint => {
+      for (let i = 0; i < plan.length; i++) if (!finished[i]) return reached[i] as bigint;
+      return reached[reached.length - 1] ?? startNs;
+    };
+    const flush = (): Promise<void> => {
+      if (buffer.length === 0) return chain;
       const batch = buffer;
       buffer = [];
       bufferBytes = 0;
-      inserting = ingest(batch).then(() => {
-        const lastTs = batch[batch.length - 1]?.timestampNs ?? 0n;
+      chain = chain.then(async () => {
+        await ingest(batch.map((b) => b.env));
+        for (const b of batch)
+          if (b.env.timestampNs > (reached[b.slice] as bigint)) reached[b.slice] = b.env.timestampNs;
+        const lastTs = batch[batch.length - 1]?.env.timestampNs ?? 0n;
         stats.syncEnvelopes += batch.length;
         stats.syncLastTimestampNs = lastTs;
         s.status.envelopes += batch.length;
         s.status.lastTimestampNs = lastTs.toString();
-        pending.set(key, lastTs);
+        pending.set(key, resumePoint());
         if (Date.now() - lastSave > 1000) {
           lastSave = Date.now();
           void save();
@@ -246,24 +294,22 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
           );
         }
       });
-      inserting.catch(() => {});
+      return chain;
     };
-    try {
+    const walk = async (slice: number, session: StoreSession) => {
+      const range = plan[slice] as { start: bigint; end?: bigint | undefined };
       let cursor: Index | undefined;
-      let next: Promise<HistoryResponse> | undefined = fetchPage(session, startNs, undefined);
+      let next: Promise<HistoryResponse> | undefined = query(session, range, undefined);
       while (next !== undefined) {
         const response: HistoryResponse = await next;
         next = undefined;
-        if (response.error !== HistoryResponse_HistoryError.NONE) {
-          throw new Error(`store peer answered error ${HistoryResponse_HistoryError[response.error]}`);
-        }
         const nextCursor = response.pagingInfo?.cursor;
         if (response.messages.length > 0 && nextCursor !== undefined) {
           if (!after(cursor, nextCursor))
             throw new Error("store peer returned a cursor that does not advance");
           cursor = nextCursor;
           // Ask for the next page while this one is buffered or inserted.
-          next = fetchPage(session, startNs, cursor);
+          next = query(session, range, cursor);
           next.catch(() => {});
         }
         const { envelopes, rejected } = responseEnvelopes(response);
@@ -274,16 +320,34 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
             "dropped envelopes over the API limits from a store response",
           );
         }
-        for (const e of envelopes) {
-          buffer.push(e);
-          bufferBytes += e.message.length;
+        for (const env of envelopes) {
+          buffer.push({ env, slice });
+          bufferBytes += env.message.length;
         }
-        if (buffer.length >= batchSize || bufferBytes >= SYNC_BATCH_BYTES) await flush();
+        if (buffer.length >= batchSize || bufferBytes >= SYNC_BATCH_BYTES) {
+          // Wait for the previous batch only: this one is inserted while the next pages arrive.
+          const previous = chain;
+          void flush().catch(() => {});
+          await previous;
+        }
         stats.syncPages++;
         s.status.pages++;
       }
+      // Finished only once everything it buffered is committed.
       await flush();
-      await inserting;
+      finished[slice] = true;
+    };
+    try {
+      plan = await planSlices(sessions[0] as StoreSession, startNs);
+      for (const r of plan) {
+        reached.push(r.start);
+        finished.push(false);
+      }
+      while (sessions.length < plan.length) sessions.push(new StoreSession(dialer, s.peer));
+      const results = await Promise.allSettled(plan.map((_, i) => walk(i, sessions[i] as StoreSession)));
+      const failure = results.find((r) => r.status === "rejected");
+      if (failure !== undefined) throw (failure as PromiseRejectedResult).reason;
+      await flush();
       // A full pass from startNs covers every unfinished sync positioned at or after it.
       pending.delete(key);
       for (const [p, pos] of pending) if (pos >= startNs) pending.delete(p);
@@ -304,8 +368,8 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
       throw err;
     } finally {
       stats.syncActive--;
-      await inserting?.catch(() => {});
-      await session.close();
+      await chain.catch(() => {});
+      await Promise.all(sessions.map((x) => x.close()));
     }
   };
 

@@ -35,6 +35,7 @@ export interface TestNodeOptions {
   port?: number;
   syncBatchSize?: number;
   relayInflightLimit?: number;
+  syncSlices?: number;
 }
 
 export function tempDir(): string {
@@ -66,6 +67,7 @@ export async function startTestNode(opts: TestNodeOptions = {}): Promise<TestNod
     syncStateFile: join(dir, "sync-state.json"),
     sync: opts.sync ?? true,
     ...(opts.syncBatchSize !== undefined ? { syncBatchSize: opts.syncBatchSize } : {}),
+    ...(opts.syncSlices !== undefined ? { syncSlices: opts.syncSlices } : {}),
     ...(opts.relayInflightLimit !== undefined ? { relayInflightLimit: opts.relayInflightLimit } : {}),
   });
   await relay.start();
