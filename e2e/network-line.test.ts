@@ -71,6 +71,10 @@ describe("A–B–C line", () => {
     removeTempDirs();
   });
 
+  test("each node prints its multiaddr at start", () => {
+    for (const n of [a, b, c]) expect(n.stdout()).toContain(`libp2p     ${n.multiaddr}`);
+  });
+
   test("xmtp-js clients on A and C converse, with live streams both ways", async () => {
     const aliceWallet = jsWallet();
     const bobWallet = jsWallet();

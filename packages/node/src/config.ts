@@ -168,7 +168,7 @@ export function resolveConfig(options: Input = {}, env: NodeJS.ProcessEnv = proc
   for (const peer of config.peers) {
     if (!/^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+\/tcp\/\d+(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.test(peer)) {
       throw new ConfigError(
-        `invalid ${label("peers")}: "${peer}" is not a TCP multiaddr like /ip4/10.0.0.2/tcp/60000/p2p/16Uiu2…`,
+        `invalid --peer (${ENV_VARS.peers}): "${peer}" is not a TCP multiaddr like /ip4/10.0.0.2/tcp/60000/p2p/16Uiu2…`,
       );
     }
   }

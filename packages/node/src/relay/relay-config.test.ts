@@ -28,6 +28,6 @@ test("relay settings: defaults, flags and env vars", () => {
 test("relay settings: bad values are refused with the setting's name", () => {
   expect(() => resolveConfig({ p2pPort: "70000" }, {})).toThrow(/--p2p-port/);
   expect(() => resolveConfig({ peers: ["not-a-multiaddr"] }, {})).toThrow(ConfigError);
-  expect(() => resolveConfig({ peers: ["/ip4/1.2.3.4/udp/1"] }, {})).toThrow(/--peers/);
+  expect(() => resolveConfig({ peers: ["/ip4/1.2.3.4/udp/1"] }, {})).toThrow(/--peer \(XMTP_PEERS\)/);
   expect(() => resolveConfig({ dbSchema: "x; drop table" }, {})).toThrow(/--db-schema/);
 });

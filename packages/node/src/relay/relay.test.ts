@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { type GossipSub, gossipsub } from "@chainsafe/libp2p-gossipsub";
@@ -180,6 +181,25 @@ describe("relay", () => {
     release();
     await waitFor("three stored", async () => (await b.store.count()) === 3);
     expect(b.relay.stats().relayIn).toBe(3);
+  });
+
+  test("a static peer that is not up yet is dialled again until it answers", async () => {
+    const dirA = tempDir();
+    cleanups.push(() => removeDir(dirA));
+    const { loadOrCreateNodeKey } = await import("./node-key.js");
+    const { peerIdFromPrivateKey } = await import("@libp2p/peer-id");
+    const idA = peerIdFromPrivateKey((await loadOrCreateNodeKey(join(dirA, "node-key"))) as never).toString();
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, "127.0.0.1", () => {
+        const p = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const b = await node({ peers: [`/ip4/127.0.0.1/tcp/${port}/p2p/${idA}`] });
+    await new Promise((r) => setTimeout(r, 1500)); // a few failed dials
+    expect(b.relay.peerCount()).toBe(0);
+    const a = await node({ dir: dirA, port });
+    await waitFor("b reached a", () => b.relay.peerCount() === 1 && a.relay.peerCount() === 1);
   });
 
   test("the node key file gives a stable peer id", async () => {
