@@ -10,7 +10,7 @@
  */
 import type { Envelope, PrivateKeyBundleV1 } from "@xmtp-ts/proto";
 import { toChecksumAddress } from "@xmtp-ts/protocol";
-import { httpClientApi } from "./client-api.js";
+import { networkClientApi } from "./api/client-api.js";
 import { ContactCache } from "./contacts/cache.js";
 import { publishContactBundles } from "./contacts/publish.js";
 import {
@@ -39,10 +39,10 @@ export interface ClientApi extends BatchEnvelopeApi, ConversationTransport {
   close?(): void | Promise<void>;
 }
 
-/** Builds the network API for a gateway URL; `api/` provides the default. */
+/** Builds the network API for a gateway URL; the default is api/ `networkClientApi`. */
 export type ApiFactory = (apiUrl: string) => ClientApi;
 
-let defaultApiFactory: ApiFactory = httpClientApi;
+let defaultApiFactory: ApiFactory = (apiUrl) => networkClientApi(apiUrl);
 
 /** Registers the default {@link ApiFactory} (done by the package entry). */
 export function setDefaultApiFactory(f: ApiFactory): void {

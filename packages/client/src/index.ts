@@ -5,7 +5,6 @@ import { setDefaultApiFactory } from "./client.js";
 
 export * from "./api/index.js";
 export * from "./client.js";
-export * from "./client-api.js";
 export * from "./contacts/index.js";
 export * from "./content/index.js";
 export * from "./conversations/index.js";
