@@ -212,6 +212,20 @@ describe("HTTP gateway", () => {
     expect(e.headers.get("access-control-allow-origin")).toBe("*");
   });
 
+  test("Connect JSON on the HTTP port, with CORS headers for browsers", async () => {
+    const r = await fetch(`${h.url}/xmtp.message_api.v1.MessageApi/Query`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ contentTopics: [TOPIC], pagingInfo: { limit: 1 } }),
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("access-control-allow-origin")).toBe("*");
+    expect(r.headers.get("access-control-expose-headers")).toMatch(/Grpc-Status/);
+    const body = await r.json();
+    expect(body.envelopes).toHaveLength(1);
+    expect(body.envelopes[0].timestampNs).toBe("1700000000000000003");
+  });
+
   test("gzip only for query and batch-query, only when accepted", async () => {
     const body = JSON.stringify({ contentTopics: [TOPIC] });
     const gz = await raw(h.url, {

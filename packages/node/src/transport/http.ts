@@ -85,6 +85,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
   const { api, metrics, logger } = opts;
   const cap = opts.maxBodyBytes;
   const openStreams = new Set<Subscription>();
+  let closing: Promise<void> | undefined;
   const app = Fastify({
     // Per-request logs (fastify logs them at info) only when debugging.
     loggerInstance: logger.child(
@@ -92,7 +93,8 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
       { level: logger.isLevelEnabled("debug") ? logger.level : "warn" },
     ) as FastifyBaseLogger,
     forceCloseConnections: true,
-    return503OnClosing: true,
+    // Shutdown refusals are answered below, in the gateway's JSON error shape.
+    return503OnClosing: false,
     // Streams live as long as the client wants; no request or keep-alive cut-offs beyond Node's.
     requestTimeout: 0,
   });
@@ -111,6 +113,11 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
   // Every response carries the CORS origin header; preflights are answered directly.
   app.addHook("onRequest", (req, reply, done) => {
     reply.header("access-control-allow-origin", "*");
+    if (closing !== undefined) {
+      reply.header("connection", "close");
+      sendError(reply, new XmtpError(Code.Unavailable, "node is shutting down"));
+      return;
+    }
     if (req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined) {
       reply.code(200).headers(PREFLIGHT_HEADERS).send();
       return;
@@ -218,6 +225,14 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
 
   if (opts.connect !== false) {
     app.register(async (scope) => {
+      // Browsers may read these on Connect and gRPC-Web answers.
+      scope.addHook("onRequest", (_req, reply, done) => {
+        reply.header(
+          "access-control-expose-headers",
+          "Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin, Subscribed",
+        );
+        done();
+      });
       await scope.register(fastifyConnectPlugin, {
         routes: messageApiRoutes({ api, metrics, transport: "connect" }),
         readMaxBytes: cap,
@@ -279,7 +294,6 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
     }
   }
 
-  let closing: Promise<void> | undefined;
   return {
     app,
     async listen(host, port) {
