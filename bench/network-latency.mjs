@@ -27,8 +27,7 @@ async function subscribe(url, topic) {
         if (done) return;
         const now = performance.now();
         buf += dec.decode(value, { stream: true });
-        let nl;
-        while ((nl = buf.indexOf("\n")) >= 0) {
+        for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
           const e = JSON.parse(line).result;

@@ -18,7 +18,6 @@ import { startNode } from "./network-support.mjs";
 
 let ingestMs = 0;
 const N = Number(process.argv[2] ?? 100_000);
-const PAGE = 100;
 const dirs = [];
 const tmp = () => {
   const d = mkdtempSync(join(tmpdir(), "xmtp-bench-sync-"));
@@ -90,7 +89,6 @@ async function rawRate(batch) {
 }
 const raw100 = await rawRate(100);
 const raw1000 = await rawRate(1000);
-let t;
 
 // The source node holds everything; a fresh node joins it and syncs.
 const aDir = tmp();
@@ -99,7 +97,7 @@ await filled.start();
 for (let i = 0; i < rows.length; i += 10_000) await filled.insert(rows.slice(i, i + 10_000));
 await filled.stop();
 const a = await startNode({ dataDir: aDir });
-t = performance.now();
+const t = performance.now();
 const b = await node(tmp(), [a.multiaddr]);
 const deadline = Date.now() + 10 * 60_000;
 while (b.relay.stats().syncCompleted < 1) {

@@ -241,7 +241,6 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
   const relay: Relay = {
     libp2p,
     async start() {
-      await opts.store.healthy();
       if (syncEnabled) await sync.start();
       await libp2p.handle(
         WAKU_STORE_PROTOCOL,
