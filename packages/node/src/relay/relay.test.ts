@@ -183,6 +183,22 @@ describe("relay", () => {
     expect(b.relay.stats().relayIn).toBe(3);
   });
 
+  test("an envelope at the API's size limits crosses the relay and a sync", async () => {
+    const a = await node();
+    const b = await node({ peers: [a.addr] });
+    await waitFor("mesh", () => a.relay.meshPeerCount() === 1 && b.relay.meshPeerCount() === 1);
+    const longTopic = `/xmtp/0/m-${"x".repeat(300 - "/xmtp/0/m-/proto".length)}/proto`;
+    expect(new TextEncoder().encode(longTopic).length).toBe(300);
+    const big = env(longTopic, 2n ** 63n - 1n, new Uint8Array(MAX_MESSAGE_BYTES).fill(7));
+    await publish(a, [big]);
+    await waitFor("relayed", async () => (await b.store.count()) === 1);
+    const c = await node({ peers: [a.addr] });
+    await waitFor("synced", async () => (await c.store.count()) === 1);
+    const [got] = await c.store.scan({ direction: "asc", limit: 1 });
+    expect(got?.message.length).toBe(MAX_MESSAGE_BYTES);
+    expect(got?.timestampNs).toBe(2n ** 63n - 1n);
+  });
+
   test("a static peer that is not up yet is dialled again until it answers", async () => {
     const dirA = tempDir();
     cleanups.push(() => removeDir(dirA));
