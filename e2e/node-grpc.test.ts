@@ -159,5 +159,8 @@ describe("gRPC against `xmtp node`", () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
+    expect((err as ConnectError).rawMessage).toMatch(
+      /^grpc: received message larger than max \(\d+ vs\. 52428800\)$/,
+    );
   });
 });

@@ -10,6 +10,7 @@ import {
   Health,
   HealthCheckResponse_ServingStatus,
   MessageApi,
+  PublishRequestSchema,
   SortDirection,
   type SubscribeRequest,
   SubscribeRequestSchema,
@@ -234,6 +235,26 @@ describe("gRPC", () => {
         .catch((e: unknown) => e);
       expect((err as ConnectError).code).toBe(ConnectCode.ResourceExhausted);
     }
+    // Over gRPC the length prefix is checked first, and the answer uses the reference's words.
+    const grpc = createClient(
+      MessageApi,
+      createClientTransport({
+        baseUrl: small.grpcUrl,
+        httpVersion: "2",
+        nodeOptions: { maxSessionMemory: 200 },
+      }),
+    );
+    const req = { envelopes: [{ contentTopic: "/xmtp/0/m-big/proto", message: new Uint8Array(70_000) }] };
+    const size = toBinary(PublishRequestSchema, create(PublishRequestSchema, req)).length;
+    const err = await grpc.publish(req).catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(ConnectCode.ResourceExhausted);
+    expect((err as ConnectError).rawMessage).toBe(
+      `grpc: received message larger than max (${size} vs. 65536)`,
+    );
+    // A request under the cap on the same connection still works.
+    await grpc.publish({
+      envelopes: [{ contentTopic: "/xmtp/0/m-big/proto", message: new Uint8Array(100) }],
+    });
     await small.close();
   });
 });
