@@ -158,7 +158,7 @@ async function readTopicUpdates(it: AsyncIterator<SubscribeRequest>, sub: Subscr
 /**
  * Sends the response headers now, with `subscribed: true` (protocol.md §2.8). connect-node only
  * writes headers together with the first message, which on a quiet topic may never come; Tonic
- * clients block until headers arrive. Only possible where the raw response is known (gRPC port).
+ * clients block until headers arrive. The listeners register the raw response for this.
  */
 function sendHeadersNow(ctx: HandlerContext): void {
   ctx.responseHeader.set("subscribed", "true");
@@ -170,8 +170,11 @@ function sendHeadersNow(ctx: HandlerContext): void {
     headers[key] = value;
   });
   res.writeHead(200, headers);
-  // connect writes the head again with the first message; it has been sent already.
+  if ("flushHeaders" in res) res.flushHeaders();
+  // connect (and connect-fastify) set and write the head again with the first message; it has
+  // been sent already.
   (res as { writeHead: unknown }).writeHead = () => res;
+  (res as { setHeader: unknown }).setHeader = () => res;
 }
 
 function requestContext(ctx: HandlerContext): RequestContext {

@@ -277,9 +277,16 @@ describe("Connect and gRPC-Web on the HTTP port", () => {
       const q = await client.query({ contentTopics: [topic] });
       expect(q.envelopes.map((e) => e.message)).toEqual([enc("w")]);
       const ac = new AbortController();
-      const it = client.subscribe({ contentTopics: [topic] }, { signal: ac.signal })[Symbol.asyncIterator]();
+      let headers: Headers | undefined;
+      const it = client
+        .subscribe({ contentTopics: [topic] }, { signal: ac.signal, onHeader: (hd) => (headers = hd) })
+        [Symbol.asyncIterator]();
       const next = it.next();
-      await until(() => h.dispatcher.stats().subscriptions === 1, "subscription");
+      // Headers (with `subscribed`) arrive before any message, once the subscription is live.
+      await until(() => headers !== undefined, "stream headers");
+      expect(headers?.get("subscribed")).toBe("true");
+      expect(headers?.get("access-control-allow-origin")).toBe("*");
+      expect(h.dispatcher.stats().subscriptions).toBe(1);
       await client.publish({ envelopes: [{ contentTopic: topic, timestampNs: 6n, message: enc("w2") }] });
       expect((await next).value?.timestampNs).toBe(6n);
       ac.abort();

@@ -226,11 +226,19 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
   if (opts.connect !== false) {
     app.register(async (scope) => {
       // Browsers may read these on Connect and gRPC-Web answers.
-      scope.addHook("onRequest", (_req, reply, done) => {
+      scope.addHook("onRequest", (req, reply, done) => {
         reply.header(
           "access-control-expose-headers",
           "Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin, Subscribed",
         );
+        // Streams send their headers before the first message, straight on the raw response
+        // (see sendHeadersNow in connect.ts), so it must carry the CORS headers itself.
+        reply.raw.setHeader("access-control-allow-origin", "*");
+        reply.raw.setHeader(
+          "access-control-expose-headers",
+          reply.getHeader("access-control-expose-headers") as string,
+        );
+        rawRequestValues(req.raw, reply.raw);
         done();
       });
       await scope.register(fastifyConnectPlugin, {
