@@ -23,8 +23,8 @@ import {
   encodeContent,
   encodeMessageV2,
   fromViemAccount,
-  httpClientApi,
   invitationEnvelopes,
+  networkClientApi,
   ownKeysFromBundleV1,
   publishContactBundles,
   sealInvitation,
@@ -101,7 +101,7 @@ async function newIdentity(url, { contact = false } = {}) {
   const key = generatePrivateKey();
   const bundle = await createPrivateKeyBundle(fromViemAccount(privateKeyToAccount(key)));
   if (contact) {
-    const api = httpClientApi(url);
+    const api = networkClientApi(url);
     api.setIdentity(bundle);
     await publishContactBundles(api, bundle);
   }
