@@ -30,7 +30,18 @@ function setup() {
     return new Conversations(ctx);
   };
   const legacy = new Set<string>();
-  return { net, mk };
+  /** A client that counts how many invite envelopes it opens (wraps its private opener). */
+  const mkCounting = (keys: OwnKeys, onOpen: () => void) => {
+    const c = mk(keys);
+    const inner = c as unknown as { tryOpen: (e: unknown) => Promise<unknown> };
+    const orig = inner.tryOpen.bind(c);
+    inner.tryOpen = (e) => {
+      onOpen();
+      return orig(e);
+    };
+    return c;
+  };
+  return { net, mk, mkCounting };
 }
 
 async function take<T>(it: AsyncIterator<T>, n: number, ms = 5000): Promise<T[]> {
@@ -90,13 +101,23 @@ describe("Conversations", () => {
   });
 
   test("second list reads only new invites; refuses self and unknown peers", async () => {
-    const { mk } = setup();
+    const { mk, net, mkCounting } = setup();
     const me = vectorKeys("alice");
     const alice = mk(me);
     const peers = [randomKeys(), randomKeys(), randomKeys()];
     const peerClients = peers.map((p) => mk(p));
     await peerClients[0]!.newConversation(me.address);
+    let opened = 0;
+    const counting = mkCounting(me, () => opened++);
+    expect((await counting.list()).length).toBe(1);
+    expect(opened).toBe(1);
     expect((await alice.list()).length).toBe(1);
+    // The second list asks only for invites since the last run (minus the overlap window) and
+    // does not open the invite it already has.
+    expect((await counting.list()).length).toBe(1);
+    expect(opened).toBe(1);
+    const inviteQueries = net.queries.filter((q) => q.topic === `/xmtp/0/invite-${me.address}/proto`);
+    expect(inviteQueries.at(-1)!.range.startNs).toBeGreaterThan(0n);
     await peerClients[1]!.newConversation(me.address);
     await peerClients[2]!.newConversation(me.address);
     expect((await alice.list()).map((c) => c.peerAddress).sort()).toEqual(peers.map((p) => p.address).sort());

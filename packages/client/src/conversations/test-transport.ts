@@ -10,6 +10,7 @@ export class MemoryTransport implements ConversationTransport {
   readonly rows = new Map<string, { env: Envelope; digest: string }[]>();
   private readonly subs = new Set<{ topics: Set<string>; q: AsyncQueue<Envelope> }>();
   publishes = 0;
+  readonly queries: { topic: string; range: QueryRange }[] = [];
 
   async publish(envelopes: Envelope[]): Promise<void> {
     this.publishes++;
@@ -38,6 +39,7 @@ export class MemoryTransport implements ConversationTransport {
   }
 
   async *queryPages(topic: string, range: QueryRange): AsyncIterable<Envelope[]> {
+    this.queries.push({ topic, range });
     let list = (this.rows.get(topic) ?? []).map((r) => r.env);
     if (range.startNs) list = list.filter((e) => e.timestampNs >= range.startNs!);
     if (range.endNs) list = list.filter((e) => e.timestampNs <= range.endNs!);
