@@ -87,6 +87,7 @@ export class Client {
   private constructor(
     readonly api: ClientApi,
     private readonly bundle: PrivateKeyBundleV1,
+    /** The identity and pre-keys, private parts included (for advanced use; keep them secret). */
     readonly keys: OwnKeys,
     readonly contacts: ContactCache,
     keySource: KeySource,
