@@ -209,6 +209,13 @@ describe("identities shared through the network", () => {
     await convo.send("same keys");
     expect((await js2.conversations.list()).map((c) => c.topic)).toEqual([convo.topic]);
     expect((await js1.conversations.list()).map((c) => c.topic)).toEqual([convo.topic]);
+    // Creating the conversation allowed the peer in the consent list xmtp-js reads for this identity.
+    await js1.contacts.refreshConsentList();
+    expect(js1.contacts.isAllowed(w2.address)).toBe(true);
+    // And consent xmtp-js publishes is read by our client.
+    await js2.contacts.deny([w1.address]);
+    await ours2.consent.load();
+    expect(ours2.consent.consentState(w1.address)).toBe("denied");
     // Exported keys start a client without any signature, and xmtp-js accepts them too.
     const keys = ours2.exportKeys();
     const viaKeys = await clients.ourClient(w2, { privateKeyOverride: keys });

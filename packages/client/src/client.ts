@@ -11,6 +11,7 @@
 import type { Envelope, PrivateKeyBundleV1 } from "@xmtp-ts/proto";
 import { toChecksumAddress } from "@xmtp-ts/protocol";
 import { networkClientApi } from "./api/client-api.js";
+import { Consent } from "./consent/consent.js";
 import { ContactCache } from "./contacts/cache.js";
 import { publishContactBundles } from "./contacts/publish.js";
 import {
@@ -79,6 +80,8 @@ export class Client {
   /** The wallet address (EIP-55). */
   readonly address: string;
   readonly conversations: Conversations;
+  /** Allow/deny lists (private preferences); call `consent.load()` to read them. */
+  readonly consent: Consent;
   readonly codecs: CodecRegistry;
   /** Where the keys came from at start. */
   readonly keySource: KeySource;
@@ -102,6 +105,7 @@ export class Client {
       queryPages: (t, r) => api.queryPages(t, r),
       subscribe: (topics, signal) => api.subscribe(topics, AbortSignal.any([signal, closeSignal])),
     };
+    this.consent = new Consent(keys.identity, transport);
     const ctx: ConversationsContext = {
       keys,
       transport,
@@ -109,6 +113,7 @@ export class Client {
       introduced: new Set(),
       verifiedSenders: new Map(),
       getContact: (a) => contacts.get(a),
+      allowPeer: (a) => this.consent.allow([a]),
       ...(options.maxDecompressedBytes !== undefined
         ? { maxDecompressedBytes: options.maxDecompressedBytes }
         : {}),

@@ -5,6 +5,7 @@ import { setDefaultApiFactory } from "./client.js";
 
 export * from "./api/index.js";
 export * from "./client.js";
+export * from "./consent/index.js";
 export * from "./contacts/index.js";
 export * from "./content/index.js";
 export * from "./conversations/index.js";

@@ -44,6 +44,8 @@ export interface ConversationsContext {
   introduced: Set<string>;
   /** Decoded sender bundles → address (skips repeated pre-key checks and wallet recoveries). */
   verifiedSenders: Map<string, string>;
+  /** Allows peers this client starts conversations with (protocol.md §8.3 step 4), when set. */
+  allowPeer?: (address: string) => Promise<void>;
 }
 
 export interface SendOptions {

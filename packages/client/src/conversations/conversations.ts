@@ -288,6 +288,7 @@ export class Conversations {
     const invitation = await createInvitation(this.ctx.keys, recipient, peer, context, o.consentProof, ecdh);
     const sealed = await sealInvitation(this.ctx.keys, recipient, invitation, createdNs, ecdh);
     await this.ctx.transport.publish(invitationEnvelopes(sealed, createdNs, peer, this.address));
+    await this.ctx.allowPeer?.(peer);
     const enc = invitation.encryption;
     if (enc.case !== "aes256GcmHkdfSha256") throw new Error("unreachable");
     const c = new ConversationV2(

@@ -1,0 +1,170 @@
+/**
+ * Consent (protocol.md §14): the private-preferences topic and secret derived from the identity
+ * key, encrypted allow/deny actions, and the per-address state where the last action wins.
+ * Conversations allow their peer when they create a conversation, as xmtp-js does.
+ */
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { utf8ToBytes } from "@noble/hashes/utils.js";
+import {
+  type Envelope,
+  EnvelopeSchema,
+  type PrivatePreferencesAction,
+  PrivatePreferencesActionSchema,
+  PrivatePreferencesPayloadSchema,
+} from "@xmtp-ts/proto";
+import { buildTopic, toChecksumAddress } from "@xmtp-ts/protocol";
+import type { KeyPair } from "../conversations/own-keys.js";
+import type { ConversationTransport } from "../conversations/transport.js";
+import { decrypt, encrypt, hkdfSha256 } from "../crypto/index.js";
+
+/** Largest consent envelope accepted (an action lists a few addresses). */
+export const MAX_CONSENT_PAYLOAD_BYTES = 256 * 1024;
+
+export type ConsentState = "allowed" | "denied" | "unknown";
+
+const EMPTY = new Uint8Array(0);
+
+function base64UrlNoPad(b: Uint8Array): string {
+  let bin = "";
+  for (const x of b) bin += String.fromCharCode(x);
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** `/xmtp/0/userpreferences-<base64url(sha256(HKDF(identity key, "XMTP_PRIVATE_PREFERENCES_TOPIC")))>/proto`. */
+export async function consentTopic(identityPrivateKey: Uint8Array): Promise<string> {
+  const k = await hkdfSha256(identityPrivateKey, utf8ToBytes("XMTP_PRIVATE_PREFERENCES_TOPIC"), EMPTY, 32);
+  return buildTopic.userPreferences(base64UrlNoPad(sha256(k)));
+}
+
+/** The AES-GCM secret of consent payloads. */
+export function consentSecret(identityPrivateKey: Uint8Array): Promise<Uint8Array> {
+  return hkdfSha256(identityPrivateKey, utf8ToBytes("XMTP_PRIVATE_PREFERENCES_ENCRYPTION"), EMPTY, 32);
+}
+
+/** Encrypts an action as `PrivatePreferencesPayload{v1}` (AAD = the 65-byte identity public key). */
+export async function encodeConsentAction(
+  identity: KeyPair,
+  action: PrivatePreferencesAction,
+): Promise<Uint8Array> {
+  const ciphertext = await encrypt(
+    toBinary(PrivatePreferencesActionSchema, action),
+    await consentSecret(identity.privateKey),
+    identity.publicKey,
+  );
+  return toBinary(
+    PrivatePreferencesPayloadSchema,
+    create(PrivatePreferencesPayloadSchema, { version: { case: "v1", value: ciphertext } }),
+  );
+}
+
+/** Decrypts a consent payload; throws on anything malformed or foreign. */
+export async function decodeConsentAction(
+  identity: KeyPair,
+  bytes: Uint8Array,
+): Promise<PrivatePreferencesAction> {
+  if (bytes.length > MAX_CONSENT_PAYLOAD_BYTES)
+    throw new RangeError(
+      `consent payload expected at most ${MAX_CONSENT_PAYLOAD_BYTES} bytes, got ${bytes.length}`,
+    );
+  const payload = fromBinary(PrivatePreferencesPayloadSchema, bytes);
+  if (payload.version.case !== "v1") throw new Error("consent payload has no v1");
+  const plain = await decrypt(
+    payload.version.value,
+    await consentSecret(identity.privateKey),
+    identity.publicKey,
+  );
+  return fromBinary(PrivatePreferencesActionSchema, plain);
+}
+
+/** The consent list of one identity over the network. */
+export class Consent {
+  private readonly state = new Map<string, ConsentState>();
+  private topic: string | undefined;
+  private lastNs: bigint | undefined;
+
+  constructor(
+    private readonly identity: KeyPair,
+    private readonly transport: ConversationTransport,
+  ) {}
+
+  private async topicName(): Promise<string> {
+    this.topic ??= await consentTopic(this.identity.privateKey);
+    return this.topic;
+  }
+
+  /** Reads new actions (ascending; the last action per address wins). Undecodable entries are skipped. */
+  async load(): Promise<void> {
+    const topic = await this.topicName();
+    const range = {
+      direction: "ascending" as const,
+      ...(this.lastNs !== undefined ? { startNs: this.lastNs + 1n } : {}),
+    };
+    for await (const page of this.transport.queryPages(topic, range)) {
+      for (const env of page) {
+        if (this.lastNs === undefined || env.timestampNs > this.lastNs) this.lastNs = env.timestampNs;
+        try {
+          this.apply(await decodeConsentAction(this.identity, env.message));
+        } catch {
+          // not ours or damaged: ignored, as the reference does
+        }
+      }
+    }
+  }
+
+  private apply(a: PrivatePreferencesAction): void {
+    const set = (addrs: string[], s: ConsentState) => {
+      for (const addr of addrs) {
+        try {
+          this.state.set(toChecksumAddress(addr), s);
+        } catch {
+          // not an address
+        }
+      }
+    };
+    if (a.messageType.case === "allowAddress") set(a.messageType.value.walletAddresses, "allowed");
+    else if (a.messageType.case === "denyAddress") set(a.messageType.value.walletAddresses, "denied");
+  }
+
+  private async publish(action: PrivatePreferencesAction): Promise<void> {
+    const message = await encodeConsentAction(this.identity, action);
+    const env: Envelope = create(EnvelopeSchema, {
+      contentTopic: await this.topicName(),
+      timestampNs: BigInt(Date.now()) * 1_000_000n,
+      message,
+    });
+    await this.transport.publish([env]);
+    this.apply(action);
+  }
+
+  /** Allows the addresses (one published action). */
+  allow(addresses: string[]): Promise<void> {
+    return this.publish(
+      create(PrivatePreferencesActionSchema, {
+        messageType: { case: "allowAddress", value: { walletAddresses: addresses } },
+      }),
+    );
+  }
+
+  /** Denies the addresses (one published action). */
+  deny(addresses: string[]): Promise<void> {
+    return this.publish(
+      create(PrivatePreferencesActionSchema, {
+        messageType: { case: "denyAddress", value: { walletAddresses: addresses } },
+      }),
+    );
+  }
+
+  /** The known state of an address (after {@link load}). */
+  consentState(address: string): ConsentState {
+    return this.state.get(toChecksumAddress(address)) ?? "unknown";
+  }
+
+  isAllowed(address: string): boolean {
+    return this.consentState(address) === "allowed";
+  }
+
+  isDenied(address: string): boolean {
+    return this.consentState(address) === "denied";
+  }
+}

@@ -1,0 +1,2 @@
+/** Consent / private preferences. */
+export * from "./consent.js";
