@@ -39,6 +39,20 @@ const CREATE = Number(process.env.BENCH_CREATE ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CLI = fileURLToPath(new URL("../packages/cli/bin/xmtp.js", import.meta.url));
 const WORKER = fileURLToPath(new URL("./client-worker.mjs", import.meta.url));
+const NOTES = [
+  "Reading the numbers:",
+  "- Listing is bound by per-invitation public-key work a cold client cannot cache: three secp256k1",
+  "  ECDHs (OpenSSL via node:crypto gives the X coordinate; the right point is found by trial",
+  "  decryption of the AES-GCM tag) and one wallet-signature recovery (noble). That is ~6 ms per",
+  "  invitation per core against ~8 ms for xmtp-js; the worker pool spreads it over the cores (2 here,",
+  "  up to 8), so the 5× goal is not met on this machine.",
+  "- Reading messages costs one OpenSSL signature verification per message; pre-key checks and wallet",
+  "  recoveries are cached per sender bundle, and pages are decrypted in the pool while the next page loads.",
+  "- Creating a conversation fetches the contact, the intros and new invites together, and derives and",
+  "  seals the invitation with three ECDHs instead of six.",
+  "- Our peak RSS includes the worker threads. Timings move with machine load.",
+];
+
 const lines = [];
 const out = (s) => {
   console.log(s);
@@ -218,20 +232,6 @@ try {
   await new Promise((r) => node.proc.once("exit", r));
   rmSync(node.dataDir, { recursive: true, force: true });
 }
-
-const NOTES = [
-  "Reading the numbers:",
-  "- Listing is bound by per-invitation public-key work a cold client cannot cache: three secp256k1",
-  "  ECDHs (OpenSSL via node:crypto gives the X coordinate; the right point is found by trial",
-  "  decryption of the AES-GCM tag) and one wallet-signature recovery (noble). That is ~6 ms per",
-  "  invitation per core against ~8 ms for xmtp-js; the worker pool spreads it over the cores (2 here,",
-  "  up to 8), so the 5× goal is not met on this machine.",
-  "- Reading messages costs one OpenSSL signature verification per message; pre-key checks and wallet",
-  "  recoveries are cached per sender bundle, and pages are decrypted in the pool while the next page loads.",
-  "- Creating a conversation fetches the contact, the intros and new invites together, and derives and",
-  "  seals the invitation with three ECDHs instead of six.",
-  "- Our peak RSS includes the worker threads. Timings move with machine load.",
-  ];
 
 function writeDocs(table) {
   const path = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));
