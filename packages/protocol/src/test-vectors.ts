@@ -1,4 +1,4 @@
-/** Test-only loader for shared/vectors/xmtp-v2.json (next to the repository, in CI and locally). */
+/** Test-only loader for vectors/xmtp-v2.json at the repository root. */
 import { readFileSync } from "node:fs";
 import { hexToBytes } from "@noble/hashes/utils.js";
 
@@ -52,7 +52,7 @@ export interface Vectors {
 }
 
 export const vectors: Vectors = JSON.parse(
-  readFileSync(new URL("../../../../shared/vectors/xmtp-v2.json", import.meta.url), "utf8"),
+  readFileSync(new URL("../../../vectors/xmtp-v2.json", import.meta.url), "utf8"),
 );
 
 export const hex = hexToBytes;

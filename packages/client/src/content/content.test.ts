@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import { Compression } from "@xmtp-ts/proto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { vectors } from "../test-vectors.js";
 import {
   type Attachment,
   CodecRegistry,
@@ -32,9 +32,6 @@ import {
 } from "./index.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-const vectors = JSON.parse(
-  readFileSync(new URL("../../../../../shared/vectors/xmtp-v2.json", import.meta.url), "utf8"),
-) as { text_codec: { encoded_content_hex: string } };
 
 const registry = defaultCodecRegistry();
 

@@ -1,5 +1,4 @@
 /** Test-only: the shared vectors' identities as OwnKeys, and a helper to make random identities. */
-import { readFileSync } from "node:fs";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import {
@@ -17,12 +16,10 @@ import {
   sha256,
   signCompact,
 } from "@xmtp-ts/protocol";
+import { vectors } from "../test-vectors.js";
 import { type OwnKeys, ownKeysFromBundleV1 } from "./own-keys.js";
 
-// biome-ignore lint/suspicious/noExplicitAny: test vectors are untyped JSON
-export const vectors: any = JSON.parse(
-  readFileSync(new URL("../../../../../shared/vectors/xmtp-v2.json", import.meta.url), "utf8"),
-);
+export { vectors };
 
 export function vectorBundle(name: "alice" | "bob"): PrivateKeyBundleV1 {
   const b = fromBinary(PrivateKeyBundleSchema, hexToBytes(vectors.identities[name].private_key_bundle_hex));

@@ -1,10 +1,10 @@
 /** Test-only helpers for the API tests: identities from the shared vectors and bounded waits. */
-import { readFileSync } from "node:fs";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { hexToBytes } from "@noble/hashes/utils.js";
 import { type Envelope, EnvelopeSchema, type PublicKey, PublicKeyBundleSchema } from "@xmtp-ts/proto";
 import { createAuthToken } from "@xmtp-ts/protocol";
 import postgres from "postgres";
+import { type IdentityVector, vectors } from "../../../protocol/src/test-vectors.js";
 
 /** The test PostgreSQL server (trust auth); unreachable means failing tests, never skipped ones. */
 export const TEST_DATABASE_URL =
@@ -19,19 +19,6 @@ export async function dropSchema(schema: string): Promise<void> {
     await sql.end({ timeout: 5 });
   }
 }
-
-interface IdentityVector {
-  wallet_address: string;
-  identity_key: { private_key_hex: string };
-  public_key_bundle_v1_hex: string;
-}
-
-const vectors = JSON.parse(
-  readFileSync(new URL("../../../../../shared/vectors/xmtp-v2.json", import.meta.url), "utf8"),
-) as {
-  identities: { alice: IdentityVector; bob: IdentityVector };
-  auth_token: { alice_token: { created_ns: string; authorization_header: string; wallet_address: string } };
-};
 
 export interface TestIdentity {
   wallet: string;
