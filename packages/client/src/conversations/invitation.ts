@@ -26,7 +26,7 @@ import {
   walletAddressFromSignedKey,
 } from "@xmtp-ts/protocol";
 import { ciphertextParts } from "../crypto/index.js";
-import { EMPTY_BYTES, type NativeCrypto, nativeCrypto, pointsWithX } from "./native-crypto.js";
+import { EMPTY_BYTES, type NativeCrypto, nativeCrypto } from "./native-crypto.js";
 import {
   type Ecdh,
   findPreKey,
@@ -420,9 +420,9 @@ function openNative(
   let c2: [Uint8Array, Uint8Array];
   let c3: [Uint8Array, Uint8Array];
   try {
-    c1 = pointsWithX(isRecipient ? n.ecdhX(pre, peer.identity) : n.ecdhX(id, peer.preKey));
-    c2 = pointsWithX(isRecipient ? n.ecdhX(id, peer.preKey) : n.ecdhX(pre, peer.identity));
-    c3 = pointsWithX(n.ecdhX(pre, peer.preKey));
+    c1 = isRecipient ? n.ecdhPoints(pre, peer.identity) : n.ecdhPoints(id, peer.preKey);
+    c2 = isRecipient ? n.ecdhPoints(id, peer.preKey) : n.ecdhPoints(pre, peer.identity);
+    c3 = n.ecdhPoints(pre, peer.preKey);
   } catch (cause) {
     throw new InvitationError("bad-key", "ECDH failed", { cause });
   }

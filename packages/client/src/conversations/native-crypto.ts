@@ -21,8 +21,12 @@ export interface NativeCrypto {
   ): Uint8Array | undefined;
   /** Strict (low-S) ECDSA verification of a compact signature over sha256(data). */
   verifySha256(pub65: Uint8Array, data: Uint8Array, sig64: Uint8Array): boolean;
-  /** The X coordinate (32 bytes) of priv·pub; throws on an invalid point. */
-  ecdhX(priv32: Uint8Array, pub65: Uint8Array): Uint8Array;
+  /**
+   * priv·pub as the two 65-byte points 04‖X‖Y with its X coordinate (even Y first): OpenSSL's
+   * ECDH yields only X, and which Y is the product is left for the caller to settle (by trial
+   * decryption). Throws on an invalid point.
+   */
+  ecdhPoints(priv32: Uint8Array, pub65: Uint8Array): [Uint8Array, Uint8Array];
 }
 
 const EMPTY = new Uint8Array(0);
@@ -50,9 +54,50 @@ function load(): NodeCrypto | undefined {
   }
 }
 
+/** SEC1 `ECPrivateKey` DER for a secp256k1 scalar: prefix ‖ d ‖ suffix (curve OID). */
+const SEC1_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x01, 0x04, 0x20]);
+const SEC1_SUFFIX = Uint8Array.from([0xa0, 0x07, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a]);
+const P = secp256k1.Point.CURVE().p;
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A bounded memo: cleared whole when full (the working set of a listing is small). */
+function memo<V>(limit: number, build: (bytes: Uint8Array) => V): (bytes: Uint8Array) => V {
+  const m = new Map<string, V>();
+  return (bytes) => {
+    const k = hex(bytes);
+    let v = m.get(k);
+    if (v === undefined) {
+      v = build(bytes);
+      if (m.size >= limit) m.clear();
+      m.set(k, v);
+    }
+    return v;
+  };
+}
+
 function make(c: NodeCrypto): NativeCrypto {
-  const verifyKeys = new Map<string, ReturnType<NodeCrypto["createPublicKey"]>>();
-  const ecdhs = new Map<string, ReturnType<NodeCrypto["createECDH"]>>();
+  // One KeyObject per key serves both signature checks and ECDH: importing a key costs OpenSSL
+  // about a quarter of a scalar multiplication, and a peer's keys are used several times.
+  const publicKey = memo(MAX_CACHED_KEYS, (pub65) =>
+    c.createPublicKey({ key: concat(SPKI_PREFIX, pub65) as Buffer, format: "der", type: "spki" }),
+  );
+  const privateKey = memo(64, (priv32) =>
+    c.createPrivateKey({
+      key: concat(SEC1_PREFIX, priv32, SEC1_SUFFIX) as Buffer,
+      format: "der",
+      type: "sec1",
+    }),
+  );
+  const compressed = new Uint8Array(33);
   return {
     hkdf32(ikm, salt, info) {
       return new Uint8Array(c.hkdfSync("sha256", ikm, salt, info, 32));
@@ -79,36 +124,29 @@ function make(c: NodeCrypto): NativeCrypto {
       let s = 0n;
       for (let i = 32; i < 64; i++) s = (s << 8n) | BigInt(sig64[i]!);
       if (s === 0n || s > HALF_N) return false;
-      const k = hex(pub65);
-      let key = verifyKeys.get(k);
-      if (!key) {
-        try {
-          const der = new Uint8Array(SPKI_PREFIX.length + 65);
-          der.set(SPKI_PREFIX, 0);
-          der.set(pub65, SPKI_PREFIX.length);
-          key = c.createPublicKey({ key: der as unknown as Buffer, format: "der", type: "spki" });
-        } catch {
-          return false;
-        }
-        if (verifyKeys.size >= MAX_CACHED_KEYS) verifyKeys.clear();
-        verifyKeys.set(k, key);
-      }
       try {
-        return c.verify("sha256", data, { key, dsaEncoding: "ieee-p1363" }, sig64);
+        return c.verify("sha256", data, { key: publicKey(pub65), dsaEncoding: "ieee-p1363" }, sig64);
       } catch {
         return false;
       }
     },
-    ecdhX(priv32, pub65) {
-      const k = hex(priv32);
-      let e = ecdhs.get(k);
-      if (!e) {
-        e = c.createECDH("secp256k1");
-        e.setPrivateKey(priv32);
-        if (ecdhs.size >= 64) ecdhs.clear();
-        ecdhs.set(k, e);
+    ecdhPoints(priv32, pub65) {
+      const x = c.diffieHellman({ privateKey: privateKey(priv32), publicKey: publicKey(pub65) });
+      compressed[0] = 2;
+      compressed.set(x, 1);
+      const even = new Uint8Array(
+        c.ECDH.convertKey(compressed as Buffer, "secp256k1", undefined, undefined, "uncompressed") as Buffer,
+      );
+      // The other point is the negation: same X, Y' = p − Y.
+      const odd = even.slice();
+      let y = 0n;
+      for (let i = 33; i < 65; i++) y = (y << 8n) | BigInt(even[i]!);
+      let ny = P - y;
+      for (let i = 64; i >= 33; i--) {
+        odd[i] = Number(ny & 0xffn);
+        ny >>= 8n;
       }
-      return new Uint8Array(e.computeSecret(pub65));
+      return [even, odd];
     },
   };
 }
@@ -117,14 +155,5 @@ const loaded = load();
 
 /** The native fast paths, or undefined outside Node. */
 export const nativeCrypto: NativeCrypto | undefined = loaded ? make(loaded) : undefined;
-
-/** Both 65-byte points with X coordinate `x` (even Y first); throws when `x` is not on the curve. */
-export function pointsWithX(x: Uint8Array): [Uint8Array, Uint8Array] {
-  const c = new Uint8Array(33);
-  c[0] = 2;
-  c.set(x, 1);
-  const p = secp256k1.Point.fromBytes(c);
-  return [p.toBytes(false), p.negate().toBytes(false)];
-}
 
 export { EMPTY as EMPTY_BYTES };
