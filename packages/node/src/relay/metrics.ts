@@ -14,6 +14,8 @@ export interface RelayStats {
   relayIn: number;
   /** Envelopes published to gossipsub. */
   relayOut: number;
+  /** Envelopes not gossiped because no peer was subscribed to the relay topic. */
+  relayUnsent: number;
   /** Relay messages refused (malformed, oversized), by reason. */
   relayRejected: Record<string, number>;
   /** Store-protocol queries served. */
@@ -41,6 +43,7 @@ export function newRelayStats(): RelayStats {
     meshPeers: 0,
     relayIn: 0,
     relayOut: 0,
+    relayUnsent: 0,
     relayRejected: {},
     storeQueriesServed: 0,
     storeStreamErrors: 0,
@@ -86,6 +89,11 @@ export function registerRelayMetrics(registry: Registry, stats: () => RelayStats
   gauge("xmtp_relay_mesh_peers", "Peers in the gossipsub mesh of the Waku topic", (s) => s.meshPeers);
   counter("xmtp_relay_in_total", "Envelopes received from the relay", (s) => s.relayIn);
   counter("xmtp_relay_out_total", "Envelopes published to the relay", (s) => s.relayOut);
+  counter(
+    "xmtp_relay_unsent_total",
+    "Envelopes not gossiped because no peer was subscribed to the relay topic",
+    (s) => s.relayUnsent,
+  );
   const rejected = new Counter({
     name: "xmtp_relay_rejected_total",
     help: "Relay messages refused, by reason",

@@ -48,7 +48,8 @@ export function relayPart(options: RelayPartOptions = {}): (ctx: NodeContext) =>
         await relay?.stop();
       },
       broadcast(envelopes: Envelope[]) {
-        void relay?.broadcast(envelopes);
+        // After the current turn, so the publish answer goes out before the gossip work.
+        if (relay !== undefined) setImmediate(() => void relay?.broadcast(envelopes));
       },
       urls() {
         const addrs = relay?.multiaddrs() ?? [];

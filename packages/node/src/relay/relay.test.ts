@@ -108,6 +108,16 @@ describe("relay", () => {
     subC.close();
   });
 
+  test("a node without subscribed peers stores and delivers but does not gossip", async () => {
+    const a = await node();
+    const sub = a.api.subscribe([topic("alone")], {});
+    await publish(a, [env(topic("alone"), 1_700_000_000_000_000_000n, "alone")]);
+    expect((await nextWithin(sub[Symbol.asyncIterator](), 5_000)).value?.contentTopic).toBe(topic("alone"));
+    expect(await a.store.count()).toBe(1);
+    expect(a.relay.stats()).toMatchObject({ relayOut: 0, relayUnsent: 1 });
+    sub.close();
+  });
+
   test("an envelope arriving by two paths is stored and delivered once", async () => {
     const a = await node();
     const c = await node({ peers: [a.addr] });

@@ -297,6 +297,12 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       await libp2p.stop();
     },
     async broadcast(envelopes) {
+      // With no peer subscribed to the relay topic gossipsub would only fill its message cache:
+      // skip the encoding and hashing. Peers that join later catch up over Waku store.
+      if (pubsub.getSubscribers(WAKU_PUBSUB_TOPIC).length === 0) {
+        stats.relayUnsent += envelopes.length;
+        return;
+      }
       for (const env of envelopes) {
         try {
           await pubsub.publish(WAKU_PUBSUB_TOPIC, encodeEnvelopeForRelay(env));
