@@ -54,3 +54,24 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     return this;
   }
 }
+
+/**
+ * A queue for a stream that ends when the caller's `signal` aborts or the consumer calls
+ * `return()`; `abort` is what the stream's sources listen to. Already ended if `signal` was
+ * aborted before the call.
+ */
+export function abortableQueue<T>(signal: AbortSignal | undefined): {
+  queue: AsyncQueue<T>;
+  abort: AbortSignal;
+} {
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const queue = new AsyncQueue<T>(() => {
+    ac.abort();
+    signal?.removeEventListener("abort", onAbort);
+  });
+  if (signal?.aborted) queue.end();
+  else ac.signal.addEventListener("abort", () => queue.end(), { once: true });
+  return { queue, abort: ac.signal };
+}

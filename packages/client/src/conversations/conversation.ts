@@ -23,7 +23,7 @@ import {
   encodeContent,
 } from "../content/index.js";
 import { toLegacyPublicKeyBundle } from "../keys/public.js";
-import { AsyncQueue } from "./async-queue.js";
+import { abortableQueue } from "./async-queue.js";
 import type { ConversationContext } from "./invitation.js";
 import type { OwnKeys } from "./own-keys.js";
 import { sha256 } from "./primitives.js";
@@ -155,19 +155,9 @@ export async function streamDecoded(
   decode: (env: Envelope) => Promise<DecodedMessage | undefined>,
   opts: StreamOptions = {},
 ): Promise<AsyncIterableIterator<DecodedMessage>> {
-  const ac = new AbortController();
-  const onAbort = () => ac.abort();
-  opts.signal?.addEventListener("abort", onAbort, { once: true });
-  const queue = new AsyncQueue<DecodedMessage>(() => {
-    ac.abort();
-    opts.signal?.removeEventListener("abort", onAbort);
-  });
-  if (opts.signal?.aborted) {
-    queue.end();
-    return queue;
-  }
-  ac.signal.addEventListener("abort", () => queue.end(), { once: true });
-  let source = await ctx.transport.subscribe(topics, ac.signal);
+  const { queue, abort } = abortableQueue<DecodedMessage>(opts.signal);
+  if (queue.isClosed) return queue;
+  let source = await ctx.transport.subscribe(topics, abort);
   let lastNs = BigInt(Date.now()) * 1_000_000n;
   const seen = new Set<string>();
   const handle = async (env: Envelope) => {
@@ -195,21 +185,21 @@ export async function streamDecoded(
           await handle(env);
         }
       } catch (err) {
-        if (ac.signal.aborted) return;
+        if (abort.aborted) return;
         if (attempt >= STREAM_MAX_RETRIES) {
           queue.end(err);
           return;
         }
       }
-      if (queue.isClosed || ac.signal.aborted) return;
+      if (queue.isClosed || abort.aborted) return;
       if (attempt >= STREAM_MAX_RETRIES) {
         queue.end(new Error("subscription ended and could not be re-established"));
         return;
       }
       await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
-      if (ac.signal.aborted) return;
+      if (abort.aborted) return;
       try {
-        source = await ctx.transport.subscribe(topics, ac.signal);
+        source = await ctx.transport.subscribe(topics, abort);
         const since = lastNs > STREAM_BACKFILL_MARGIN_NS ? lastNs - STREAM_BACKFILL_MARGIN_NS : 1n;
         for (const topic of topics) {
           for await (const page of ctx.transport.queryPages(topic, {

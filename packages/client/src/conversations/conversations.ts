@@ -5,7 +5,7 @@
 import type { ConsentProofPayload, Envelope, PublicKeyBundle, SignedPublicKeyBundle } from "@xmtp-ts/proto";
 import { buildTopic, isAddress, toChecksumAddress } from "@xmtp-ts/protocol";
 import { toSignedPublicKeyBundle } from "../keys/public.js";
-import { AsyncQueue } from "./async-queue.js";
+import { abortableQueue } from "./async-queue.js";
 import {
   type Conversation,
   type ConversationsContext,
@@ -314,20 +314,10 @@ export class Conversations {
   async stream(options: StreamOptions = {}): Promise<AsyncIterableIterator<Conversation>> {
     const introTopic = buildTopic.intro(this.address);
     const inviteTopic = buildTopic.invite(this.address);
-    const ac = new AbortController();
-    const onAbort = () => ac.abort();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    const queue = new AsyncQueue<Conversation>(() => {
-      ac.abort();
-      options.signal?.removeEventListener("abort", onAbort);
-    });
-    if (options.signal?.aborted) {
-      queue.end();
-      return queue;
-    }
-    ac.signal.addEventListener("abort", () => queue.end(), { once: true });
+    const { queue, abort } = abortableQueue<Conversation>(options.signal);
+    if (queue.isClosed) return queue;
     const seenPeers = new Set<string>();
-    const source = await this.ctx.transport.subscribe([introTopic, inviteTopic], ac.signal);
+    const source = await this.ctx.transport.subscribe([introTopic, inviteTopic], abort);
     (async () => {
       try {
         for await (const env of source) {
@@ -337,7 +327,7 @@ export class Conversations {
         }
         queue.end();
       } catch (err) {
-        queue.end(ac.signal.aborted ? undefined : err);
+        queue.end(abort.aborted ? undefined : err);
       }
     })();
     return queue;
@@ -382,18 +372,8 @@ export class Conversations {
   async streamAllMessages(options: StreamOptions = {}): Promise<AsyncIterableIterator<DecodedMessage>> {
     const introTopic = buildTopic.intro(this.address);
     const inviteTopic = buildTopic.invite(this.address);
-    const ac = new AbortController();
-    const onAbort = () => ac.abort();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    const queue = new AsyncQueue<DecodedMessage>(() => {
-      ac.abort();
-      options.signal?.removeEventListener("abort", onAbort);
-    });
-    if (options.signal?.aborted) {
-      queue.end();
-      return queue;
-    }
-    ac.signal.addEventListener("abort", () => queue.end(), { once: true });
+    const { queue, abort } = abortableQueue<DecodedMessage>(options.signal);
+    if (queue.isClosed) return queue;
     const byTopic = new Map<string, Conversation>();
     for (const c of await this.list()) byTopic.set(c.topic, c);
     const seenIds = new Set<string>();
@@ -410,12 +390,12 @@ export class Conversations {
           await handle(env);
         }
       } catch (err) {
-        if (!ac.signal.aborted) queue.end(err);
+        if (!abort.aborted) queue.end(err);
       }
     };
     const follow = async (c: Conversation) => {
       byTopic.set(c.topic, c);
-      const sub = await this.ctx.transport.subscribe([c.topic], ac.signal);
+      const sub = await this.ctx.transport.subscribe([c.topic], abort);
       void pump(sub);
       for (const m of await decodeAll(
         c,
@@ -458,7 +438,7 @@ export class Conversations {
         );
       }
     };
-    const main = await this.ctx.transport.subscribe([introTopic, inviteTopic, ...byTopic.keys()], ac.signal);
+    const main = await this.ctx.transport.subscribe([introTopic, inviteTopic, ...byTopic.keys()], abort);
     void pump(main);
     return queue;
   }

@@ -3,7 +3,7 @@
  * secret in the sender role and the header bytes as AAD; dm and intro topics; decoding with the
  * reference checks, using the pre-key the header names (protocol.md §18 row 13).
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import {
   type Envelope,
   EnvelopeSchema,
@@ -16,13 +16,12 @@ import {
 import {
   buildTopic,
   legacyPublicKeyBytes,
-  MAX_MESSAGE_BYTES,
   verifyLegacyPreKey,
   walletAddressFromLegacyKey,
 } from "@xmtp-ts/protocol";
 import { NoMatchingPreKeyError, type OwnKeys, sharedSecret3dh } from "./own-keys.js";
 import { bytesEqual, decryptCiphertext, encryptCiphertext, sha256, toHex } from "./primitives.js";
-import { MessageDecodeError, type MessageDecodeErrorReason } from "./v2.js";
+import { decodeFailure, MessageDecodeError, readMessageEnvelope } from "./v2.js";
 
 /** Largest `MessageHeaderV1` accepted (two legacy bundles are ~600 bytes). */
 export const MAX_V1_HEADER_BYTES = 8 * 1024;
@@ -111,28 +110,9 @@ function checkedLegacy(k: PublicKey): Uint8Array {
  * (use this for dm topics; leave it out for intro topics). Throws {@link MessageDecodeError}.
  */
 export async function decodeMessageV1(own: OwnKeys, env: Envelope, topic?: string): Promise<DecodedV1> {
-  const fail = (reason: MessageDecodeErrorReason, message: string, cause?: unknown): never => {
-    throw new MessageDecodeError(reason, message, env, cause === undefined ? undefined : { cause });
-  };
-  if (!env.contentTopic || env.message.length === 0) fail("empty-envelope", "empty envelope");
-  if (env.message.length > MAX_MESSAGE_BYTES)
-    fail("too-large", `message is ${env.message.length} bytes, limit ${MAX_MESSAGE_BYTES}`);
-  let msg: ReturnType<typeof fromBinary<typeof MessageSchema>>;
-  try {
-    msg = fromBinary(MessageSchema, env.message);
-  } catch (cause) {
-    return fail("malformed", "undecodable message", cause);
-  }
-  if (msg.version.case !== "v1") return fail("unknown-version", "unknown message version");
-  const { headerBytes, ciphertext } = msg.version.value;
-  if (headerBytes.length > MAX_V1_HEADER_BYTES)
-    fail("too-large", `header is ${headerBytes.length} bytes, limit ${MAX_V1_HEADER_BYTES}`);
-  let header: MessageHeaderV1;
-  try {
-    header = fromBinary(MessageHeaderV1Schema, headerBytes);
-  } catch (cause) {
-    return fail("malformed", "undecodable header", cause);
-  }
+  const fail = decodeFailure(env);
+  const { body, header } = readMessageEnvelope(env, "v1", MessageHeaderV1Schema, MAX_V1_HEADER_BYTES);
+  const { headerBytes, ciphertext } = body;
   if (
     !header.sender?.identityKey ||
     !header.sender.preKey ||

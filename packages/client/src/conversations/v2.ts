@@ -4,12 +4,15 @@
  * should_push) and decoding one with every reference check plus ours: the sender must be one of
  * the conversation's two participants.
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import {
   type Envelope,
   EnvelopeSchema,
+  type Message,
   MessageHeaderV2Schema,
   MessageSchema,
+  type MessageV1,
+  type MessageV2,
   type SignedContent,
   SignedContentSchema,
   type SignedPublicKeyBundle,
@@ -65,6 +68,45 @@ export class MessageDecodeError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/** A `fail` that throws {@link MessageDecodeError} about `env`. */
+export function decodeFailure(env: Envelope) {
+  return (reason: MessageDecodeErrorReason, message: string, cause?: unknown): never => {
+    throw new MessageDecodeError(reason, message, env, cause === undefined ? undefined : { cause });
+  };
+}
+
+/**
+ * The bounded first steps shared by V1 and V2: a non-empty envelope within the message limit, a
+ * `Message` of the expected version (its body returned), and its header (at most `maxHeaderBytes`)
+ * decoded.
+ */
+export function readMessageEnvelope<V extends "v1" | "v2", H extends DescMessage>(
+  env: Envelope,
+  version: V,
+  headerSchema: H,
+  maxHeaderBytes: number,
+): { body: { v1: MessageV1; v2: MessageV2 }[V]; header: MessageShape<H> } {
+  const fail = decodeFailure(env);
+  if (!env.contentTopic || env.message.length === 0) fail("empty-envelope", "empty envelope");
+  if (env.message.length > MAX_MESSAGE_BYTES)
+    fail("too-large", `message is ${env.message.length} bytes, limit ${MAX_MESSAGE_BYTES}`);
+  let msg: Message;
+  try {
+    msg = fromBinary(MessageSchema, env.message);
+  } catch (cause) {
+    return fail("malformed", "undecodable message", cause);
+  }
+  if (msg.version.case !== version) return fail("unknown-version", "unknown message version");
+  const body = msg.version.value as { v1: MessageV1; v2: MessageV2 }[V];
+  if (body.headerBytes.length > maxHeaderBytes)
+    fail("too-large", `header is ${body.headerBytes.length} bytes, limit ${maxHeaderBytes}`);
+  try {
+    return { body, header: fromBinary(headerSchema, body.headerBytes) };
+  } catch (cause) {
+    return fail("malformed", "undecodable header", cause);
   }
 }
 
@@ -175,28 +217,9 @@ export interface DecodeV2Input {
  */
 export async function decodeMessageV2(i: DecodeV2Input): Promise<DecodedV2> {
   const env = i.envelope;
-  const fail = (reason: MessageDecodeErrorReason, message: string, cause?: unknown): never => {
-    throw new MessageDecodeError(reason, message, env, cause === undefined ? undefined : { cause });
-  };
-  if (!env.contentTopic || env.message.length === 0) fail("empty-envelope", "empty envelope");
-  if (env.message.length > MAX_MESSAGE_BYTES)
-    fail("too-large", `message is ${env.message.length} bytes, limit ${MAX_MESSAGE_BYTES}`);
-  let msg: ReturnType<typeof fromBinary<typeof MessageSchema>>;
-  try {
-    msg = fromBinary(MessageSchema, env.message);
-  } catch (cause) {
-    return fail("malformed", "undecodable message", cause);
-  }
-  if (msg.version.case !== "v2") return fail("unknown-version", "unknown message version");
-  const { headerBytes, ciphertext } = msg.version.value;
-  if (headerBytes.length > MAX_V2_HEADER_BYTES)
-    fail("too-large", `header is ${headerBytes.length} bytes, limit ${MAX_V2_HEADER_BYTES}`);
-  let header: ReturnType<typeof fromBinary<typeof MessageHeaderV2Schema>>;
-  try {
-    header = fromBinary(MessageHeaderV2Schema, headerBytes);
-  } catch (cause) {
-    return fail("malformed", "undecodable header", cause);
-  }
+  const fail = decodeFailure(env);
+  const { body, header } = readMessageEnvelope(env, "v2", MessageHeaderV2Schema, MAX_V2_HEADER_BYTES);
+  const { headerBytes, ciphertext } = body;
   if (header.topic !== i.topic) fail("topic-mismatch", "topic mismatch");
   if (!i.keyMaterial) return fail("no-topic-key", "no topic key");
   let plain: Uint8Array;
@@ -248,8 +271,8 @@ export async function decodeMessageV2(i: DecodeV2Input): Promise<DecodedV2> {
     sentNs: header.createdNs,
     payload: signed.payload,
     sender,
-    senderHmac: msg.version.value.senderHmac,
-    shouldPush: msg.version.value.shouldPush,
+    senderHmac: body.senderHmac,
+    shouldPush: body.shouldPush,
   };
 }
 
