@@ -352,12 +352,12 @@ async function main() {
 }
 
 const NOTES = `Reading the numbers:
-- Batched publish misses its 0.5× goal. Where a batch's time goes (CPU profiles of the node): the
-  SQLite transaction alone costs about what the whole raw baseline does (the store's own benchmark
-  puts batches of 100 at ~1.8× raw), and the Waku relay's per-envelope broadcast (gossipsub message
-  cache, WakuMessage encoding, sha256 message ids) costs a further share even with no peers (compare
-  the rows with and without the relay part). The gateway's own code (body read, JSON decode,
-  response) is a few percent of the node's CPU; the rest is HTTP over loopback on a 2-CPU machine.
+- Batched publish: the baseline inserts the very rows each node receives (its table grows as
+  theirs), one transaction per 100 rows. About half of a batch's node time is the SQLite
+  transaction itself; the rest is HTTP, the JSON body (canonical base64 is checked by
+  re-encoding, natively), digests and dispatch. A node with no peer subscribed to the relay topic
+  skips gossip (no WakuMessage encoding or message ids), so the relay part costs nothing here;
+  with peers, each envelope is gossiped after the publish is answered.
 - Single-envelope publishes store each envelope durably (group commit) and still keep well above
   half the rate of a route that does nothing.
 - Fan-out latencies are over every delivery (max = the last of the 10,000 subscribers), measured
