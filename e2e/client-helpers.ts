@@ -29,11 +29,20 @@ export function wallet(key: `0x${string}` = generatePrivateKey()): TestWallet {
   };
 }
 
-export const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([
-    p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms)),
-  ]);
+/** `p`, or a "timed out: what" rejection after `ms`; the timer never outlives the race. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<T>((_, reject) => {
+        t = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(t);
+  }
+}
 
 export async function nextOf<T>(it: AsyncIterator<T>, what: string, ms = 10_000): Promise<T> {
   const r = await within(it.next(), ms, what);

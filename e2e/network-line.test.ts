@@ -4,9 +4,9 @@
  * stored and delivered once.
  */
 import { Client, type DecodedMessage } from "@xmtp/xmtp-js";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { alice } from "../packages/node/src/api/test-support.js";
+import { wallet, within } from "./client-helpers.js";
 import {
   bytes,
   type NetNode,
@@ -21,30 +21,6 @@ import {
   waitFor,
   waitMesh,
 } from "./network-support.js";
-
-function jsWallet() {
-  const account = privateKeyToAccount(generatePrivateKey());
-  return {
-    address: account.address,
-    getAddress: async () => account.address,
-    signMessage: (m: ArrayLike<number> | string) =>
-      account.signMessage({ message: typeof m === "string" ? m : { raw: Uint8Array.from(m) } }),
-  };
-}
-
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<T>((_, reject) => {
-        t = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(t);
-  }
-}
 
 describe("A–B–C line", () => {
   let a: NetNode;
@@ -76,11 +52,11 @@ describe("A–B–C line", () => {
   });
 
   test("xmtp-js clients on A and C converse, with live streams both ways", async () => {
-    const aliceWallet = jsWallet();
-    const bobWallet = jsWallet();
-    const alice = await Client.create(aliceWallet, { env: "local", apiUrl: a.url });
+    const aliceWallet = wallet();
+    const bobWallet = wallet();
+    const alice = await Client.create(aliceWallet.js, { env: "local", apiUrl: a.url });
     clients.push(alice);
-    const bob = await Client.create(bobWallet, { env: "local", apiUrl: c.url });
+    const bob = await Client.create(bobWallet.js, { env: "local", apiUrl: c.url });
     clients.push(bob);
 
     // Bob's contact bundle was published on C; it must reach A over the relay.

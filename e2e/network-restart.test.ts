@@ -3,9 +3,9 @@
  * store with nothing lost, and an xmtp-js client on it sees the whole conversation.
  */
 import { Client } from "@xmtp/xmtp-js";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, expect, test } from "vitest";
 import { alice as aliceToken } from "../packages/node/src/api/test-support.js";
+import { wallet } from "./client-helpers.js";
 import {
   bytes,
   health,
@@ -21,16 +21,6 @@ import {
   waitFor,
   waitMesh,
 } from "./network-support.js";
-
-function jsWallet() {
-  const account = privateKeyToAccount(generatePrivateKey());
-  return {
-    address: account.address,
-    getAddress: async () => account.address,
-    signMessage: (m: ArrayLike<number> | string) =>
-      account.signMessage({ message: typeof m === "string" ? m : { raw: Uint8Array.from(m) } }),
-  };
-}
 
 const nodes: NetNode[] = [];
 const clients: Client[] = [];
@@ -51,11 +41,11 @@ test("a restarted node catches up everything published while it was down; a clie
   ]);
 
   // Both users exist before B goes down (their keys reach B over the relay).
-  const aliceWallet = jsWallet();
-  const bobWallet = jsWallet();
-  const alice = await Client.create(aliceWallet, { env: "local", apiUrl: a.url });
+  const aliceWallet = wallet();
+  const bobWallet = wallet();
+  const alice = await Client.create(aliceWallet.js, { env: "local", apiUrl: a.url });
   clients.push(alice);
-  const bobOnA = await Client.create(bobWallet, { env: "local", apiUrl: a.url });
+  const bobOnA = await Client.create(bobWallet.js, { env: "local", apiUrl: a.url });
   clients.push(bobOnA);
   await waitFor(
     "bob's contact on B",
@@ -97,7 +87,7 @@ test("a restarted node catches up everything published while it was down; a clie
   expect(got.map((e) => text(e.message))).toEqual(raw.map((e) => text(e.message)));
 
   // A client on B sees the whole conversation.
-  const bob = await Client.create(bobWallet, { env: "local", apiUrl: b.url });
+  const bob = await Client.create(bobWallet.js, { env: "local", apiUrl: b.url });
   clients.push(bob);
   const convs = await bob.conversations.list();
   const mine = convs.find((c) => c.topic === conv.topic);

@@ -3,39 +3,10 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health, HealthCheckResponse_ServingStatus, MessageApi, type SubscribeRequest } from "@xmtp-ts/proto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { requestQueue } from "../packages/node/src/transport/test-harness.js";
 import { type NodeProcess, spawnNode } from "./node-process.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
-
-function requestQueue<T>() {
-  const items: T[] = [];
-  let wake: (() => void) | undefined;
-  let ended = false;
-  return {
-    push(item: T) {
-      items.push(item);
-      wake?.();
-    },
-    end() {
-      ended = true;
-      wake?.();
-    },
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const item = items.shift();
-        if (item !== undefined) {
-          yield item;
-          continue;
-        }
-        if (ended) return;
-        await new Promise<void>((r) => {
-          wake = r;
-        });
-        wake = undefined;
-      }
-    },
-  };
-}
 
 describe("gRPC against `xmtp node`", () => {
   let node: NodeProcess;

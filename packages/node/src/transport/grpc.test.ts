@@ -16,40 +16,9 @@ import {
   SubscribeRequestSchema,
 } from "@xmtp-ts/proto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type Harness, startHarness } from "./test-harness.js";
+import { type Harness, requestQueue, startHarness } from "./test-harness.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
-
-/** A request stream the test feeds by hand. */
-function requestQueue<T>() {
-  const items: T[] = [];
-  let wake: (() => void) | undefined;
-  let ended = false;
-  return {
-    push(item: T) {
-      items.push(item);
-      wake?.();
-    },
-    end() {
-      ended = true;
-      wake?.();
-    },
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const item = items.shift();
-        if (item !== undefined) {
-          yield item;
-          continue;
-        }
-        if (ended) return;
-        await new Promise<void>((r) => {
-          wake = r;
-        });
-        wake = undefined;
-      }
-    },
-  };
-}
 
 const until = async (cond: () => boolean, what: string) => {
   for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));

@@ -65,3 +65,34 @@ export async function startHarness(
     },
   };
 }
+
+/** A request stream the test feeds by hand. */
+export function requestQueue<T>() {
+  const items: T[] = [];
+  let wake: (() => void) | undefined;
+  let ended = false;
+  return {
+    push(item: T) {
+      items.push(item);
+      wake?.();
+    },
+    end() {
+      ended = true;
+      wake?.();
+    },
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        const item = items.shift();
+        if (item !== undefined) {
+          yield item;
+          continue;
+        }
+        if (ended) return;
+        await new Promise<void>((r) => {
+          wake = r;
+        });
+        wake = undefined;
+      }
+    },
+  };
+}
