@@ -1,15 +1,18 @@
 /**
  * Our client and unmodified @xmtp/xmtp-js 12.1.0 talking through the real node process: V2 and
  * V1 in both directions, streams both ways, identities shared between the SDKs through the
- * network backup, content types, and forged envelopes skipped without breaking streams.
+ * network backup, consent proofs, content types, and forged envelopes skipped without breaking
+ * streams.
  * Run `npx tsc -b packages/cli packages/client` first.
  */
 import { ContentTypeText as JsContentTypeText } from "@xmtp/xmtp-js";
+import Long from "long";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   Client,
   ContentTypeReaction,
   type ConversationV2,
+  createConsentProof,
   type DecodedMessage,
   MessageDecodeError,
 } from "../packages/client/src/index.js";
@@ -222,6 +225,48 @@ describe("identities shared through the network", () => {
     expect(viaKeys.keySource).toBe("static");
     const jsViaKeys = await clients.jsClient(w2, { privateKeyOverride: keys });
     expect(jsViaKeys.address).toBe(w2.address);
+  });
+});
+
+describe("consent proofs with xmtp-js", () => {
+  test("a proof we sign lets xmtp-js's invitation in, and a proof its user signs lets ours in", async () => {
+    // Our user grants consent to an xmtp-js sender, who carries the proof in its invitation.
+    const [ow, jw] = [wallet(), wallet()];
+    const ours = await clients.ourClient(ow);
+    const js = await clients.jsClient(jw);
+    const proof = await createConsentProof(ow.ours, jw.address);
+    const jsConvo = await js.conversations.newConversation(ow.address, undefined, {
+      signature: proof.signature,
+      timestamp: Long.fromString(proof.timestamp.toString(), true),
+      payloadVersion: proof.payloadVersion,
+    });
+    expect(ours.consent.consentState(jw.address)).toBe("unknown");
+    await ours.consent.load();
+    expect(ours.consent.consentState(jw.address)).toBe("allowed");
+    expect((await ours.conversations.list()).map((c) => c.topic)).toEqual([jsConvo.topic]);
+
+    // An xmtp-js user grants consent to our sender; xmtp-js honours the proof when it loads consent.
+    const [ow2, jw2] = [wallet(), wallet()];
+    const ours2 = await clients.ourClient(ow2);
+    const js2 = await clients.jsClient(jw2);
+    await ours2.conversations.newConversation(jw2.address, {
+      consentProof: await createConsentProof(jw2.ours, ow2.address),
+    });
+    await js2.contacts.refreshConsentList();
+    expect(js2.contacts.consentState(ow2.address)).toBe("allowed");
+
+    // A proof signed by someone else is ignored.
+    const [ow3, jw3] = [wallet(), wallet()];
+    const ours3 = await clients.ourClient(ow3);
+    const js3 = await clients.jsClient(jw3);
+    const foreign = await createConsentProof(wallet().ours, jw3.address);
+    await js3.conversations.newConversation(ow3.address, undefined, {
+      signature: foreign.signature,
+      timestamp: Long.fromString(foreign.timestamp.toString(), true),
+      payloadVersion: foreign.payloadVersion,
+    });
+    await ours3.consent.load();
+    expect(ours3.consent.consentState(jw3.address)).toBe("unknown");
   });
 });
 

@@ -23,7 +23,7 @@ import {
   type EncodeContentOptions,
   encodeContent,
 } from "./content/index.js";
-import type { ConversationsContext } from "./conversations/conversation.js";
+import { type ConversationsContext, ConversationV2 } from "./conversations/conversation.js";
 import { Conversations, type ConversationsOptions } from "./conversations/conversations.js";
 import { type OwnKeys, ownKeysFromBundleV1 } from "./conversations/own-keys.js";
 import type { ConversationTransport } from "./conversations/transport.js";
@@ -105,7 +105,14 @@ export class Client {
       queryPages: (t, r) => api.queryPages(t, r),
       subscribe: (topics, signal) => api.subscribe(topics, AbortSignal.any([signal, closeSignal])),
     };
-    this.consent = new Consent(keys.identity, transport);
+    this.consent = new Consent(keys.identity, transport, {
+      ownAddress: keys.address,
+      conversations: async () =>
+        (await this.conversations.list()).map((c) => ({
+          peerAddress: c.peerAddress,
+          consentProof: c instanceof ConversationV2 ? c.consentProof : undefined,
+        })),
+    });
     const ctx: ConversationsContext = {
       keys,
       transport,

@@ -38,6 +38,14 @@ export function enableIdentityText(walletPreKey32: Uint8Array): string {
   return `XMTP : Enable Identity\n${bytesToHex(walletPreKey32)}${SIGNATURE_FOOTER}`;
 }
 
+/**
+ * The text a wallet signs to grant inbox consent to `senderAddress` at `timestampMs` (protocol.md
+ * §14.4); the time is written as `Date.prototype.toUTCString` writes it.
+ */
+export function consentProofText(senderAddress: string, timestampMs: number): string {
+  return `XMTP : Grant inbox consent to sender\n\nCurrent Time: ${new Date(timestampMs).toUTCString()}\nFrom Address: ${senderAddress}${SIGNATURE_FOOTER}`;
+}
+
 /** The 65-byte key inside a legacy PublicKey; throws if absent or malformed. */
 export function legacyPublicKeyBytes(pk: PublicKey): Uint8Array {
   if (pk.union.case !== "secp256k1Uncompressed")

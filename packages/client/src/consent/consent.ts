@@ -1,12 +1,14 @@
 /**
  * Consent (protocol.md §14): the private-preferences topic and secret derived from the identity
  * key, encrypted allow/deny actions, and the per-address state where the last action wins.
- * Conversations allow their peer when they create a conversation, as xmtp-js does.
+ * Conversations allow their peer when they create a conversation, as xmtp-js does; loading also
+ * honours consent proofs carried in invitations (proof.ts).
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { utf8ToBytes } from "@noble/hashes/utils.js";
 import {
+  type ConsentProofPayload,
   type Envelope,
   EnvelopeSchema,
   type PrivatePreferencesAction,
@@ -17,6 +19,7 @@ import { buildTopic, toChecksumAddress } from "@xmtp-ts/protocol";
 import type { KeyPair } from "../conversations/own-keys.js";
 import type { ConversationTransport } from "../conversations/transport.js";
 import { decrypt, encrypt, hkdfSha256 } from "../crypto/index.js";
+import { isValidConsentProof } from "./proof.js";
 
 /** Largest consent envelope accepted (an action lists a few addresses). */
 export const MAX_CONSENT_PAYLOAD_BYTES = 256 * 1024;
@@ -83,9 +86,19 @@ export class Consent {
   private topic: string | undefined;
   private lastNs: bigint | undefined;
 
+  /**
+   * With `proofs`, {@link load} also allows every conversation peer whose invitation carries a
+   * valid consent proof from this wallet and whose consent is still unknown (one published action).
+   */
   constructor(
     private readonly identity: KeyPair,
     private readonly transport: ConversationTransport,
+    private readonly proofs?: {
+      ownAddress: string;
+      conversations: () => Promise<
+        readonly { peerAddress: string; consentProof?: ConsentProofPayload | undefined }[]
+      >;
+    },
   ) {}
 
   private async topicName(): Promise<string> {
@@ -110,6 +123,17 @@ export class Consent {
         }
       }
     }
+    if (this.proofs === undefined) return;
+    const granted = new Set<string>();
+    for (const c of await this.proofs.conversations()) {
+      if (
+        c.consentProof !== undefined &&
+        this.consentState(c.peerAddress) === "unknown" &&
+        isValidConsentProof(c.consentProof, c.peerAddress, this.proofs.ownAddress)
+      )
+        granted.add(toChecksumAddress(c.peerAddress));
+    }
+    if (granted.size > 0) await this.allow([...granted]);
   }
 
   private apply(a: PrivatePreferencesAction): void {
