@@ -71,6 +71,25 @@ describe("xmtp node", () => {
     }
   });
 
+  test("the default p2p port taken: the node starts on a free one and says so", async () => {
+    // Hold 60000 unless something else already does; either way it is taken for the node.
+    const blocker = createServer();
+    const held = await new Promise<boolean>((r) => {
+      blocker.once("error", () => r(false));
+      blocker.listen(60000, "0.0.0.0", () => r(true));
+    });
+    try {
+      const node = await spawnNode({ anyP2pPort: false });
+      const libp2p = /libp2p\s+(\S+)/.exec(node.stdout())?.[1] ?? "";
+      expect(libp2p).toMatch(/\/tcp\/\d+\/p2p\//);
+      expect(libp2p).not.toContain("/tcp/60000/");
+      expect(node.stdout() + node.stderr()).toContain("the default p2p port is in use");
+      expect(await node.stop()).toBe(0);
+    } finally {
+      if (held) blocker.close();
+    }
+  });
+
   test("env vars configure the node; it prints its URLs", async () => {
     const httpPort = await freePort();
     const grpcPort = await freePort();

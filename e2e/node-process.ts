@@ -52,6 +52,8 @@ export interface SpawnOptions {
   waitReady?: boolean;
   /** Pass --http-port/--grpc-port (default true); false leaves the ports to env vars. */
   portFlags?: boolean;
+  /** Pass `--p2p-port 0` (default true); false leaves the relay port to its default. */
+  anyP2pPort?: boolean;
 }
 
 /** Starts `xmtp node` as a child process. */
@@ -73,8 +75,7 @@ export async function spawnNode(opts: SpawnOptions = {}): Promise<NodeProcess> {
       "--log-level",
       "warn",
       // A random relay port, so parallel tests never collide on 60000 (later flags win).
-      "--p2p-port",
-      "0",
+      ...(opts.anyP2pPort === false ? [] : ["--p2p-port", "0"]),
       ...(opts.args ?? []),
     ],
     { env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] },

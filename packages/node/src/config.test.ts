@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { ConfigError, DEFAULT_CONFIG, flagName, resolveConfig } from "./config.js";
+import { ConfigError, DEFAULT_CONFIG, DEFAULT_P2P_PORT, flagName, resolveConfig } from "./config.js";
 
 describe("resolveConfig", () => {
   test("defaults: ports 5555/5556, ./data, info, auth on, rate limits off, 50 MiB", () => {
@@ -40,6 +40,13 @@ describe("resolveConfig", () => {
       auth: true,
     });
     expect(resolveConfig({ httpPort: 0, grpcPort: 0 }, {})).toMatchObject({ httpPort: 0, grpcPort: 0 });
+  });
+
+  test("the p2p port is unset unless a flag or XMTP_P2P_PORT gives one (then the default applies at start)", () => {
+    expect(resolveConfig({}, {}).p2pPort).toBeUndefined();
+    expect(resolveConfig({ p2pPort: "60000" }, {}).p2pPort).toBe(60000);
+    expect(resolveConfig({}, { XMTP_P2P_PORT: "0" }).p2pPort).toBe(0);
+    expect(DEFAULT_P2P_PORT).toBe(60000);
   });
 
   test("bad values throw ConfigError naming the flag and the variable", () => {

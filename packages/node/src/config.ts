@@ -17,8 +17,12 @@ export interface NodeConfig {
   dbUrl: string | undefined;
   /** PostgreSQL schema holding the tables (created if missing). Env `XMTP_DB_SCHEMA`; default `public`. */
   dbSchema: string | undefined;
-  /** libp2p TCP port of the Waku relay. Env `XMTP_P2P_PORT`; default 60000; 0 = any free port. */
-  p2pPort: number;
+  /**
+   * libp2p TCP port of the Waku relay. Env `XMTP_P2P_PORT`; 0 = any free port. Unset (undefined)
+   * means {@link DEFAULT_P2P_PORT}, or any free port when that one is taken (a second node on the
+   * same host still starts); a port that was set and is taken is an error.
+   */
+  p2pPort: number | undefined;
   /** Interface libp2p listens on. Env `XMTP_P2P_HOST`; default `0.0.0.0`. */
   p2pHost: string;
   /** Static peers (multiaddrs), dialled at start and redialled when lost. Env `XMTP_PEERS` (comma-separated). */
@@ -41,6 +45,9 @@ export interface NodeConfig {
   grpcKeepaliveMs: number;
 }
 
+/** The relay's usual libp2p port (go-waku's default). */
+export const DEFAULT_P2P_PORT = 60000;
+
 export const DEFAULT_CONFIG: NodeConfig = {
   host: "0.0.0.0",
   httpPort: 5555,
@@ -48,7 +55,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   dataDir: "./data",
   dbUrl: undefined,
   dbSchema: undefined,
-  p2pPort: 60000,
+  p2pPort: undefined,
   p2pHost: "0.0.0.0",
   peers: [],
   nodeKeyFile: undefined,
@@ -147,7 +154,7 @@ export function resolveConfig(options: Input = {}, env: NodeJS.ProcessEnv = proc
     dataDir: str("dataDir") as string,
     dbUrl: str("dbUrl"),
     dbSchema: str("dbSchema"),
-    p2pPort: int("p2pPort", 0, 65535),
+    p2pPort: pick("p2pPort") === undefined ? undefined : int("p2pPort", 0, 65535),
     p2pHost: str("p2pHost") as string,
     peers: list("peers"),
     nodeKeyFile: str("nodeKeyFile"),

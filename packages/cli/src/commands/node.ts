@@ -41,7 +41,7 @@ export function registerNodeCommand(program: Command): Command {
     .addOption(
       new Option(
         "--p2p-port <port>",
-        `libp2p port of the Waku relay (default 60000, 0 = any, ${env("p2pPort")})`,
+        `libp2p port of the Waku relay (default 60000, or any free port when 60000 is taken; 0 = any, ${env("p2pPort")})`,
       ),
     )
     .addOption(

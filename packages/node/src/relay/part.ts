@@ -2,8 +2,10 @@
  * The relay as a node part: `createNode(config, { parts: [relayPart()] })` joins the node to the
  * network described by `config` (p2p port, static peers, node key file).
  */
+import { createServer } from "node:net";
 import { join } from "node:path";
 import type { Envelope } from "@xmtp-ts/proto";
+import { DEFAULT_P2P_PORT } from "../config.js";
 import type { NodeContext, NodePart } from "../node.js";
 import { loadOrCreateNodeKey } from "./node-key.js";
 import { createRelay, type Relay } from "./relay.js";
@@ -30,8 +32,19 @@ export function relayPart(options: RelayPartOptions = {}): (ctx: NodeContext) =>
       },
       async start() {
         const nodeKey = await loadOrCreateNodeKey(config.nodeKeyFile ?? join(config.dataDir, "node-key"));
+        let listenPort = config.p2pPort;
+        if (listenPort === undefined) {
+          listenPort = DEFAULT_P2P_PORT;
+          if (!(await portFree(config.p2pHost, listenPort))) {
+            logger.warn(
+              { port: listenPort },
+              "the default p2p port is in use: listening on a free port instead (choose one with --p2p-port)",
+            );
+            listenPort = 0;
+          }
+        }
         relay = await createRelay({
-          listenPort: config.p2pPort,
+          listenPort,
           listenHost: config.p2pHost,
           peers: config.peers,
           nodeKey,
@@ -69,4 +82,13 @@ export function relayPart(options: RelayPartOptions = {}): (ctx: NodeContext) =>
       },
     };
   };
+}
+
+/** Whether a TCP listener could bind `host:port` right now (only "address in use" says no). */
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", (err: NodeJS.ErrnoException) => resolve(err.code !== "EADDRINUSE"));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(true)));
+  });
 }
