@@ -26,6 +26,7 @@ import {
   walletAddressFromSignedKey,
 } from "@xmtp-ts/protocol";
 import { ciphertextParts } from "../crypto/index.js";
+import { threeDhPairs } from "../keys/shared-secret.js";
 import { EMPTY_BYTES, type NativeCrypto, nativeCrypto } from "./native-crypto.js";
 import {
   type Ecdh,
@@ -415,14 +416,13 @@ function openNative(
       cause,
     });
   }
-  const id = own.identity.privateKey;
   let c1: [Uint8Array, Uint8Array];
   let c2: [Uint8Array, Uint8Array];
   let c3: [Uint8Array, Uint8Array];
   try {
-    c1 = isRecipient ? n.ecdhPoints(pre, peer.identity) : n.ecdhPoints(id, peer.preKey);
-    c2 = isRecipient ? n.ecdhPoints(id, peer.preKey) : n.ecdhPoints(pre, peer.identity);
-    c3 = n.ecdhPoints(pre, peer.preKey);
+    [c1, c2, c3] = threeDhPairs(own.identity.privateKey, pre, peer, isRecipient).map(([k, p]) =>
+      n.ecdhPoints(k, p),
+    ) as [typeof c1, typeof c2, typeof c3];
   } catch (cause) {
     throw new InvitationError("bad-key", "ECDH failed", { cause });
   }

@@ -21,6 +21,7 @@ import {
   legacyPublicKeyBytes,
   walletAddressFromLegacyKey,
 } from "@xmtp-ts/protocol";
+import { threeDhPairs } from "../keys/shared-secret.js";
 import { bytesEqual, concatBytes } from "./primitives.js";
 
 export interface KeyPair {
@@ -75,12 +76,9 @@ export function sharedSecret3dh(
   isRecipient: boolean,
   ecdh: Ecdh = ecdhSharedPoint,
 ): Uint8Array {
-  const pre = findPreKey(own, myPreKeyPub);
-  const id = own.identity.privateKey;
-  const dh1 = isRecipient ? ecdh(pre.privateKey, peer.identity) : ecdh(id, peer.preKey);
-  const dh2 = isRecipient ? ecdh(id, peer.preKey) : ecdh(pre.privateKey, peer.identity);
-  const dh3 = ecdh(pre.privateKey, peer.preKey);
-  return concatBytes(dh1, dh2, dh3);
+  const pre = findPreKey(own, myPreKeyPub).privateKey;
+  const pairs = threeDhPairs(own.identity.privateKey, pre, peer, isRecipient);
+  return concatBytes(...pairs.map(([k, p]) => ecdh(k, p)));
 }
 
 /** The V2 `SignedPublicKey` form of a legacy key (xmtp-js `SignedPublicKey.fromLegacyKey`). */

@@ -20,8 +20,22 @@ export class PeerPreKeySignatureError extends Error {
 }
 
 /**
- * dh1 ‖ dh2 ‖ dh3 (195 bytes). Sender (`isRecipient = false`): DH(myIdentity, peerPre),
- * DH(myPre, peerIdentity), DH(myPre, peerPre); recipient swaps the first two.
+ * The three (private, public) pairs of 3DH in order. Sender (`isRecipient = false`):
+ * (myIdentity, peerPre), (myPre, peerIdentity), (myPre, peerPre); the recipient swaps the first two.
+ */
+export function threeDhPairs(
+  myIdentity: Uint8Array,
+  myPre: Uint8Array,
+  peer: { identity: Uint8Array; preKey: Uint8Array },
+  isRecipient: boolean,
+): [[Uint8Array, Uint8Array], [Uint8Array, Uint8Array], [Uint8Array, Uint8Array]] {
+  const a: [Uint8Array, Uint8Array] = [myIdentity, peer.preKey];
+  const b: [Uint8Array, Uint8Array] = [myPre, peer.identity];
+  return isRecipient ? [b, a, [myPre, peer.preKey]] : [a, b, [myPre, peer.preKey]];
+}
+
+/**
+ * dh1 ‖ dh2 ‖ dh3 (195 bytes) over {@link threeDhPairs}.
  * `myPreKey` names which of my pre-keys (by public key) to use.
  */
 export function sharedSecret(
@@ -35,8 +49,6 @@ export function sharedSecret(
   const myPrePub = myPreKey instanceof Uint8Array ? myPreKey : publicKeyBytes(myPreKey);
   const myPre = privateKeyBytes(findPreKey(bundle, myPrePub));
   const myIdentity = privateKeyBytes(identityKeyOf(bundle));
-  const [dh1, dh2] = isRecipient
-    ? [ecdh(myPre, peerIdentity), ecdh(myIdentity, peerPre)]
-    : [ecdh(myIdentity, peerPre), ecdh(myPre, peerIdentity)];
-  return concatBytes(dh1, dh2, ecdh(myPre, peerPre));
+  const pairs = threeDhPairs(myIdentity, myPre, { identity: peerIdentity, preKey: peerPre }, isRecipient);
+  return concatBytes(...pairs.map(([k, p]) => ecdh(k, p)));
 }
