@@ -6,6 +6,7 @@
  * browser bundles stay clean; elsewhere {@link nativeCrypto} is undefined and callers use crypto/.
  */
 import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { concatBytes } from "@noble/hashes/utils.js";
 
 type NodeCrypto = typeof import("node:crypto");
 
@@ -59,16 +60,6 @@ const SEC1_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x01, 0x04, 0x20]);
 const SEC1_SUFFIX = Uint8Array.from([0xa0, 0x07, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a]);
 const P = secp256k1.Point.CURVE().p;
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** A bounded memo: cleared whole when full (the working set of a listing is small). */
 function memo<V>(limit: number, build: (bytes: Uint8Array) => V): (bytes: Uint8Array) => V {
   const m = new Map<string, V>();
@@ -88,11 +79,11 @@ function make(c: NodeCrypto): NativeCrypto {
   // One KeyObject per key serves both signature checks and ECDH: importing a key costs OpenSSL
   // about a quarter of a scalar multiplication, and a peer's keys are used several times.
   const publicKey = memo(MAX_CACHED_KEYS, (pub65) =>
-    c.createPublicKey({ key: concat(SPKI_PREFIX, pub65) as Buffer, format: "der", type: "spki" }),
+    c.createPublicKey({ key: concatBytes(SPKI_PREFIX, pub65) as Buffer, format: "der", type: "spki" }),
   );
   const privateKey = memo(64, (priv32) =>
     c.createPrivateKey({
-      key: concat(SEC1_PREFIX, priv32, SEC1_SUFFIX) as Buffer,
+      key: concatBytes(SEC1_PREFIX, priv32, SEC1_SUFFIX) as Buffer,
       format: "der",
       type: "sec1",
     }),
