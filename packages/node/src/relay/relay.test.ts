@@ -331,9 +331,11 @@ describe("history sync", () => {
     // Written to A's store directly: it never travels over the relay, only sync can bring it.
     await a.store.insert([row(env(topic("late"), now, "offline"))]);
     for (const c of b.relay.libp2p.getConnections()) await c.close();
+    // The redial backs off from 500 ms; a loaded machine needs more than the default wait.
     await waitFor(
       "resynced",
       async () => (await b.store.count()) === 1 && b.relay.stats().syncCompleted === 2,
+      25_000,
     );
   });
 });
