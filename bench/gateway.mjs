@@ -392,7 +392,9 @@ const NOTES = `Reading the numbers:
 - Single-envelope publishes store each envelope durably (group commit) and still keep well above
   half the rate of a route that does nothing.
 - Fan-out latencies are over every delivery (max = the last of the 10,000 subscribers), measured
-  by one client process that reads all 10,000 sockets.`;
+  by one client process that reads all 10,000 sockets.
+- Timings move with the shared machine: the 2026-11-26 run found it about 2× slower than the
+  2026-11-25 run (raw SQLite inserts 11.3k/s against 42k/s; unicast p50 5.2 ms then).`;
 
 function writeSection() {
   const docs = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));
