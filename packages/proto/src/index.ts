@@ -1,6 +1,6 @@
 /**
  * Generated protobuf-es code for every wire format the project speaks: the XMTP message API v1,
- * its auth token, the message_contents family, and gRPC health. Waku relay/store messages live
+ * its auth token, the message_contents family, gRPC health and server reflection. Waku relay/store messages live
  * in the `@xmtp-ts/proto/waku` entry because their `PagingInfo` differs from the API's.
  *
  * ```ts
@@ -11,6 +11,9 @@
  */
 
 export * from "./gen/grpc/health/v1/health_pb.js";
+/** Server reflection; both versions use the same message names, hence the namespaces. */
+export * as reflectionV1 from "./gen/grpc/reflection/v1/reflection_pb.js";
+export * as reflectionV1alpha from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
 export * from "./gen/xmtp/message_api/v1/authn_pb.js";
 export * from "./gen/xmtp/message_api/v1/message_api_pb.js";
 export * from "./gen/xmtp/message_contents/ciphertext_pb.js";

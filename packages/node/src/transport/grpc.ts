@@ -1,16 +1,19 @@
 /**
  * The gRPC listener: connect-node on a cleartext HTTP/2 server (h2c, prior knowledge), serving
  * `xmtp.message_api.v1.MessageApi` (all six RPCs) and `grpc.health.v1.Health` (protocol.md §2.1,
- * §2.8). HTTP/2 keepalive pings keep idle connections alive through middleboxes (§18 row 4).
+ * §2.8), plus server reflection for tools like grpcurl. HTTP/2 keepalive pings keep idle
+ * connections alive through middleboxes (§18 row 4).
  */
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
+import { Health, MessageApi as MessageApiService } from "@xmtp-ts/proto";
 import type { MessageApi } from "../api/types.js";
 import type { Logger } from "../logger.js";
 import type { NodeMetrics } from "../metrics.js";
 import { messageApiRoutes, rawRequestValues } from "./connect.js";
 import { tooLargeError } from "./errors.js";
+import { reflectionRoutes } from "./reflection.js";
 
 export interface GrpcTransportOptions {
   api: MessageApi;
@@ -38,13 +41,21 @@ export function createGrpcTransport(opts: GrpcTransportOptions): GrpcTransport {
   const keepaliveTimeoutMs = opts.keepaliveTimeoutMs ?? 20_000;
   const maxMessageBytes = opts.maxMessageBytes ?? 50 * 1024 * 1024;
   const shutdown = new AbortController();
+  const apiRoutes = messageApiRoutes({
+    api: opts.api,
+    metrics: opts.metrics,
+    transport: "grpc",
+    healthy: opts.healthy,
+  });
+  const reflection = reflectionRoutes(
+    [MessageApiService.file, Health.file],
+    [MessageApiService.typeName, Health.typeName],
+  );
   const handler = connectNodeAdapter({
-    routes: messageApiRoutes({
-      api: opts.api,
-      metrics: opts.metrics,
-      transport: "grpc",
-      healthy: opts.healthy,
-    }),
+    routes: (router) => {
+      apiRoutes(router);
+      reflection(router);
+    },
     readMaxBytes: maxMessageBytes,
     acceptCompression: [compressionGzip],
     shutdownSignal: shutdown.signal,
