@@ -1,7 +1,13 @@
-/** A raw gRPC client (connect-node, HTTP/2) against the spawned node: all six RPCs and Health. */
+/** A raw gRPC client (connect-node, HTTP/2) against the spawned node: all six RPCs, Health and reflection. */
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Health, HealthCheckResponse_ServingStatus, MessageApi, type SubscribeRequest } from "@xmtp-ts/proto";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus,
+  MessageApi,
+  reflectionV1,
+  type SubscribeRequest,
+} from "@xmtp-ts/proto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { requestQueue } from "../packages/node/src/transport/test-harness.js";
 import { type NodeProcess, spawnNode } from "./node-process.js";
@@ -111,6 +117,22 @@ describe("gRPC against `xmtp node`", () => {
   test("Health/Check is SERVING", async () => {
     const health = createClient(Health, createGrpcTransport({ baseUrl: node.grpcUrl, httpVersion: "2" }));
     expect((await health.check({})).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+  });
+
+  test("server reflection lists the services", async () => {
+    const reflection = createClient(
+      reflectionV1.ServerReflection,
+      createGrpcTransport({ baseUrl: node.grpcUrl, httpVersion: "2" }),
+    );
+    const names: string[] = [];
+    async function* ask() {
+      yield { messageRequest: { case: "listServices" as const, value: "" } };
+    }
+    for await (const res of reflection.serverReflectionInfo(ask()))
+      if (res.messageResponse.case === "listServicesResponse")
+        names.push(...res.messageResponse.value.service.map((s) => s.name));
+    expect(names).toContain("xmtp.message_api.v1.MessageApi");
+    expect(names).toContain("grpc.health.v1.Health");
   });
 
   test("a message over 50 MiB is ResourceExhausted", async () => {
