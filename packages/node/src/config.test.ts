@@ -49,6 +49,17 @@ describe("resolveConfig", () => {
     expect(DEFAULT_P2P_PORT).toBe(60000);
   });
 
+  test("trusted proxies: a list of IP addresses from flags or XMTP_TRUSTED_PROXIES", () => {
+    expect(resolveConfig({}, {}).trustedProxies).toEqual([]);
+    expect(resolveConfig({}, { XMTP_TRUSTED_PROXIES: "10.0.0.1, ::1" }).trustedProxies).toEqual([
+      "10.0.0.1",
+      "::1",
+    ]);
+    expect(() => resolveConfig({ trustedProxies: ["10.0.0.0/8"] }, {})).toThrow(
+      'invalid --trusted-proxy (XMTP_TRUSTED_PROXIES): "10.0.0.0/8" is not an IP address',
+    );
+  });
+
   test("bad values throw ConfigError naming the flag and the variable", () => {
     const bad: Array<[Parameters<typeof resolveConfig>[0], Record<string, string>, RegExp]> = [
       [

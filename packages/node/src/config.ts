@@ -2,6 +2,7 @@
  * The node's one typed configuration. Values come, in order of precedence, from explicit options
  * (CLI flags), `XMTP_*` environment variables, then defaults.
  */
+import { isIP } from "node:net";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 
 export interface NodeConfig {
@@ -35,6 +36,11 @@ export interface NodeConfig {
   auth: boolean;
   /** Per-client rate limits (protocol.md §4.6). Env `XMTP_RATE_LIMITS`; default false. */
   rateLimits: boolean;
+  /**
+   * Reverse proxies (IP addresses) whose `X-Forwarded-For` names the client for rate limiting.
+   * Env `XMTP_TRUSTED_PROXIES` (comma-separated); default none: the socket address counts.
+   */
+  trustedProxies: string[];
   /** Envelopes buffered per subscription before it is ended with an error. Env `XMTP_SUBSCRIPTION_BUFFER`; default 1024. */
   subscriptionBuffer: number;
   /** Buffer for subscribe-all streams. Env `XMTP_SUBSCRIBE_ALL_BUFFER`; default 4096. */
@@ -62,6 +68,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   logLevel: "info",
   auth: true,
   rateLimits: false,
+  trustedProxies: [],
   subscriptionBuffer: 1024,
   subscribeAllBuffer: 4096,
   maxMessageSize: 50 * 1024 * 1024,
@@ -88,6 +95,7 @@ export const ENV_VARS: { readonly [K in keyof NodeConfig]: string } = {
   logLevel: "XMTP_LOG_LEVEL",
   auth: "XMTP_AUTH",
   rateLimits: "XMTP_RATE_LIMITS",
+  trustedProxies: "XMTP_TRUSTED_PROXIES",
   subscriptionBuffer: "XMTP_SUBSCRIPTION_BUFFER",
   subscribeAllBuffer: "XMTP_SUBSCRIBE_ALL_BUFFER",
   maxMessageSize: "XMTP_MAX_MSG_SIZE",
@@ -161,6 +169,7 @@ export function resolveConfig(options: Input = {}, env: NodeJS.ProcessEnv = proc
     logLevel: logLevel as LogLevel,
     auth: bool("auth"),
     rateLimits: bool("rateLimits"),
+    trustedProxies: list("trustedProxies"),
     subscriptionBuffer: int("subscriptionBuffer", 1, 1 << 24),
     subscribeAllBuffer: int("subscribeAllBuffer", 1, 1 << 24),
     maxMessageSize: int("maxMessageSize", 1024, 2 ** 31 - 1),
@@ -171,6 +180,10 @@ export function resolveConfig(options: Input = {}, env: NodeJS.ProcessEnv = proc
   }
   if (config.dbSchema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(config.dbSchema)) {
     throw new ConfigError(`invalid ${label("dbSchema")}: "${config.dbSchema}" is not a plain SQL identifier`);
+  }
+  for (const proxy of config.trustedProxies) {
+    if (isIP(proxy) === 0)
+      throw new ConfigError(`invalid ${label("trustedProxies")}: "${proxy}" is not an IP address`);
   }
   for (const peer of config.peers) {
     if (!/^\/(ip4|ip6|dns|dns4|dns6)\/[^/]+\/tcp\/\d+(\/p2p\/[1-9A-HJ-NP-Za-km-z]+)?$/.test(peer)) {
@@ -186,7 +199,11 @@ export function resolveConfig(options: Input = {}, env: NodeJS.ProcessEnv = proc
 }
 
 /** CLI flags whose names are not the kebab-case of their setting. */
-const FLAG_NAMES: Record<string, string> = { maxMessageSize: "--max-msg-size" };
+const FLAG_NAMES: Record<string, string> = {
+  maxMessageSize: "--max-msg-size",
+  peers: "--peer",
+  trustedProxies: "--trusted-proxy",
+};
 
 /** `httpPort` → `--http-port` (the `xmtp node` flag of a setting). */
 export function flagName(key: string): string {

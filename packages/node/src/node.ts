@@ -21,6 +21,7 @@ import { createMetrics, type NodeMetrics } from "./metrics.js";
 import { createPostgresStore } from "./store/postgres.js";
 import { createSqliteStore } from "./store/sqlite.js";
 import type { Store } from "./store/types.js";
+import { clientIpResolver } from "./transport/client-ip.js";
 import { createGrpcTransport, type GrpcTransport } from "./transport/grpc.js";
 import { createHttpTransport, type HttpTransport } from "./transport/http.js";
 
@@ -131,6 +132,7 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
     for (const p of parts) if (p.health !== undefined) details[p.name] = p.health();
     return details;
   };
+  const clientIp = clientIpResolver(config.trustedProxies);
   const http: HttpTransport = createHttpTransport({
     api,
     metrics,
@@ -138,12 +140,14 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
     healthy,
     healthDetails,
     maxBodyBytes: config.maxMessageSize,
+    clientIp,
   });
   const grpc: GrpcTransport = createGrpcTransport({
     api,
     metrics,
     logger,
     healthy,
+    clientIp,
     maxMessageBytes: config.maxMessageSize,
     keepaliveMs: config.grpcKeepaliveMs,
   });

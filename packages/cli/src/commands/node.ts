@@ -63,6 +63,12 @@ export function registerNodeCommand(program: Command): Command {
     .addOption(new Option("--rate-limits", `enable per-client rate limits (${env("rateLimits")}=true)`))
     .addOption(
       new Option(
+        "--trusted-proxy <ip>",
+        `reverse proxy whose X-Forwarded-For names the client for rate limits; repeatable (${env("trustedProxies")}, comma-separated)`,
+      ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
+    )
+    .addOption(
+      new Option(
         "--max-msg-size <bytes>",
         `largest accepted request (default 52428800, ${env("maxMessageSize")})`,
       ),
@@ -85,6 +91,7 @@ export function registerNodeCommand(program: Command): Command {
           nodeKeyFile: fromCli("nodeKeyFile") as string | undefined,
           auth: fromCli("auth") as boolean | undefined,
           rateLimits: fromCli("rateLimits") as boolean | undefined,
+          trustedProxies: fromCli("trustedProxy") as string[] | undefined,
           maxMessageSize: fromCli("maxMsgSize") as string | undefined,
         });
       } catch (err) {

@@ -1,6 +1,6 @@
 import { Code, XmtpError } from "@xmtp-ts/protocol";
 import { describe, expect, it } from "vitest";
-import { createRateLimiter, DEFAULT_DEF_LIMIT, DEFAULT_PUB_LIMIT } from "./rate-limit.js";
+import { createRateLimiter, DEFAULT_DEF_LIMIT, DEFAULT_PUB_LIMIT, RateLimitError } from "./rate-limit.js";
 
 function refused(fn: () => void): XmtpError {
   try {
@@ -67,8 +67,23 @@ describe("rate limiter", () => {
 
   it("a cost above the bucket size is always refused and takes nothing", () => {
     const rl = createRateLimiter({ pub: { perMinute: 1, max: 10 }, now: () => 0, janitorIntervalMs: 0 });
-    expect(refused(() => rl.spend("PUB", "a", 11)).message).toBe("11 exceeds rate limit RaPUB");
+    const err = refused(() => rl.spend("PUB", "a", 11));
+    expect(err.message).toBe("11 exceeds rate limit RaPUB");
+    expect(err).toBeInstanceOf(RateLimitError);
+    expect((err as RateLimitError).retryAfterSeconds).toBeUndefined();
     rl.spend("PUB", "a", 10);
+  });
+
+  it("a refusal says when the same call would pass", () => {
+    let ms = 0;
+    const rl = createRateLimiter({ pub: { perMinute: 60, max: 10 }, now: () => ms, janitorIntervalMs: 0 });
+    rl.spend("PUB", "a", 10);
+    const err = refused(() => rl.spend("PUB", "a", 3)) as RateLimitError;
+    expect(err.retryAfterSeconds).toBe(3);
+    ms += 2_500;
+    expect((refused(() => rl.spend("PUB", "a", 3)) as RateLimitError).retryAfterSeconds).toBe(1);
+    ms += 500;
+    rl.spend("PUB", "a", 3);
   });
 
   it("sweeps idle buckets, and its janitor can be stopped", async () => {

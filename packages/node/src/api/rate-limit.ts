@@ -44,6 +44,16 @@ export interface RateLimiter {
   stop(): void;
 }
 
+/** A spend refused by the limiter; `retryAfterSeconds` is when it would pass, if it ever can. */
+export class RateLimitError extends XmtpError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number | undefined,
+  ) {
+    super(Code.ResourceExhausted, message);
+  }
+}
+
 export const DEFAULT_DEF_LIMIT: BucketLimit = { perMinute: 2000, max: 10_000 };
 export const DEFAULT_PUB_LIMIT: BucketLimit = { perMinute: 200, max: 1000 };
 const UNKNOWN_CLIENT = "ip_unknown";
@@ -96,7 +106,10 @@ export function createRateLimiter(opts: RateLimiterOptions = {}): RateLimiter {
         b.last = t;
       }
       if (cost > b.tokens) {
-        throw new XmtpError(Code.ResourceExhausted, `${cost} exceeds rate limit ${id}`);
+        // A cost above the bucket's capacity never passes: no retry time to offer.
+        const wait =
+          cost > limit.max ? undefined : Math.ceil(((cost - b.tokens) * MINUTE_MS) / limit.perMinute / 1000);
+        throw new RateLimitError(`${cost} exceeds rate limit ${id}`, wait);
       }
       b.tokens -= cost;
     },

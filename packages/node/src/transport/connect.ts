@@ -24,6 +24,7 @@ import {
 import { Code, XmtpError } from "@xmtp-ts/protocol";
 import type { MessageApi as Api, RequestContext, Subscription } from "../api/types.js";
 import type { NodeMetrics, Transport } from "../metrics.js";
+import { type ClientIpResolver, clientIpResolver } from "./client-ip.js";
 import { toXmtpError } from "./errors.js";
 
 type RawRequest = IncomingMessage | Http2ServerRequest;
@@ -44,6 +45,8 @@ export interface MessageApiRoutesOptions {
   transport: Transport;
   /** For grpc.health.v1.Health; when absent Health is not served. */
   healthy?: (() => Promise<boolean>) | undefined;
+  /** The client address for rate limits (default: the socket's peer address). */
+  clientIp?: ClientIpResolver | undefined;
 }
 
 /** Services names grpc.health.v1.Health answers for. */
@@ -52,6 +55,8 @@ const HEALTH_SERVICES = new Set(["", MessageApi.typeName]);
 /** Builds the connect routes for the MessageApi (and Health when `healthy` is given). */
 export function messageApiRoutes(opts: MessageApiRoutesOptions): (router: ConnectRouter) => void {
   const { api, metrics, transport } = opts;
+  const clientIp = opts.clientIp ?? clientIpResolver([]);
+  const requestContext = (ctx: HandlerContext) => contextOf(ctx, clientIp);
   const timed = async <T>(method: string, run: () => Promise<T>): Promise<T> => {
     const started = process.hrtime.bigint();
     let code: number = Code.Canceled;
@@ -177,12 +182,12 @@ function sendHeadersNow(ctx: HandlerContext): void {
   (res as { setHeader: unknown }).setHeader = () => res;
 }
 
-function requestContext(ctx: HandlerContext): RequestContext {
+function contextOf(ctx: HandlerContext, clientIp: ClientIpResolver): RequestContext {
   const h = ctx.requestHeader;
   const raw = ctx.values.get(kRawRequest);
   return {
     authorization: h.get("authorization") ?? undefined,
-    clientIp: raw?.socket?.remoteAddress,
+    clientIp: clientIp(raw?.socket?.remoteAddress, h.get("x-forwarded-for")),
     clientVersion: h.get("x-client-version") ?? undefined,
     appVersion: h.get("x-app-version") ?? undefined,
     signal: ctx.signal,

@@ -11,6 +11,7 @@ import { Health, MessageApi as MessageApiService } from "@xmtp-ts/proto";
 import type { MessageApi } from "../api/types.js";
 import type { Logger } from "../logger.js";
 import type { NodeMetrics } from "../metrics.js";
+import type { ClientIpResolver } from "./client-ip.js";
 import { messageApiRoutes, rawRequestValues } from "./connect.js";
 import { tooLargeError } from "./errors.js";
 import { reflectionRoutes } from "./reflection.js";
@@ -25,6 +26,8 @@ export interface GrpcTransportOptions {
   /** Ping an HTTP/2 connection this often (ms); a ping unanswered for `keepaliveTimeoutMs` drops it. */
   keepaliveMs?: number | undefined;
   keepaliveTimeoutMs?: number | undefined;
+  /** The client address for rate limits (default: the socket's peer address). */
+  clientIp?: ClientIpResolver | undefined;
 }
 
 export interface GrpcTransport {
@@ -46,6 +49,7 @@ export function createGrpcTransport(opts: GrpcTransportOptions): GrpcTransport {
     metrics: opts.metrics,
     transport: "grpc",
     healthy: opts.healthy,
+    clientIp: opts.clientIp,
   });
   const reflection = reflectionRoutes(
     [MessageApiService.file, Health.file],

@@ -23,9 +23,11 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from "fastify";
+import { RateLimitError } from "../api/rate-limit.js";
 import type { MessageApi, RequestContext, Subscription } from "../api/types.js";
 import type { Logger } from "../logger.js";
 import type { NodeMetrics } from "../metrics.js";
+import { type ClientIpResolver, clientIpResolver } from "./client-ip.js";
 import { messageApiRoutes, rawRequestValues } from "./connect.js";
 import { isTooLarge, tooLargeError, toXmtpError } from "./errors.js";
 import {
@@ -52,6 +54,8 @@ export interface HttpTransportOptions {
   maxBodyBytes: number;
   /** Serve the MessageApi over Connect/gRPC-Web too (default true). */
   connect?: boolean | undefined;
+  /** The client address for rate limits (default: the socket's peer address). */
+  clientIp?: ClientIpResolver | undefined;
 }
 
 export interface HttpTransport {
@@ -84,6 +88,7 @@ const PREFLIGHT_HEADERS = {
 export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
   const { api, metrics, logger } = opts;
   const cap = opts.maxBodyBytes;
+  const clientIp = opts.clientIp ?? clientIpResolver([]);
   const openStreams = new Set<Subscription>();
   let closing: Promise<void> | undefined;
   const app = Fastify({
@@ -162,7 +167,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
         const started = process.hrtime.bigint();
         let code: number = Code.Canceled;
         try {
-          const body = await run(req.body as Buffer | undefined, requestContext(req));
+          const body = await run(req.body as Buffer | undefined, requestContext(req, clientIp));
           code = 0;
           if (compress && acceptsGzip(req)) {
             reply.header("content-encoding", "gzip").header("vary", "Accept-Encoding");
@@ -242,7 +247,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
         done();
       });
       await scope.register(fastifyConnectPlugin, {
-        routes: messageApiRoutes({ api, metrics, transport: "connect" }),
+        routes: messageApiRoutes({ api, metrics, transport: "connect", clientIp }),
         readMaxBytes: cap,
         contextValues: (req: FastifyRequest) => rawRequestValues(req.raw),
       });
@@ -260,7 +265,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
     const abort = new AbortController();
     let sub: Subscription;
     try {
-      sub = api.subscribe(topicsOf(), { ...requestContext(req), signal: abort.signal });
+      sub = api.subscribe(topicsOf(), { ...requestContext(req, clientIp), signal: abort.signal });
     } catch (err) {
       const e = toXmtpError(err);
       metrics.request("http", method, e.code, seconds(started));
@@ -319,6 +324,8 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
 }
 
 function sendError(reply: FastifyReply, err: XmtpError): FastifyReply {
+  if (err instanceof RateLimitError && err.retryAfterSeconds !== undefined)
+    reply.header("retry-after", String(Math.max(1, err.retryAfterSeconds)));
   return sendJson(reply, httpStatusFromCode(err.code), statusJson(err));
 }
 
@@ -330,11 +337,11 @@ function sendJson(reply: FastifyReply, status: number, body: string | Buffer): F
     .send(typeof body === "string" ? Buffer.from(body) : body);
 }
 
-function requestContext(req: FastifyRequest): RequestContext {
+function requestContext(req: FastifyRequest, clientIp: ClientIpResolver): RequestContext {
   const h = req.headers;
   return {
     authorization: header(h.authorization),
-    clientIp: req.socket.remoteAddress,
+    clientIp: clientIp(req.socket.remoteAddress, h["x-forwarded-for"]),
     clientVersion: header(h["x-client-version"]),
     appVersion: header(h["x-app-version"]),
   };

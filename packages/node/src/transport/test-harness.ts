@@ -1,4 +1,5 @@
 /** Test helper: a real in-process node (SQLite in memory, real dispatcher and API) for transport tests. */
+import type { RateLimiterOptions } from "../api/rate-limit.js";
 import { createMessageApi, type MessageApiService } from "../api/service.js";
 import { createDispatcher } from "../dispatch/dispatcher.js";
 import type { Dispatcher } from "../dispatch/types.js";
@@ -6,6 +7,7 @@ import { createLogger } from "../logger.js";
 import { createMetrics, type NodeMetrics } from "../metrics.js";
 import { createSqliteStore } from "../store/sqlite.js";
 import type { Store } from "../store/types.js";
+import { clientIpResolver } from "./client-ip.js";
 import { createGrpcTransport, type GrpcTransport } from "./grpc.js";
 import { createHttpTransport, type HttpTransport } from "./http.js";
 
@@ -22,7 +24,13 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { maxBodyBytes?: number; bufferSize?: number; auth?: boolean } = {},
+  opts: {
+    maxBodyBytes?: number;
+    bufferSize?: number;
+    auth?: boolean;
+    rateLimits?: RateLimiterOptions;
+    trustedProxies?: string[];
+  } = {},
 ): Promise<Harness> {
   const store = createSqliteStore({ path: ":memory:" });
   await store.start();
@@ -34,7 +42,9 @@ export async function startHarness(
     dispatcher,
     auth: { required: opts.auth ?? false },
     metrics: metrics.api,
+    rateLimits: opts.rateLimits,
   });
+  const clientIp = clientIpResolver(opts.trustedProxies ?? []);
   const logger = createLogger("silent");
   const healthy = () => store.healthy();
   const http = createHttpTransport({
@@ -43,8 +53,16 @@ export async function startHarness(
     logger,
     healthy,
     maxBodyBytes: opts.maxBodyBytes ?? 50 * 1024 * 1024,
+    clientIp,
   });
-  const grpc = createGrpcTransport({ api, metrics, logger, healthy, maxMessageBytes: opts.maxBodyBytes });
+  const grpc = createGrpcTransport({
+    api,
+    metrics,
+    logger,
+    healthy,
+    maxMessageBytes: opts.maxBodyBytes,
+    clientIp,
+  });
   const port = await http.listen("127.0.0.1", 0);
   const grpcPort = await grpc.listen("127.0.0.1", 0);
   return {
