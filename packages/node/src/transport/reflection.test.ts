@@ -108,6 +108,15 @@ describe("gRPC server reflection", () => {
       expect(res?.messageResponse.case === "errorResponse" && res.messageResponse.value.errorCode).toBe(code);
     }
     expect(unknown?.originalRequest?.messageRequest.value).toBe("no.such.Thing");
+    expect(
+      unknown?.messageResponse.case === "errorResponse" && unknown.messageResponse.value.errorMessage,
+    ).toBe('symbol "no.such.Thing" not found');
+    const [long] = await ask({
+      messageRequest: { case: "fileContainingSymbol", value: "x".repeat(100_000) },
+    });
+    expect(
+      long?.messageResponse.case === "errorResponse" && long.messageResponse.value.errorMessage.length,
+    ).toBeLessThan(300);
     expect(ext?.messageResponse.case).toBe("allExtensionNumbersResponse");
     expect(after?.messageResponse.case).toBe("listServicesResponse");
   });

@@ -91,6 +91,8 @@ function answerInit(index: Index, req: Request): AnswerInit {
         };
   const { case: kind, value } = req.messageRequest;
   const name = typeof value === "string" ? value : "";
+  // Names are echoed in errors; a long one is cut (the request itself comes back whole).
+  const shown = JSON.stringify(name.length > 200 ? `${name.slice(0, 200)}…` : name);
   switch (kind) {
     case "listServices":
       return {
@@ -100,9 +102,9 @@ function answerInit(index: Index, req: Request): AnswerInit {
         },
       };
     case "fileByFilename":
-      return files(index.byFileName.get(name), `file ${JSON.stringify(name)}`);
+      return files(index.byFileName.get(name), `file ${shown}`);
     case "fileContainingSymbol":
-      return files(index.bySymbol.get(name), `symbol ${JSON.stringify(name)}`);
+      return files(index.bySymbol.get(name), `symbol ${shown}`);
     case "allExtensionNumbersOfType":
       // The served files declare no extensions.
       return index.bySymbol.has(name)
@@ -112,7 +114,7 @@ function answerInit(index: Index, req: Request): AnswerInit {
               value: { baseTypeName: name, extensionNumber: [] },
             },
           }
-        : error(Code.NotFound, `type ${JSON.stringify(name)} not found`);
+        : error(Code.NotFound, `type ${shown} not found`);
     case "fileContainingExtension":
       return error(Code.NotFound, "extension not found");
     default:
