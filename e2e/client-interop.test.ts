@@ -15,6 +15,7 @@ import {
   createConsentProof,
   type DecodedMessage,
   MessageDecodeError,
+  memoryConversationStore,
 } from "../packages/client/src/index.js";
 import { Compression } from "../packages/proto/src/index.js";
 import { Clients, nextOf, sleep, wallet, within } from "./client-helpers.js";
@@ -267,6 +268,22 @@ describe("consent proofs with xmtp-js", () => {
     });
     await ours3.consent.load();
     expect(ours3.consent.consentState(jw3.address)).toBe("unknown");
+  });
+});
+
+describe("conversation store", () => {
+  test("a client started again with the same store has its conversations before listing", async () => {
+    const [ow, jw] = [wallet(), wallet()];
+    const store = memoryConversationStore();
+    const ours = await clients.ourClient(ow, { conversationStore: store });
+    const js = await clients.jsClient(jw);
+    const jsConvo = await js.conversations.newConversation(ow.address);
+    expect((await ours.conversations.list()).map((c) => c.topic)).toEqual([jsConvo.topic]);
+    const again = await clients.ourClient(ow, { conversationStore: store });
+    const cached = again.conversations.listFromCache();
+    expect(cached.map((c) => [c.topic, c.peerAddress])).toEqual([[jsConvo.topic, jw.address]]);
+    await jsConvo.send("after a restart");
+    expect((await cached[0]!.messages()).map((m) => m.content)).toEqual(["after a restart"]);
   });
 });
 

@@ -155,7 +155,16 @@ export class Client {
     }
     // Start the crypto workers now (Node, built code) so they are warm when the app lists.
     cryptoPool();
-    return new Client(api, bundle, ownKeysFromBundleV1(bundle), new ContactCache(api), source, options);
+    const client = new Client(
+      api,
+      bundle,
+      ownKeysFromBundleV1(bundle),
+      new ContactCache(api),
+      source,
+      options,
+    );
+    await client.conversations.restore();
+    return client;
   }
 
   /** The encoded private key bundle of the signer's wallet, for `privateKeyOverride` later. */

@@ -2,9 +2,10 @@ import { create } from "@bufbuild/protobuf";
 import { EnvelopeSchema } from "@xmtp-ts/proto";
 import { describe, expect, test } from "vitest";
 import { defaultCodecRegistry } from "../content/index.js";
-import type { ConversationsContext, DecodedMessage } from "./conversation.js";
-import { Conversations } from "./conversations.js";
+import type { ConversationsContext, ConversationV2, DecodedMessage } from "./conversation.js";
+import { Conversations, type ConversationsOptions, LIST_OVERLAP_NS } from "./conversations.js";
 import type { OwnKeys } from "./own-keys.js";
+import { type ConversationStore, memoryConversationStore, sealSnapshot, snapshotKey } from "./persistence.js";
 import { randomKeys, vectorKeys } from "./test-fixtures.js";
 import { MemoryTransport } from "./test-transport.js";
 import type { MessageDecodeError } from "./v2.js";
@@ -12,7 +13,7 @@ import type { MessageDecodeError } from "./v2.js";
 function setup() {
   const net = new MemoryTransport();
   const contacts = new Map<string, OwnKeys>();
-  const mk = (keys: OwnKeys, legacyOnly = false) => {
+  const mk = (keys: OwnKeys, legacyOnly = false, options: ConversationsOptions = {}) => {
     contacts.set(keys.address, keys);
     const ctx: ConversationsContext = {
       keys,
@@ -27,7 +28,7 @@ function setup() {
       },
     };
     if (legacyOnly) legacy.add(keys.address);
-    return new Conversations(ctx);
+    return new Conversations(ctx, options);
   };
   const legacy = new Set<string>();
   /** A client that counts how many invite envelopes it opens (wraps its private opener). */
@@ -199,5 +200,99 @@ describe("Conversations", () => {
     expect((await take(stream, 1)).map((m) => m.content)).toEqual(["three"]);
     await stream.return!();
     expect(net.subscriptions).toBe(0);
+  });
+
+  test("a conversation store carries conversations to the next run, encrypted, read incrementally", async () => {
+    const { net, mk } = setup();
+    const store = memoryConversationStore();
+    const aliceKeys = vectorKeys("alice");
+    const first = mk(aliceKeys, false, { conversationStore: store });
+    const bob = mk(vectorKeys("bob"));
+    const carolKeys = randomKeys();
+    const carol = mk(carolKeys);
+    const b2a = await bob.newConversation(aliceKeys.address, { conversationId: "c1", metadata: { k: "v" } });
+    await carol.newConversation(aliceKeys.address);
+    const listed = await first.list();
+    expect(listed).toHaveLength(2);
+    const saved = await store.get(snapshotKey(aliceKeys.address));
+    expect(saved).toBeDefined();
+    // Encrypted: no topic or address appears in the stored bytes.
+    const text = new TextDecoder("latin1").decode(saved);
+    expect(text).not.toContain(b2a.topic.slice(10, 40));
+    expect(text.toLowerCase()).not.toContain(carolKeys.address.slice(2).toLowerCase());
+
+    // The next run: everything is there before any query, and messages decrypt.
+    const again = mk(aliceKeys, false, { conversationStore: store });
+    const queriesBefore = net.queries.length;
+    expect(await again.restore()).toBe(true);
+    expect(net.queries.length).toBe(queriesBefore);
+    const cached = again.listFromCache();
+    expect(cached.map((c) => [c.topic, c.peerAddress, c.createdAt.getTime()])).toEqual(
+      listed.map((c) => [c.topic, c.peerAddress, c.createdAt.getTime()]),
+    );
+    const restored = cached.find((c) => c.topic === b2a.topic) as ConversationV2;
+    expect(restored.context).toEqual({ conversationId: "c1", metadata: { k: "v" } });
+    await b2a.send("after a restart");
+    expect((await restored.messages()).map((m) => m.content)).toEqual(["after a restart"]);
+    // Listing reads invites only from the last listing on (minus the overlap window).
+    await again.list();
+    const inviteQuery = net.queries.slice(queriesBefore).find((q) => q.topic.includes("invite-"));
+    expect(inviteQuery?.range.startNs).toBeGreaterThan(0n);
+    expect(inviteQuery?.range.startNs).toBeLessThanOrEqual(
+      BigInt(Date.now()) * 1_000_000n - LIST_OVERLAP_NS + 10n ** 12n,
+    );
+  });
+
+  test("a damaged, foreign or invalid snapshot is ignored; a failing store never fails listing", async () => {
+    const { mk } = setup();
+    const aliceKeys = vectorKeys("alice");
+    const bobKeys = vectorKeys("bob");
+    mk(aliceKeys);
+    const bob = mk(bobKeys);
+    await bob.newConversation(aliceKeys.address);
+    const key = snapshotKey(aliceKeys.address);
+    const good = async () => {
+      const store = memoryConversationStore();
+      await mk(aliceKeys, false, { conversationStore: store }).list();
+      return (await store.get(key))!;
+    };
+    const bytes = await good();
+    const foreign = await sealSnapshot(bobKeys.identity.privateKey, aliceKeys.address, {
+      inviteSyncNs: 1n,
+      introSyncNs: undefined,
+      v2: [],
+      v1: [],
+    });
+    const invalid = await sealSnapshot(aliceKeys.identity.privateKey, aliceKeys.address, {
+      inviteSyncNs: 1n,
+      introSyncNs: undefined,
+      v2: [
+        {
+          topic: "/xmtp/0/m-x/proto",
+          peerAddress: bobKeys.address,
+          createdMs: 1,
+          keyMaterial: new Uint8Array(16),
+          context: undefined,
+          consentProof: undefined,
+        },
+      ],
+      v1: [],
+    });
+    const flipped = bytes.slice();
+    flipped[flipped.length - 1]! ^= 1;
+    for (const b of [new Uint8Array([1, 2, 3]), bytes.subarray(0, 20), flipped, foreign, invalid]) {
+      const store = memoryConversationStore();
+      await store.set(key, b);
+      const c = mk(aliceKeys, false, { conversationStore: store });
+      expect(await c.restore()).toBe(false);
+      expect(await c.list()).toHaveLength(1);
+    }
+    const broken: ConversationStore = {
+      get: async () => undefined,
+      set: async () => {
+        throw new Error("disk full");
+      },
+    };
+    expect(await mk(aliceKeys, false, { conversationStore: broken }).list()).toHaveLength(1);
   });
 });

@@ -26,6 +26,13 @@ import {
   sealInvitation,
 } from "./invitation.js";
 import { memoEcdh } from "./own-keys.js";
+import {
+  type ConversationStore,
+  openSnapshot,
+  type Snapshot,
+  sealSnapshot,
+  snapshotKey,
+} from "./persistence.js";
 import { sha256, toHex } from "./primitives.js";
 import { queryAll } from "./transport.js";
 import { decodeMessageV1 } from "./v1.js";
@@ -50,6 +57,12 @@ export interface NewConversationOptions {
 export interface ConversationsOptions {
   /** Receives invites and intros that were skipped while listing or streaming. */
   onError?: (err: InvitationError | MessageDecodeError) => void;
+  /**
+   * Keeps the known conversations between runs (encrypted under the identity key): a client
+   * started again lists them at once and reads only invitations and intros newer than its last
+   * listing (minus the overlap window).
+   */
+  conversationStore?: ConversationStore;
 }
 
 /** A simple FIFO mutex. */
@@ -78,6 +91,7 @@ export class Conversations {
   private readonly v2Mutex = new Mutex();
   private readonly v1Mutex = new Mutex();
   private readonly openCache: OpenCache = { verified: new Map() };
+  private readonly persistMutex = new Mutex();
 
   constructor(
     private readonly ctx: ConversationsContext,
@@ -105,6 +119,7 @@ export class Conversations {
   listV2(): Promise<ConversationV2[]> {
     return this.v2Mutex.run(async () => {
       await this.syncInvites();
+      await this.persist();
       return [...this.v2.values()].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
     });
   }
@@ -113,7 +128,74 @@ export class Conversations {
   listV1(): Promise<ConversationV1[]> {
     return this.v1Mutex.run(async () => {
       await this.syncIntros();
+      await this.persist();
       return [...this.v1.values()].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    });
+  }
+
+  /**
+   * Loads the snapshot kept in `conversationStore` (done by `Client.create`). Returns false when
+   * there is none, or it is damaged or not this identity's: listing then reads everything.
+   */
+  async restore(): Promise<boolean> {
+    const store = this.options.conversationStore;
+    if (store === undefined) return false;
+    const bytes = await store.get(snapshotKey(this.address));
+    if (bytes === undefined) return false;
+    const snap = await openSnapshot(this.ctx.keys.identity.privateKey, this.address, bytes);
+    if (snap === undefined) return false;
+    for (const c of snap.v2) {
+      if (this.v2.has(c.topic)) continue;
+      this.v2.set(
+        c.topic,
+        new ConversationV2(
+          this.ctx,
+          c.topic,
+          c.peerAddress,
+          new Date(c.createdMs),
+          c.context,
+          c.keyMaterial,
+          c.consentProof,
+        ),
+      );
+    }
+    for (const c of snap.v1)
+      if (!this.v1.has(c.peerAddress))
+        this.v1.set(c.peerAddress, new ConversationV1(this.ctx, c.peerAddress, new Date(c.createdMs)));
+    this.lastInviteSyncNs ??= snap.inviteSyncNs;
+    this.lastIntroSyncNs ??= snap.introSyncNs;
+    return true;
+  }
+
+  /** Writes the snapshot; a storage failure only costs the next start a full listing. */
+  private persist(): Promise<void> {
+    const store = this.options.conversationStore;
+    if (store === undefined) return Promise.resolve();
+    return this.persistMutex.run(async () => {
+      const snap: Snapshot = {
+        inviteSyncNs: this.lastInviteSyncNs,
+        introSyncNs: this.lastIntroSyncNs,
+        v2: [...this.v2.values()].map((c) => ({
+          topic: c.topic,
+          peerAddress: c.peerAddress,
+          createdMs: c.createdAt.getTime(),
+          keyMaterial: c.keyMaterial,
+          context: c.context,
+          consentProof: c.consentProof,
+        })),
+        v1: [...this.v1.values()].map((c) => ({
+          peerAddress: c.peerAddress,
+          createdMs: c.createdAt.getTime(),
+        })),
+      };
+      try {
+        await store.set(
+          snapshotKey(this.address),
+          await sealSnapshot(this.ctx.keys.identity.privateKey, this.address, snap),
+        );
+      } catch {
+        // The next start lists from the network.
+      }
     });
   }
 
@@ -251,7 +333,11 @@ export class Conversations {
       if (!contact) throw new Error(`Recipient ${peer} is not on the XMTP network`);
       if (peer.toLowerCase() === this.address.toLowerCase()) throw new Error("self messaging not supported");
       const legacy = contact.$typeName === "xmtp.message_contents.PublicKeyBundle";
-      if (legacy && !conversationId) return this.v1Conversation(peer);
+      if (legacy && !conversationId) {
+        const c = await this.v1Conversation(peer);
+        await this.persist();
+        return c;
+      }
       if (!conversationId) {
         const v1 = v1s.find((c) => c.peerAddress.toLowerCase() === peer.toLowerCase());
         if (v1) return v1;
@@ -261,7 +347,9 @@ export class Conversations {
       const recipient: SignedPublicKeyBundle = legacy
         ? toSignedPublicKeyBundle(contact as PublicKeyBundle)
         : (contact as SignedPublicKeyBundle);
-      return this.createV2(recipient, peer, options);
+      const created = await this.createV2(recipient, peer, options);
+      await this.persist();
+      return created;
     });
   }
 
