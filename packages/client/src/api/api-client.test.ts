@@ -282,11 +282,16 @@ describe("subscriptions", () => {
   async function streamServer(
     connections: ((res: ServerResponse) => void)[],
     stored: ReturnType<typeof env>[] = [],
+    extraHeaders: Record<string, string> = {},
   ) {
     let conn = 0;
     return serve((req, body, res) => {
       if (req.url === "/message/v1/subscribe") {
-        res.writeHead(200, { "content-type": "application/json", "grpc-metadata-subscribed": "true" });
+        res.writeHead(200, {
+          "content-type": "application/json",
+          "grpc-metadata-subscribed": "true",
+          ...extraHeaders,
+        });
         res.flushHeaders();
         const script = connections[conn++];
         if (script) script(res);
@@ -336,6 +341,54 @@ describe("subscriptions", () => {
     expect(lost).toHaveLength(1);
     expect(lost[0]).toMatchObject({ code: Code.DataLoss });
     void e3;
+  });
+
+  it("heartbeats: asked for; where granted, three silent intervals drop the connection and it recovers", async () => {
+    const T = "/xmtp/0/m-hb/proto";
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const lost: unknown[] = [];
+    const beats: NodeJS.Timeout[] = [];
+    const { url, seen } = await streamServer(
+      [
+        () => {}, // granted, then silent: a peer that vanished without closing
+        (res) => {
+          // Alive: heartbeats only, for a while, then an envelope.
+          beats.push(setInterval(() => res.write('{"heartbeat":{}}\n'), 40));
+          setTimeout(() => res.write(line(T, now + 1n, "after")), 600);
+        },
+      ],
+      [],
+      { "x-xmtp-heartbeat-ms": "100" },
+    );
+    try {
+      const api = new ApiClient({ apiUrl: url, ...fast, streamHeartbeatMs: 100 });
+      const sub = api.subscribe([T], { onConnectionLost: (e) => lost.push(e) });
+      const first = await sub[Symbol.asyncIterator]().next();
+      expect(texts([first.value as { message: Uint8Array }])).toEqual(["after"]);
+      const subscribes = seen.filter((x) => x.path === "/message/v1/subscribe");
+      expect(subscribes.map((x) => x.headers["x-xmtp-heartbeat-ms"])).toEqual(["100", "100"]);
+      // One drop (the silent connection); the one that beat for 600 ms (6 intervals) was kept.
+      expect(lost).toHaveLength(1);
+      expect(lost[0]).toMatchObject({ code: Code.Unavailable });
+      sub.close();
+    } finally {
+      for (const b of beats) clearInterval(b);
+    }
+  });
+
+  it("without a granted heartbeat (the reference node) a quiet connection is kept", async () => {
+    const T = "/xmtp/0/m-quiet/proto";
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const lost: unknown[] = [];
+    const { url } = await streamServer([
+      (res) => setTimeout(() => res.write(line(T, now + 1n, "late")), 500),
+    ]);
+    const api = new ApiClient({ apiUrl: url, ...fast, streamHeartbeatMs: 100 });
+    const sub = api.subscribe([T], { onConnectionLost: (e) => lost.push(e) });
+    const first = await sub[Symbol.asyncIterator]().next();
+    expect(texts([first.value as { message: Uint8Array }])).toEqual(["late"]);
+    expect(lost).toEqual([]);
+    sub.close();
   });
 
   it("an over-long line drops the connection (bounded buffering) and the stream carries on", async () => {

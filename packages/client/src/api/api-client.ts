@@ -49,11 +49,19 @@ export interface ApiClientOptions {
   maxResponseBytes?: number;
   /** On reconnect, re-read this much before the newest envelope seen per topic (default 30 s). */
   backfillOverlapNs?: bigint;
+  /**
+   * Ask for a heartbeat line on subscriptions this often (default 30 s; 0 = never). Where the node
+   * grants it (ours does; the reference ignores the request), a connection silent for three
+   * intervals is taken as dead: the stream reconnects and backfills.
+   */
+  streamHeartbeatMs?: number;
   /** Clock (ms), for token ageing. */
   now?: () => number;
 }
 
 const JSON_READ = { ignoreUnknownFields: true } as const;
+/** Asks for (and, echoed by the node, grants) heartbeat lines on a subscription. */
+export const HEARTBEAT_HEADER = "X-Xmtp-Heartbeat-Ms";
 
 /** The message API client. */
 export class ApiClient implements NetworkApi {
@@ -75,6 +83,7 @@ export class ApiClient implements NetworkApi {
       tokenMaxAgeMs: options.tokenMaxAgeMs ?? 3_590_000,
       maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
       backfillOverlapNs: options.backfillOverlapNs ?? 30_000_000_000n,
+      streamHeartbeatMs: options.streamHeartbeatMs ?? 30_000,
       maxResponseBytes: options.maxResponseBytes ?? 256 * 1024 * 1024,
       now: options.now ?? Date.now,
       ...(options.appVersion !== undefined ? { appVersion: options.appVersion } : {}),
@@ -186,13 +195,20 @@ export class ApiClient implements NetworkApi {
     this.#subscriptions.clear();
   }
 
-  /** Opens the raw NDJSON subscribe response (used by the stream). */
-  async openStream(topics: string[], signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+  /**
+   * Opens the raw NDJSON subscribe response (used by the stream), with the heartbeat interval the
+   * node granted, if any.
+   */
+  async openStream(
+    topics: string[],
+    signal: AbortSignal,
+  ): Promise<{ body: ReadableStream<Uint8Array>; heartbeatMs: number | undefined }> {
+    const beat = this.#opts.streamHeartbeatMs;
     let res: Response;
     try {
       res = await fetch(`${this.apiUrl}/message/v1/subscribe`, {
         method: "POST",
-        headers: this.#headers(),
+        headers: this.#headers(beat > 0 ? { [HEARTBEAT_HEADER]: String(beat) } : {}),
         body: JSON.stringify({ contentTopics: topics }),
         signal,
       });
@@ -203,7 +219,11 @@ export class ApiClient implements NetworkApi {
       const text = await readBounded(res, 64 * 1024).catch(() => "");
       throw apiErrorFromBody(res.status, text);
     }
-    return res.body;
+    const granted = Number(res.headers.get(HEARTBEAT_HEADER));
+    return {
+      body: res.body,
+      heartbeatMs: Number.isSafeInteger(granted) && granted > 0 ? granted : undefined,
+    };
   }
 
   #headers(extra: Record<string, string> = {}): Record<string, string> {

@@ -120,15 +120,18 @@ export function openSubscription(
   }
 
   let everConnected = false;
+  /** Set when the heartbeat watchdog dropped the connection (reported, then reconnected at once). */
+  let silentDrop = false;
   /** Only a rejected subscribe request (4xx other than 429) is final; everything else reconnects. */
   const isFatal = (err: unknown) => err instanceof ApiError && err.status !== undefined && !isRetryable(err);
 
-  const connect = (): Promise<ReadableStream<Uint8Array>> => {
+  type Opened = Awaited<ReturnType<ApiClient["openStream"]>>;
+  const connect = (): Promise<Opened> => {
     connection = new AbortController();
     return api.openStream(topics, AbortSignal.any([signal, connection.signal]));
   };
   // The first connection opens at once (not on the first `next()`), so `ready` means "live".
-  let preopened: Promise<ReadableStream<Uint8Array>> | undefined = connect();
+  let preopened: Promise<Opened> | undefined = connect();
   preopened.then(
     () => resolveReady(),
     (err: unknown) => {
@@ -139,36 +142,66 @@ export function openSubscription(
   async function* connectionOnce(): AsyncGenerator<Envelope> {
     const opening = preopened ?? connect();
     preopened = undefined;
-    const body = await opening;
+    const { body, heartbeatMs } = await opening;
     const reconnected = everConnected;
     everConnected = true;
     resolveReady();
     if (reconnected) yield* backfill();
-    for await (const line of readLines(body, cfg.maxLineBytes)) {
-      if (line.trim() === "") continue; // keep-alive whitespace
-      let msg: { result?: JsonValue; error?: { code?: number; message?: string } };
-      try {
-        msg = JSON.parse(line);
-      } catch (err) {
-        throw new ApiError(Code.DataLoss, `malformed subscription line: ${line.slice(0, 80)}`, undefined, {
-          cause: err,
-        });
+    // With heartbeats granted, three silent intervals mean a dead connection (a peer that vanished
+    // without closing, a NAT that forgot us): drop it, and the loop reconnects and backfills.
+    const conn = connection;
+    let watchdog: ReturnType<typeof setTimeout> | undefined;
+    let silent = false;
+    const arm = () => {
+      if (heartbeatMs === undefined) return;
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        silent = true;
+        silentDrop = true;
+        conn?.abort();
+      }, 3 * heartbeatMs);
+    };
+    arm();
+    try {
+      for await (const line of readLines(body, cfg.maxLineBytes)) {
+        // Paused while the consumer holds an envelope: only the network's silence counts.
+        clearTimeout(watchdog);
+        yield* lineEnvelopes(line);
+        arm();
       }
-      if (msg && typeof msg === "object" && msg.result !== undefined) {
-        let env: Envelope;
-        try {
-          env = fromJson(EnvelopeSchema, msg.result, { ignoreUnknownFields: true });
-        } catch (err) {
-          throw new ApiError(Code.DataLoss, "malformed envelope on subscription", undefined, { cause: err });
-        }
-        if (admit(env)) yield env;
-      } else if (msg && typeof msg === "object" && msg.error) {
-        const code = typeof msg.error.code === "number" ? msg.error.code : Code.Unavailable;
-        // Stream errors (e.g. buffer overflow) mean "resubscribe and backfill".
-        throw new ApiError(Code.Unavailable, `subscription error ${code}: ${msg.error.message ?? ""}`);
-      }
-      // Any other object (e.g. an opt-in heartbeat) is ignored.
+    } catch (err) {
+      if (silent) throw new ApiError(Code.Unavailable, "subscription silent for three heartbeat intervals");
+      throw err;
+    } finally {
+      clearTimeout(watchdog);
     }
+  }
+
+  /** The envelope of one NDJSON line, if it is new; throws on a malformed or error line. */
+  function* lineEnvelopes(line: string): Generator<Envelope> {
+    if (line.trim() === "") return; // keep-alive whitespace
+    let msg: { result?: JsonValue; error?: { code?: number; message?: string } };
+    try {
+      msg = JSON.parse(line);
+    } catch (err) {
+      throw new ApiError(Code.DataLoss, `malformed subscription line: ${line.slice(0, 80)}`, undefined, {
+        cause: err,
+      });
+    }
+    if (msg && typeof msg === "object" && msg.result !== undefined) {
+      let env: Envelope;
+      try {
+        env = fromJson(EnvelopeSchema, msg.result, { ignoreUnknownFields: true });
+      } catch (err) {
+        throw new ApiError(Code.DataLoss, "malformed envelope on subscription", undefined, { cause: err });
+      }
+      if (admit(env)) yield env;
+    } else if (msg && typeof msg === "object" && msg.error) {
+      const code = typeof msg.error.code === "number" ? msg.error.code : Code.Unavailable;
+      // Stream errors (e.g. buffer overflow) mean "resubscribe and backfill".
+      throw new ApiError(Code.Unavailable, `subscription error ${code}: ${msg.error.message ?? ""}`);
+    }
+    // Any other object (e.g. a heartbeat) is ignored.
   }
 
   async function* run(): AsyncGenerator<Envelope> {
@@ -184,6 +217,11 @@ export function openSubscription(
           opts.onConnectionLost?.(new ApiError(Code.Unavailable, "subscription closed by the server"));
         } catch (err) {
           if (signal.aborted) return;
+          if (silentDrop) {
+            silentDrop = false;
+            opts.onConnectionLost?.(err);
+            continue;
+          }
           if (connection?.signal.aborted) continue; // updateTopics: reconnect at once
           if (isFatal(err)) {
             rejectReady(err);
@@ -194,7 +232,7 @@ export function openSubscription(
         await sleep(backoff(attempt++, cfg.retryDelayMs, cfg.maxRetryDelayMs), signal);
       }
     } finally {
-      preopened?.then((b) => b.cancel()).catch(() => undefined);
+      preopened?.then((o) => o.body.cancel()).catch(() => undefined);
       if (!everConnected) rejectReady(new ApiError(Code.Canceled, "subscription ended before it connected"));
       connection?.abort();
       stop.abort();

@@ -442,6 +442,42 @@ describe("HTTP streams", () => {
     await lf.cancel();
   });
 
+  test("heartbeat lines only when asked (X-Xmtp-Heartbeat-Ms), echoed in a readable header", async () => {
+    const topic = "/xmtp/0/m-heartbeat/proto";
+    const plain = await post(h, "/message/v1/subscribe", { contentTopics: [topic] });
+    expect(plain.headers.get("x-xmtp-heartbeat-ms")).toBeNull();
+    await plain.body?.cancel();
+    const r = await post(
+      h,
+      "/message/v1/subscribe",
+      { contentTopics: [topic] },
+      { "x-xmtp-heartbeat-ms": "1000" },
+    );
+    expect(r.status).toBe(200);
+    expect(r.headers.get("x-xmtp-heartbeat-ms")).toBe("1000");
+    expect(r.headers.get("access-control-expose-headers")).toBe("x-xmtp-heartbeat-ms");
+    const l = lines(r.body as ReadableStream<Uint8Array>);
+    expect(await l.next()).toBe('{"heartbeat":{}}');
+    await post(h, "/message/v1/publish", {
+      envelopes: [{ contentTopic: topic, timestampNs: "7", message: b64("x") }],
+    });
+    expect(JSON.parse(await l.next()).result.timestampNs).toBe("7");
+    await l.cancel();
+    for (const bad of ["5", "abc", "600001", "-1000"]) {
+      const refused = await post(
+        h,
+        "/message/v1/subscribe",
+        { contentTopics: [topic] },
+        { "x-xmtp-heartbeat-ms": bad },
+      );
+      expect(refused.status).toBe(400);
+      expect(JSON.parse(await refused.text()).error.message).toContain(
+        "x-xmtp-heartbeat-ms must be an integer",
+      );
+    }
+    await until(() => h.dispatcher.stats().subscriptions === 0, "unsubscribe");
+  });
+
   test("a bad subscribe request is answered with its status and an error line", async () => {
     const r = await post(h, "/message/v1/subscribe", "{bad");
     expect(r.status).toBe(400);

@@ -81,7 +81,7 @@ const PREFLIGHT_HEADERS = {
   "access-control-allow-origin": "*",
   "access-control-allow-methods": "GET,HEAD,POST,PUT,PATCH,DELETE",
   "access-control-allow-headers":
-    "Content-Type, Accept, Authorization, X-Client-Version, X-App-Version, X-Libxmtp-Version, Baggage, DNT, Sec-CH-UA, Sec-CH-UA-Mobile, Sec-CH-UA-Platform, Sentry-Trace, User-Agent, Connect-Protocol-Version, Connect-Timeout-Ms, Grpc-Timeout, X-Grpc-Web, X-User-Agent",
+    "Content-Type, Accept, Authorization, X-Client-Version, X-App-Version, X-Libxmtp-Version, X-Xmtp-Heartbeat-Ms, Baggage, DNT, Sec-CH-UA, Sec-CH-UA-Mobile, Sec-CH-UA-Platform, Sentry-Trace, User-Agent, Connect-Protocol-Version, Connect-Timeout-Ms, Grpc-Timeout, X-Grpc-Web, X-User-Agent",
 };
 
 /** Creates the HTTP listener; call listen() to bind. */
@@ -264,7 +264,9 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
     const started = process.hrtime.bigint();
     const abort = new AbortController();
     let sub: Subscription;
+    let heartbeatMs: number | undefined;
     try {
+      heartbeatMs = heartbeatOf(req);
       sub = api.subscribe(topicsOf(), { ...requestContext(req, clientIp), signal: abort.signal });
     } catch (err) {
       const e = toXmtpError(err);
@@ -289,8 +291,19 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
       "content-type": "application/json",
       "grpc-metadata-subscribed": "true",
       "access-control-allow-origin": "*",
+      ...(heartbeatMs === undefined
+        ? {}
+        : { [HEARTBEAT_HEADER]: String(heartbeatMs), "access-control-expose-headers": HEARTBEAT_HEADER }),
     });
     res.flushHeaders();
+    // Opt-in heartbeat lines (§18 row 4): only clients that asked get them; xmtp-js never asks.
+    const beat =
+      heartbeatMs === undefined
+        ? undefined
+        : setInterval(() => {
+            if (!res.destroyed && res.writableLength === 0) res.write(HEARTBEAT_LINE);
+          }, heartbeatMs);
+    beat?.unref();
     try {
       for await (const env of sub) {
         if (!res.write(streamResultLine(env as Envelope))) await drained(res);
@@ -300,6 +313,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
       const e = toXmtpError(err);
       if (!res.destroyed) res.write(streamErrorLine(e));
     } finally {
+      clearInterval(beat);
       openStreams.delete(sub);
       res.off("close", onClose);
       sub.close();
@@ -321,6 +335,24 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
       return closing;
     },
   };
+}
+
+/** Request header asking for heartbeat lines every N ms on a subscription; echoed when granted. */
+export const HEARTBEAT_HEADER = "x-xmtp-heartbeat-ms";
+export const HEARTBEAT_MIN_MS = 1000;
+export const HEARTBEAT_MAX_MS = 600_000;
+const HEARTBEAT_LINE = '{"heartbeat":{}}\n';
+
+function heartbeatOf(req: FastifyRequest): number | undefined {
+  const v = header(req.headers[HEARTBEAT_HEADER]);
+  if (v === undefined) return undefined;
+  const n = /^\d{1,7}$/.test(v.trim()) ? Number(v) : Number.NaN;
+  if (!(n >= HEARTBEAT_MIN_MS && n <= HEARTBEAT_MAX_MS))
+    throw new XmtpError(
+      Code.InvalidArgument,
+      `${HEARTBEAT_HEADER} must be an integer in ${HEARTBEAT_MIN_MS}..${HEARTBEAT_MAX_MS}, got ${JSON.stringify(v.slice(0, 20))}`,
+    );
+  return n;
 }
 
 function sendError(reply: FastifyReply, err: XmtpError): FastifyReply {
