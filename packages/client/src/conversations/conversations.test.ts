@@ -5,7 +5,13 @@ import { defaultCodecRegistry } from "../content/index.js";
 import type { ConversationsContext, ConversationV2, DecodedMessage } from "./conversation.js";
 import { Conversations, type ConversationsOptions, LIST_OVERLAP_NS } from "./conversations.js";
 import type { OwnKeys } from "./own-keys.js";
-import { type ConversationStore, memoryConversationStore, sealSnapshot, snapshotKey } from "./persistence.js";
+import {
+  type ConversationStore,
+  memoryConversationStore,
+  sealSnapshot,
+  snapshotKey,
+  webStorageConversationStore,
+} from "./persistence.js";
 import { randomKeys, vectorKeys } from "./test-fixtures.js";
 import { MemoryTransport } from "./test-transport.js";
 import type { MessageDecodeError } from "./v2.js";
@@ -241,6 +247,26 @@ describe("Conversations", () => {
     expect(inviteQuery?.range.startNs).toBeLessThanOrEqual(
       BigInt(Date.now()) * 1_000_000n - LIST_OVERLAP_NS + 10n ** 12n,
     );
+  });
+
+  test("a Web Storage store round-trips a snapshot as text", async () => {
+    const { mk } = setup();
+    const aliceKeys = vectorKeys("alice");
+    const items = new Map<string, string>();
+    const storage = {
+      getItem: (k: string) => items.get(k) ?? null,
+      setItem: (k: string, v: string) => void items.set(k, v),
+    };
+    const store = webStorageConversationStore(storage);
+    const alice = mk(aliceKeys, false, { conversationStore: store });
+    await mk(vectorKeys("bob")).newConversation(aliceKeys.address);
+    const listed = await alice.list();
+    expect([...items.values()][0]).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    const again = mk(aliceKeys, false, { conversationStore: store });
+    expect(await again.restore()).toBe(true);
+    expect(again.listFromCache().map((c) => c.topic)).toEqual(listed.map((c) => c.topic));
+    items.set(snapshotKey(aliceKeys.address), "%%% not base64");
+    expect(await mk(aliceKeys, false, { conversationStore: store }).restore()).toBe(false);
   });
 
   test("a damaged, foreign or invalid snapshot is ignored; a failing store never fails listing", async () => {

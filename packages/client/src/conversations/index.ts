@@ -21,7 +21,13 @@ export {
   type OwnKeys,
   ownKeysFromBundleV1,
 } from "./own-keys.js";
-export { type ConversationStore, MAX_SNAPSHOT_BYTES, memoryConversationStore } from "./persistence.js";
+export {
+  type ConversationStore,
+  MAX_SNAPSHOT_BYTES,
+  memoryConversationStore,
+  type WebStorageLike,
+  webStorageConversationStore,
+} from "./persistence.js";
 export type { ConversationTransport, QueryRange } from "./transport.js";
 export * from "./v1.js";
 export * from "./v2.js";

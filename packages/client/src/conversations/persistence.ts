@@ -27,6 +27,31 @@ export function memoryConversationStore(): ConversationStore {
   };
 }
 
+/** The parts of Web Storage (`localStorage`, `sessionStorage`) a store needs. */
+export interface WebStorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+/**
+ * A store over Web Storage (base64 values), for browser apps: `webStorageConversationStore(localStorage)`.
+ * A full storage makes writes fail, which only costs the next start a full listing.
+ */
+export function webStorageConversationStore(storage: WebStorageLike): ConversationStore {
+  return {
+    get: async (k) => {
+      const v = storage.getItem(k);
+      if (v === null) return undefined;
+      try {
+        return unb64(v);
+      } catch {
+        return undefined;
+      }
+    },
+    set: async (k, v) => storage.setItem(k, b64(v)),
+  };
+}
+
 /** Largest snapshot read back (about 100k conversations). */
 export const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 
@@ -47,7 +72,11 @@ export interface Snapshot {
 }
 
 const SALT = new TextEncoder().encode("XMTP_TS_CONVERSATION_SNAPSHOT");
-const b64 = (b: Uint8Array) => btoa(String.fromCharCode(...b));
+function b64(b: Uint8Array): string {
+  let bin = "";
+  for (let i = 0; i < b.length; i += 0x8000) bin += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
 const unb64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
 /** The store key of an identity's snapshot. */
