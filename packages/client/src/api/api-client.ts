@@ -50,9 +50,10 @@ export interface ApiClientOptions {
   /** On reconnect, re-read this much before the newest envelope seen per topic (default 30 s). */
   backfillOverlapNs?: bigint;
   /**
-   * Ask for a heartbeat line on subscriptions this often (default 30 s; 0 = never). Where the node
-   * grants it (ours does; the reference ignores the request), a connection silent for three
-   * intervals is taken as dead: the stream reconnects and backfills.
+   * Ask for a heartbeat line on subscriptions this often (0 = never). Where the node grants it
+   * (ours does; the reference ignores the request), a connection silent for three intervals is
+   * taken as dead: the stream reconnects and backfills. Default 30 s outside browsers, and off in
+   * browsers, where the extra request header needs a CORS preflight the reference node refuses.
    */
   streamHeartbeatMs?: number;
   /** Clock (ms), for token ageing. */
@@ -60,6 +61,10 @@ export interface ApiClientOptions {
 }
 
 const JSON_READ = { ignoreUnknownFields: true } as const;
+/** Browsers apply CORS to requests (a custom header means a preflight); Node, Deno and Bun do not. */
+const IN_BROWSER =
+  typeof (globalThis as { document?: unknown }).document !== "undefined" &&
+  typeof (globalThis as { navigator?: unknown }).navigator !== "undefined";
 /** Asks for (and, echoed by the node, grants) heartbeat lines on a subscription. */
 export const HEARTBEAT_HEADER = "X-Xmtp-Heartbeat-Ms";
 
@@ -83,7 +88,7 @@ export class ApiClient implements NetworkApi {
       tokenMaxAgeMs: options.tokenMaxAgeMs ?? 3_590_000,
       maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
       backfillOverlapNs: options.backfillOverlapNs ?? 30_000_000_000n,
-      streamHeartbeatMs: options.streamHeartbeatMs ?? 30_000,
+      streamHeartbeatMs: options.streamHeartbeatMs ?? (IN_BROWSER ? 0 : 30_000),
       maxResponseBytes: options.maxResponseBytes ?? 256 * 1024 * 1024,
       now: options.now ?? Date.now,
       ...(options.appVersion !== undefined ? { appVersion: options.appVersion } : {}),
