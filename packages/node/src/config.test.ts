@@ -60,6 +60,17 @@ describe("resolveConfig", () => {
     );
   });
 
+  test("retention: off by default; durations in s, m, h or d", () => {
+    expect(resolveConfig({}, {}).retentionMs).toBeUndefined();
+    expect(resolveConfig({ retentionMs: "1d" }, {}).retentionMs).toBe(86_400_000);
+    expect(resolveConfig({}, { XMTP_RETENTION: "90m" }).retentionMs).toBe(5_400_000);
+    expect(resolveConfig({}, { XMTP_RETENTION: "3600s" }).retentionMs).toBe(3_600_000);
+    for (const bad of ["1", "10s", "5w", "-1d", "999999999d"])
+      expect(() => resolveConfig({ retentionMs: bad }, {})).toThrow(
+        `invalid --retention (XMTP_RETENTION): "${bad}" is not a duration`,
+      );
+  });
+
   test("bad values throw ConfigError naming the flag and the variable", () => {
     const bad: Array<[Parameters<typeof resolveConfig>[0], Record<string, string>, RegExp]> = [
       [

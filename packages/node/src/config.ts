@@ -49,6 +49,11 @@ export interface NodeConfig {
   maxMessageSize: number;
   /** Interval of HTTP/2 keepalive pings on idle gRPC connections (ms). Env `XMTP_GRPC_KEEPALIVE_MS`; default 5 min. */
   grpcKeepaliveMs: number;
+  /**
+   * Retention of envelopes on topics outside `/xmtp/` (ms, by receive time); undefined = keep
+   * everything (the default, as the reference). Env `XMTP_RETENTION`; `30m`, `12h`, `1d`, …
+   */
+  retentionMs: number | undefined;
 }
 
 /** The relay's usual libp2p port (go-waku's default). */
@@ -73,6 +78,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   subscribeAllBuffer: 4096,
   maxMessageSize: 50 * 1024 * 1024,
   grpcKeepaliveMs: 5 * 60_000,
+  retentionMs: undefined,
 };
 
 /** A bad configuration value; the message is one line meant for a person. */
@@ -100,6 +106,7 @@ export const ENV_VARS: { readonly [K in keyof NodeConfig]: string } = {
   subscribeAllBuffer: "XMTP_SUBSCRIBE_ALL_BUFFER",
   maxMessageSize: "XMTP_MAX_MSG_SIZE",
   grpcKeepaliveMs: "XMTP_GRPC_KEEPALIVE_MS",
+  retentionMs: "XMTP_RETENTION",
 };
 
 type Input = { [K in keyof NodeConfig]?: NodeConfig[K] | string | undefined };
@@ -149,6 +156,20 @@ export function resolveConfig(options: Input = {}, env: NodeJS.ProcessEnv = proc
     return items.map((x) => String(x).trim()).filter((x) => x !== "");
   };
 
+  /** `90s`, `30m`, `12h`, `7d` (at least a minute, at most ten years); unset = undefined. */
+  const duration = (key: keyof NodeConfig): number | undefined => {
+    const v = pick(key);
+    if (v === undefined) return undefined;
+    const m = /^\s*(\d{1,9})\s*(s|m|h|d)\s*$/.exec(String(v));
+    const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m?.[2] ?? "s"] ?? 1000;
+    const ms = m ? Number(m[1]) * unit : Number.NaN;
+    if (!(ms >= 60_000 && ms <= 10 * 365 * 86_400_000))
+      throw new ConfigError(
+        `invalid ${label(key)}: "${String(v)}" is not a duration like 30m, 12h or 7d (1 minute to 10 years)`,
+      );
+    return ms;
+  };
+
   const logLevel = str("logLevel") as string;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(
@@ -174,6 +195,7 @@ export function resolveConfig(options: Input = {}, env: NodeJS.ProcessEnv = proc
     subscribeAllBuffer: int("subscribeAllBuffer", 1, 1 << 24),
     maxMessageSize: int("maxMessageSize", 1024, 2 ** 31 - 1),
     grpcKeepaliveMs: int("grpcKeepaliveMs", 1000, 2 ** 31 - 1),
+    retentionMs: duration("retentionMs"),
   };
   if (config.httpPort !== 0 && config.httpPort === config.grpcPort) {
     throw new ConfigError(`--http-port and --grpc-port must differ (both ${config.httpPort})`);
@@ -203,6 +225,7 @@ const FLAG_NAMES: Record<string, string> = {
   maxMessageSize: "--max-msg-size",
   peers: "--peer",
   trustedProxies: "--trusted-proxy",
+  retentionMs: "--retention",
 };
 
 /** `httpPort` → `--http-port` (the `xmtp node` flag of a setting). */

@@ -20,6 +20,7 @@ export { type RelayPart, type RelayPartOptions, relayPart } from "./relay/part.j
 export { createRelay, type NodeKey, type Relay, type RelayOptions } from "./relay/relay.js";
 export { WAKU_STORE_PROTOCOL } from "./relay/store-protocol.js";
 export { WAKU_PUBSUB_TOPIC, WAKU_RELAY_PROTOCOL } from "./relay/waku-message.js";
+export { type Cleaner, type CleanerOptions, startCleaner } from "./store/cleaner.js";
 export { createPostgresStore, type PostgresStoreOptions } from "./store/postgres.js";
 export { createSqliteStore, type SqliteStoreOptions } from "./store/sqlite.js";
 export type * from "./store/types.js";

@@ -18,6 +18,7 @@ import { createDispatcher } from "./dispatch/dispatcher.js";
 import type { Dispatcher } from "./dispatch/types.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type NodeMetrics } from "./metrics.js";
+import { startCleaner } from "./store/cleaner.js";
 import { createPostgresStore } from "./store/postgres.js";
 import { createSqliteStore } from "./store/sqlite.js";
 import type { Store } from "./store/types.js";
@@ -188,6 +189,15 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
         try {
           await store.start();
           started.push(() => store.stop());
+          if (config.retentionMs !== undefined) {
+            const cleaner = startCleaner({
+              store,
+              retentionMs: config.retentionMs,
+              logger,
+              registry: metrics.registry,
+            });
+            started.push(() => cleaner.stop());
+          }
           started.push(async () => api.stop());
           for (const p of parts) {
             await p.start();

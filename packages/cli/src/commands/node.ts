@@ -69,6 +69,12 @@ export function registerNodeCommand(program: Command): Command {
     )
     .addOption(
       new Option(
+        "--retention <duration>",
+        `delete envelopes on topics outside /xmtp/ once received longer ago than this, e.g. 1d (default: keep, ${env("retentionMs")})`,
+      ),
+    )
+    .addOption(
+      new Option(
         "--max-msg-size <bytes>",
         `largest accepted request (default 52428800, ${env("maxMessageSize")})`,
       ),
@@ -92,6 +98,7 @@ export function registerNodeCommand(program: Command): Command {
           auth: fromCli("auth") as boolean | undefined,
           rateLimits: fromCli("rateLimits") as boolean | undefined,
           trustedProxies: fromCli("trustedProxy") as string[] | undefined,
+          retentionMs: fromCli("retention") as string | undefined,
           maxMessageSize: fromCli("maxMsgSize") as string | undefined,
         });
       } catch (err) {

@@ -62,6 +62,12 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX envelopes_topic_ts_digest ON ${s}.envelopes (content_topic, sender_ts, digest);
     `,
   },
+  {
+    version: 2,
+    name: "expiring index",
+    // Retention scans only rows that may expire, oldest received first.
+    sql: (s) => `CREATE INDEX envelopes_expiring ON ${s}.envelopes (receiver_ts) WHERE should_expire;`,
+  },
 ];
 
 /** Advisory lock class for migrations ("XMTP"); the second key is hashtext(schema). */
@@ -274,6 +280,18 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
 
     scan(q: StoreScan) {
       return guard(async () => run(normalizeQuery(q, false)));
+    },
+
+    deleteExpired(receivedBeforeNs: bigint, limit: number) {
+      return guard(async () => {
+        const r = await open().unsafe(
+          `DELETE FROM ${T} WHERE ctid IN (SELECT ctid FROM ${T}
+           WHERE should_expire AND receiver_ts < $1 ORDER BY receiver_ts LIMIT $2)`,
+          [receivedBeforeNs, limit],
+          { prepare: true },
+        );
+        return r.count;
+      });
     },
 
     newestTimestampNs() {

@@ -8,14 +8,14 @@ import { createSqliteStore } from "./sqlite.js";
 import { describeStoreCompliance, makeEnvelope } from "./store.compliance.js";
 
 for (const groupCommit of [true, false]) {
-  describeStoreCompliance(`sqlite${groupCommit ? "" : " (no group commit)"}`, async () => {
+  describeStoreCompliance(`sqlite${groupCommit ? "" : " (no group commit)"}`, async (opts) => {
     const dir = mkdtempSync(join(tmpdir(), "xmtp-store-"));
     const path = join(dir, "store.db");
-    const opened = [createSqliteStore({ path, groupCommit })];
+    const opened = [createSqliteStore({ path, groupCommit, now: opts?.now })];
     return {
       store: opened[0]!,
       reopen: () => {
-        const s = createSqliteStore({ path, groupCommit });
+        const s = createSqliteStore({ path, groupCommit, now: opts?.now });
         opened.push(s);
         return s;
       },
@@ -55,14 +55,38 @@ describe("sqlite store: rows and migrations", () => {
       ]);
     }));
 
+  it("a database from before the expiring index is upgraded in place, rows kept", () =>
+    withDir(async (path) => {
+      const first = createSqliteStore({ path, now: () => 1n });
+      await first.start();
+      await first.insert([makeEnvelope("/old/topic", 1n), makeEnvelope("/xmtp/0/keep/proto", 2n)]);
+      await first.stop();
+      const db = new Database(path);
+      db.exec("DROP INDEX envelopes_expiring; DELETE FROM store_migrations WHERE version = 2;");
+      db.close();
+      const again = createSqliteStore({ path });
+      await again.start();
+      expect(await again.count()).toBe(2);
+      expect(await again.deleteExpired(10n, 100)).toBe(1);
+      await again.stop();
+      const check = new Database(path);
+      expect(
+        check
+          .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'envelopes_expiring'")
+          .all(),
+      ).toHaveLength(1);
+      check.close();
+    }));
+
   it("records applied migrations and refuses a database from a newer version", () =>
     withDir(async (path) => {
       const store = createSqliteStore({ path });
       await store.start();
       await store.stop();
       const db = new Database(path);
-      expect(db.prepare("SELECT version, name FROM store_migrations").all()).toEqual([
+      expect(db.prepare("SELECT version, name FROM store_migrations ORDER BY version").all()).toEqual([
         { version: 1, name: "envelopes" },
+        { version: 2, name: "expiring index" },
       ]);
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
       db.prepare(

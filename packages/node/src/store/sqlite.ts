@@ -63,6 +63,12 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX envelopes_topic_ts_digest ON envelopes (content_topic, sender_ts, digest);
     `,
   },
+  {
+    version: 2,
+    name: "expiring index",
+    // Retention scans only rows that may expire, oldest received first.
+    sql: "CREATE INDEX envelopes_expiring ON envelopes (receiver_ts) WHERE should_expire = 1;",
+  },
 ];
 
 interface Pending {
@@ -298,6 +304,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         open();
         return run(n);
       });
+    },
+
+    deleteExpired(receivedBeforeNs: bigint, limit: number) {
+      return guard(
+        () =>
+          stmt(
+            `DELETE FROM envelopes WHERE rowid IN (SELECT rowid FROM envelopes
+             WHERE should_expire = 1 AND receiver_ts < ? ORDER BY receiver_ts LIMIT ?)`,
+          ).run(receivedBeforeNs, limit).changes,
+      );
     },
 
     newestTimestampNs() {

@@ -67,10 +67,21 @@ async function expectCode(p: Promise<unknown>, code: Code): Promise<void> {
   expect((err as XmtpError).code).toBe(code);
 }
 
-export function describeStoreCompliance(name: string, factory: () => Promise<StoreFixture>): void {
+/** What a factory may be given: the node clock, stored as each row's receiver time. */
+export interface StoreFixtureOptions {
+  now?: () => bigint;
+}
+
+export function describeStoreCompliance(
+  name: string,
+  factory: (opts?: StoreFixtureOptions) => Promise<StoreFixture>,
+): void {
   /** Runs `fn` with a started, empty store and always cleans up. */
-  const withStore = async (fn: (store: Store, fx: StoreFixture) => Promise<void>) => {
-    const fx = await factory();
+  const withStore = async (
+    fn: (store: Store, fx: StoreFixture) => Promise<void>,
+    opts?: StoreFixtureOptions,
+  ) => {
+    const fx = await factory(opts);
     try {
       await fx.store.start();
       await fn(fx.store, fx);
@@ -509,6 +520,34 @@ export function describeStoreCompliance(name: string, factory: () => Promise<Sto
             ).map(plain),
           );
         }));
+    });
+
+    describe("retention", () => {
+      it("deletes only expiring rows (topics outside /xmtp/) received before the cut-off, oldest first, in bounded batches", async () => {
+        let clock = 1_000n;
+        await withStore(
+          async (store) => {
+            const old = [1n, 2n, 3n].map((t) => makeEnvelope(`/waku/2/old-${t}/proto`, t));
+            const kept = makeEnvelope(topicName("kept"), 4n);
+            await store.insert([...old, kept]);
+            clock = 2_000n;
+            const recent = makeEnvelope("/waku/2/recent/proto", 5n);
+            await store.insert([recent]);
+            expect(await store.deleteExpired(2_000n, 2)).toBe(2);
+            expect(await store.deleteExpired(2_000n, 2)).toBe(1);
+            expect(await store.deleteExpired(2_000n, 2)).toBe(0);
+            expect(await store.count()).toBe(2);
+            const left = await store.scan({ direction: "asc", limit: 10 });
+            expect(left.map((e) => e.contentTopic)).toEqual([kept.contentTopic, recent.contentTopic]);
+            // Rows under /xmtp/ stay whatever their age.
+            expect(await store.deleteExpired(10_000n, 100)).toBe(1);
+            expect((await store.scan({ direction: "asc", limit: 10 })).map((e) => e.contentTopic)).toEqual([
+              kept.contentTopic,
+            ]);
+          },
+          { now: () => clock },
+        );
+      });
     });
 
     describe("lifecycle and stats", () => {

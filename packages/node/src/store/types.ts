@@ -66,6 +66,12 @@ export interface Store {
   query(q: StoreQuery): Promise<StoredEnvelope[]>;
   /** Like query, but topics are optional (all topics when absent). */
   scan(q: StoreScan): Promise<StoredEnvelope[]>;
+  /**
+   * Retention (protocol.md §3.6): deletes up to `limit` rows that may expire (topics outside
+   * `/xmtp/`) and were received before `receivedBeforeNs`; resolves with how many went. Rows under
+   * `/xmtp/` are never deleted.
+   */
+  deleteExpired(receivedBeforeNs: bigint, limit: number): Promise<number>;
   /** The largest stored timestampNs, or undefined when the store is empty. */
   newestTimestampNs(): Promise<bigint | undefined>;
   /** Number of stored envelopes (may be approximate for large PostgreSQL tables). */
