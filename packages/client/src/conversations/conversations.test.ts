@@ -314,11 +314,15 @@ describe("Conversations", () => {
       expect(await c.list()).toHaveLength(1);
     }
     const broken: ConversationStore = {
-      get: async () => undefined,
+      get: async () => {
+        throw new Error("storage unavailable");
+      },
       set: async () => {
         throw new Error("disk full");
       },
     };
-    expect(await mk(aliceKeys, false, { conversationStore: broken }).list()).toHaveLength(1);
+    const c = mk(aliceKeys, false, { conversationStore: broken });
+    expect(await c.restore()).toBe(false);
+    expect(await c.list()).toHaveLength(1);
   });
 });

@@ -140,7 +140,12 @@ export class Conversations {
   async restore(): Promise<boolean> {
     const store = this.options.conversationStore;
     if (store === undefined) return false;
-    const bytes = await store.get(snapshotKey(this.address));
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await store.get(snapshotKey(this.address));
+    } catch {
+      return false; // unreadable storage: list from the network
+    }
     if (bytes === undefined) return false;
     const snap = await openSnapshot(this.ctx.keys.identity.privateKey, this.address, bytes);
     if (snap === undefined) return false;
