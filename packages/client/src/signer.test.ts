@@ -1,11 +1,13 @@
-import { bytesToHex } from "@noble/hashes/utils.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { eip191Hash, publicKeyToAddress, recoverPublicKey, splitWalletSignature } from "@xmtp-ts/protocol";
 import { Wallet } from "ethers";
+import fc from "fast-check";
 import { createWalletClient, custom } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { describe, expect, test } from "vitest";
 import {
   fromEthersSigner,
+  fromPrivateKey,
   fromViemAccount,
   fromViemWalletClient,
   type Signer,
@@ -37,6 +39,19 @@ describe("adapters", () => {
   test("viem wallet client with an explicit account", () =>
     recovers(fromViemWalletClient(createWalletClient({ transport: noNetwork }), account)));
   test("ethers signer", () => recovers(fromEthersSigner(new Wallet(pk))));
+  test("a raw wallet key signs exactly as viem does", async () => {
+    await recovers(fromPrivateKey(pk));
+    await recovers(fromPrivateKey(pk.slice(2)));
+    const local = fromPrivateKey(hexToBytes(pk.slice(2)));
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 200 }), async (text) => {
+        expect(await local.signMessage(text)).toBe(await account.signMessage({ message: text }));
+      }),
+      { numRuns: 30 },
+    );
+    for (const bad of ["0x12", "zz".repeat(32), `0x${"00".repeat(32)}`, `0x${"ff".repeat(32)}`])
+      expect(() => fromPrivateKey(bad)).toThrow("wallet key must be a valid secp256k1 private key");
+  });
   test("all adapters give the same signature", async () => {
     const a = await signText(fromViemAccount(account), "x");
     const b = await signText(fromEthersSigner(new Wallet(pk)), "x");

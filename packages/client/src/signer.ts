@@ -3,8 +3,15 @@
  * viem accounts, viem wallet clients and ethers signers by shape, so neither library is a runtime
  * dependency.
  */
-import { hexToBytes } from "@noble/hashes/utils.js";
-import { toChecksumAddress } from "@xmtp-ts/protocol";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import {
+  eip191Hash,
+  getPublicKey,
+  isValidPrivateKey,
+  publicKeyToAddress,
+  signCompact,
+  toChecksumAddress,
+} from "@xmtp-ts/protocol";
 
 /** A wallet: its address and an EIP-191 signature (65 bytes `r ‖ s ‖ v`, hex or bytes) over text. */
 export interface Signer {
@@ -60,6 +67,30 @@ export function fromViemWalletClient(client: ViemWalletClientLike, account?: Hex
       return typeof a === "string" ? a : a.address;
     },
     signMessage: async (text) => client.signMessage({ account: await pick(), message: text }),
+  };
+}
+
+/**
+ * A Signer over a raw secp256k1 wallet key (32 bytes, or 64 hex digits with or without `0x`):
+ * EIP-191 `personal_sign` done locally, as any Ethereum wallet does it. For scripts, tests and
+ * the CLI; apps should hold keys in a real wallet.
+ */
+export function fromPrivateKey(key: Uint8Array | string): Signer {
+  const priv =
+    typeof key === "string"
+      ? /^(0x)?[0-9a-fA-F]{64}$/.test(key)
+        ? hexToBytes(key.replace(/^0x/, ""))
+        : null
+      : key;
+  if (priv === null || priv.length !== 32 || !isValidPrivateKey(priv))
+    throw new RangeError("wallet key must be a valid secp256k1 private key (32 bytes / 64 hex digits)");
+  const address = publicKeyToAddress(getPublicKey(priv));
+  return {
+    getAddress: async () => address,
+    signMessage: async (text) => {
+      const sig = signCompact(priv, eip191Hash(text));
+      return `0x${bytesToHex(sig.bytes)}${(27 + sig.recovery).toString(16)}`;
+    },
   };
 }
 
