@@ -3,6 +3,10 @@
  * so this test drives the built modules: the pool must give the same results and the same typed
  * rejections as the calling thread. Run `npx tsc -b packages/cli packages/client` first.
  */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { afterAll, describe, expect, test } from "vitest";
 import { EnvelopeSchema } from "../packages/proto/src/index.js";
@@ -88,5 +92,31 @@ describe("crypto pool (built code)", () => {
       expect(decoded[i].payload).toEqual(local.payload);
     }
     expect(decoded[40]).toMatchObject({ name: "MessageDecodeError", reason: "sender-not-participant" });
+  });
+
+  test("an idle pool never keeps the process alive", () => {
+    const script = `
+      const { cryptoPool } = await import(${JSON.stringify(new URL(`${dist}/conversations/worker-pool.js`, import.meta.url).href)});
+      const pool = cryptoPool();
+      if (!pool) throw new Error("no pool");
+      // Let the workers come online (their ports start) before the script ends.
+      await new Promise((r) => setTimeout(r, 500));
+      console.log("done");`;
+    // A module file, not `-e`: an evaluated script exits even with handles left open.
+    const dir = mkdtempSync(join(tmpdir(), "xmtp-pool-"));
+    try {
+      const file = join(dir, "pool.mjs");
+      writeFileSync(file, script);
+      const r = spawnSync(process.execPath, [file], {
+        encoding: "utf8",
+        timeout: 15_000,
+        env: { ...process.env, XMTP_CRYPTO_WORKERS: "2" },
+      });
+      expect(r.signal).toBeNull();
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe("done\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -46,7 +46,6 @@ export class CryptoPool {
   constructor(private readonly workers: PoolWorker[]) {
     this.busy = workers.map(() => 0);
     workers.forEach((w, i) => {
-      w.unref();
       w.on("message", (m) => {
         const p = this.pending.get(m.id);
         if (!p) return;
@@ -62,6 +61,9 @@ export class CryptoPool {
           p.reject(e);
         }
       });
+      // After the listeners: adding a "message" listener refs the worker's port again, and an
+      // idle pool must never keep the process alive.
+      w.unref();
     });
   }
 
