@@ -4,6 +4,7 @@
  */
 import { createRequire } from "node:module";
 import { Command } from "commander";
+import { registerClientCommands } from "./commands/client.js";
 import { registerDevnetCommand } from "./commands/devnet.js";
 import { registerNodeCommand } from "./commands/node.js";
 
@@ -20,5 +21,6 @@ export function createProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(str) });
   registerNodeCommand(program);
   registerDevnetCommand(program);
+  registerClientCommands(program);
   return program;
 }
