@@ -1,6 +1,7 @@
 // One measured task of the client benchmark, run in its own process so peak memory is per SDK.
-//   node bench/client-worker.mjs <ours|xmtpjs> <list|decrypt|create> '<json args>'
+//   node bench/client-worker.mjs <ours|xmtpjs> <list|list-warm|decrypt|create> '<json args>'
 // Prints one JSON line: { ms, count, maxRssMB }.
+import { readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { privateKeyToAccount } from "viem/accounts";
 import { Client, fromViemAccount } from "../packages/client/dist/index.js";
@@ -18,17 +19,38 @@ function jsWallet() {
   };
 }
 
+/** A conversation store in one file (for the restarted-client measurement). */
+const fileStore = (path) => ({
+  get: async () => {
+    try {
+      return new Uint8Array(await readFile(path));
+    } catch {
+      return undefined;
+    }
+  },
+  set: (_key, value) => writeFile(path, value),
+});
+
 async function makeClient() {
   if (sdk === "ours")
-    return Client.create(fromViemAccount(account), { apiUrl: args.apiUrl, skipContactPublishing: true });
+    return Client.create(fromViemAccount(account), {
+      apiUrl: args.apiUrl,
+      skipContactPublishing: true,
+      ...(args.storePath ? { conversationStore: fileStore(args.storePath) } : {}),
+    });
   const { Client: XmtpJsClient } = require("@xmtp/xmtp-js");
   return XmtpJsClient.create(jsWallet(), { apiUrl: args.apiUrl, env: "local", skipContactPublishing: true });
 }
 
+const started = performance.now();
 const client = await makeClient();
 let count = 0;
 let ms = 0;
-if (task === "list") {
+if (task === "list-warm") {
+  // Client start (keys from the network, the stored conversations restored) and the listing.
+  count = (await client.conversations.list()).length;
+  ms = performance.now() - started;
+} else if (task === "list") {
   const t0 = performance.now();
   const convos = await client.conversations.list();
   ms = performance.now() - t0;
