@@ -79,7 +79,7 @@ describe("xmtp identity, send and listen", () => {
     expect(code).toBe(0);
   });
 
-  test("clear errors: no key, a peer without an identity", async () => {
+  test("clear errors: no key, a bad address, a peer without an identity, an unreachable node", async () => {
     const noKey = await xmtp("send", wallet().address, "x").catch((e: { code: number; stderr: string }) => e);
     expect(noKey).toMatchObject({ code: 1 });
     expect((noKey as { stderr: string }).stderr).toContain("a wallet key is required");
@@ -91,6 +91,17 @@ describe("xmtp identity, send and listen", () => {
     expect(r).toMatchObject({ code: 1 });
     expect((r as { stderr: string }).stderr).toBe(
       `error: ${stranger} has no XMTP identity on this network yet\n`,
+    );
+    const bad = await xmtp("send", "nope", "x", "--key", a.key).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect((bad as { stderr: string }).stderr).toBe('error: not an Ethereum address: "nope"\n');
+    const down = await xmtp("send", stranger, "x", "--key", a.key, "--api", "http://127.0.0.1:1").catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(down).toMatchObject({ code: 1 });
+    expect((down as { stderr: string }).stderr).toMatch(
+      /^error: cannot start a client on http:\/\/127\.0\.0\.1:1: /,
     );
   });
 });

@@ -5,7 +5,7 @@
  * `XMTP_API_URL` (default http://localhost:5555).
  */
 import { Client, fromPrivateKey } from "@xmtp-ts/client";
-import { getPublicKey, publicKeyToAddress, randomPrivateKey } from "@xmtp-ts/protocol";
+import { getPublicKey, isAddress, publicKeyToAddress, randomPrivateKey } from "@xmtp-ts/protocol";
 import { type Command, Option } from "commander";
 
 const DEFAULT_API = "http://localhost:5555";
@@ -27,7 +27,14 @@ async function clientFor(flags: ClientFlags): Promise<Client> {
       "a wallet key is required: --key <hex> or XMTP_WALLET_KEY (make one with `xmtp identity`)",
     );
   const apiUrl = flags.api ?? process.env.XMTP_API_URL ?? DEFAULT_API;
-  return Client.create(fromPrivateKey(key), { apiUrl });
+  const signer = fromPrivateKey(key);
+  try {
+    return await Client.create(signer, { apiUrl });
+  } catch (err) {
+    throw new Error(
+      `cannot start a client on ${apiUrl}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
 }
 
 const line = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -54,6 +61,7 @@ export function registerClientCommands(program: Command): void {
     .addOption(apiOption())
     .addOption(new Option("--conversation-id <id>", "a V2 conversation id (a separate conversation per id)"))
     .action(async (address: string, words: string[], flags: ClientFlags & { conversationId?: string }) => {
+      if (!isAddress(address)) throw new Error(`not an Ethereum address: ${JSON.stringify(address)}`);
       const client = await clientFor(flags);
       try {
         if (!(await client.canMessage(address)))
