@@ -151,6 +151,12 @@ export function splitWalletSignature(sig65: Uint8Array): CompactSignature {
   return { bytes: sig65.slice(0, 64), recovery: 1 - (normalized % 2) };
 }
 
+/** The EIP-55 address whose wallet made the 65-byte `personal_sign` signature over `text`; throws if none. */
+export function recoverWalletAddress(text: string, sig65: Uint8Array): string {
+  const { bytes, recovery } = splitWalletSignature(sig65);
+  return publicKeyToAddress(recoverPublicKey(eip191Hash(text), bytes, recovery));
+}
+
 /** The secp256k1 ECDH shared point, 65 bytes uncompressed (protocol.md §7: not just X). */
 export function ecdhSharedPoint(priv32: Uint8Array, pub65: Uint8Array): Uint8Array {
   expectBytes("privateKey", priv32, 32);

@@ -18,7 +18,7 @@ import {
 import { buildTopic, toChecksumAddress } from "@xmtp-ts/protocol";
 import type { KeyPair } from "../conversations/own-keys.js";
 import type { ConversationTransport } from "../conversations/transport.js";
-import { decrypt, encrypt, hkdfSha256 } from "../crypto/index.js";
+import { decrypt, encrypt, hkdfSha256, toBase64 } from "../crypto/index.js";
 import { isValidConsentProof } from "./proof.js";
 
 /** Largest consent envelope accepted (an action lists a few addresses). */
@@ -29,9 +29,7 @@ export type ConsentState = "allowed" | "denied" | "unknown";
 const EMPTY = new Uint8Array(0);
 
 function base64UrlNoPad(b: Uint8Array): string {
-  let bin = "";
-  for (const x of b) bin += String.fromCharCode(x);
-  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return toBase64(b).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 /** `/xmtp/0/userpreferences-<base64url(sha256(HKDF(identity key, "XMTP_PRIVATE_PREFERENCES_TOPIC")))>/proto`. */

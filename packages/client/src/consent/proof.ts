@@ -10,14 +10,7 @@ import {
   ConsentProofPayloadSchema,
   ConsentProofPayloadVersion,
 } from "@xmtp-ts/proto";
-import {
-  consentProofText,
-  eip191Hash,
-  publicKeyToAddress,
-  recoverPublicKey,
-  splitWalletSignature,
-  toChecksumAddress,
-} from "@xmtp-ts/protocol";
+import { consentProofText, recoverWalletAddress, toChecksumAddress } from "@xmtp-ts/protocol";
 import { type Signer, signText } from "../signer.js";
 
 /** How old a consent proof may be when it is read. */
@@ -52,10 +45,8 @@ export function isValidConsentProof(
   try {
     const hex = proof.signature.startsWith("0x") ? proof.signature.slice(2) : proof.signature;
     if (hex.length !== 130) return false;
-    const sig = splitWalletSignature(hexToBytes(hex));
     const text = consentProofText(toChecksumAddress(senderAddress), ts);
-    const signer = publicKeyToAddress(recoverPublicKey(eip191Hash(text), sig.bytes, sig.recovery));
-    return signer === toChecksumAddress(ownAddress);
+    return recoverWalletAddress(text, hexToBytes(hex)) === toChecksumAddress(ownAddress);
   } catch {
     return false;
   }

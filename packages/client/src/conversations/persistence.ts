@@ -8,7 +8,7 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { CiphertextSchema, type ConsentProofPayload, ConsentProofPayloadSchema } from "@xmtp-ts/proto";
 import { isAddress, isValidTopic, toChecksumAddress } from "@xmtp-ts/protocol";
-import { decrypt, encrypt, hkdfSha256 } from "../crypto/index.js";
+import { decrypt, encrypt, fromBase64, hkdfSha256, toBase64 } from "../crypto/index.js";
 
 /** Where snapshots are kept, by key. Values are opaque bytes. */
 export interface ConversationStore {
@@ -43,12 +43,12 @@ export function webStorageConversationStore(storage: WebStorageLike): Conversati
       const v = storage.getItem(k);
       if (v === null) return undefined;
       try {
-        return unb64(v);
+        return fromBase64(v);
       } catch {
         return undefined;
       }
     },
-    set: async (k, v) => storage.setItem(k, b64(v)),
+    set: async (k, v) => storage.setItem(k, toBase64(v)),
   };
 }
 
@@ -72,12 +72,6 @@ export interface Snapshot {
 }
 
 const SALT = new TextEncoder().encode("XMTP_TS_CONVERSATION_SNAPSHOT");
-function b64(b: Uint8Array): string {
-  let bin = "";
-  for (let i = 0; i < b.length; i += 0x8000) bin += String.fromCharCode(...b.subarray(i, i + 0x8000));
-  return btoa(bin);
-}
-const unb64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
 /** The store key of an identity's snapshot. */
 export function snapshotKey(address: string): string {
@@ -102,9 +96,11 @@ export async function sealSnapshot(
       topic: c.topic,
       peerAddress: c.peerAddress,
       createdMs: c.createdMs,
-      keyMaterial: b64(c.keyMaterial),
+      keyMaterial: toBase64(c.keyMaterial),
       context: c.context,
-      consentProof: c.consentProof ? b64(toBinary(ConsentProofPayloadSchema, c.consentProof)) : undefined,
+      consentProof: c.consentProof
+        ? toBase64(toBinary(ConsentProofPayloadSchema, c.consentProof))
+        : undefined,
     })),
     v1: s.v1,
   });
@@ -146,7 +142,7 @@ export async function openSnapshot(
     const v2 = j.v2.map((c: Record<string, unknown>): SnapshotV2 => {
       if (typeof c.topic !== "string" || !isValidTopic(c.topic) || !c.topic.startsWith("/xmtp/0/m-"))
         throw new Error("bad topic");
-      const keyMaterial = unb64(String(c.keyMaterial));
+      const keyMaterial = fromBase64(String(c.keyMaterial));
       if (keyMaterial.length !== 32) throw new Error("bad key material");
       const ctx = c.context as { conversationId?: unknown; metadata?: unknown } | undefined;
       const metadata: Record<string, string> = {};
@@ -160,7 +156,7 @@ export async function openSnapshot(
         context: ctx ? { conversationId: String(ctx.conversationId ?? ""), metadata } : undefined,
         consentProof:
           typeof c.consentProof === "string"
-            ? fromBinary(ConsentProofPayloadSchema, unb64(c.consentProof))
+            ? fromBinary(ConsentProofPayloadSchema, fromBase64(c.consentProof))
             : undefined,
       };
     });

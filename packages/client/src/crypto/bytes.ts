@@ -11,3 +11,15 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** Throws `"<name>" expected <n> bytes, got <m>` unless `value` has exactly `len` bytes. */
 export { expectBytes } from "@xmtp-ts/protocol";
+
+/** Standard padded base64, in browsers and Node alike (`btoa` over chunks of the bytes). */
+export function toBase64(b: Uint8Array): string {
+  let bin = "";
+  for (let i = 0; i < b.length; i += 0x8000) bin += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
+
+/** The bytes of standard base64; throws on anything `atob` refuses. */
+export function fromBase64(s: string): Uint8Array {
+  return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+}

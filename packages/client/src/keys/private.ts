@@ -23,14 +23,12 @@ import {
 } from "@xmtp-ts/proto";
 import {
   createIdentityText,
-  eip191Hash,
   expectBytes,
   getPublicKey,
   isValidPrivateKey,
   legacyKeyBytes,
-  publicKeyToAddress,
   randomPrivateKey,
-  recoverPublicKey,
+  recoverWalletAddress,
   sha256,
   signCompact,
   splitWalletSignature,
@@ -97,8 +95,8 @@ export async function createPrivateKeyBundle(
   const keyBytes = legacyKeyBytes(identity.publicKey!);
   const text = createIdentityText(keyBytes);
   const walletSig = await signText(signer, text);
+  const recovered = recoverWalletAddress(text, walletSig);
   const { bytes, recovery } = splitWalletSignature(walletSig);
-  const recovered = publicKeyToAddress(recoverPublicKey(eip191Hash(text), bytes, recovery));
   const expected = toChecksumAddress(await signer.getAddress());
   if (recovered !== expected) throw new Error(`wallet signature recovers ${recovered}, expected ${expected}`);
   identity.publicKey!.signature = create(SignatureSchema, {

@@ -14,12 +14,9 @@ import {
 } from "@xmtp-ts/proto";
 import {
   buildTopic,
-  eip191Hash,
   enableIdentityText,
   expectBytes,
-  publicKeyToAddress,
-  recoverPublicKey,
-  splitWalletSignature,
+  recoverWalletAddress,
   toChecksumAddress,
 } from "@xmtp-ts/protocol";
 import { DecryptionError, decrypt, encrypt } from "../crypto/ciphertext.js";
@@ -50,9 +47,8 @@ async function enableSignature(
   const sig = await signText(signer, text);
   if (check) {
     // xmtp-js refuses a signature that does not recover the wallet (some hardware wallets).
-    const { bytes, recovery } = splitWalletSignature(sig);
-    const recovered = publicKeyToAddress(recoverPublicKey(eip191Hash(text), bytes, recovery));
-    if (recovered !== (await signerAddress(signer))) throw new Error("invalid signature");
+    if (recoverWalletAddress(text, sig) !== (await signerAddress(signer)))
+      throw new Error("invalid signature");
   }
   return sig;
 }
