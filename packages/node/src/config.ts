@@ -56,6 +56,8 @@ export interface NodeConfig {
   retentionMs: number | undefined;
 }
 
+const DURATION_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
 /** The relay's usual libp2p port (go-waku's default). */
 export const DEFAULT_P2P_PORT = 60000;
 
@@ -161,8 +163,7 @@ export function resolveConfig(options: Input = {}, env: NodeJS.ProcessEnv = proc
     const v = pick(key);
     if (v === undefined) return undefined;
     const m = /^\s*(\d{1,9})\s*(s|m|h|d)\s*$/.exec(String(v));
-    const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m?.[2] ?? "s"] ?? 1000;
-    const ms = m ? Number(m[1]) * unit : Number.NaN;
+    const ms = m ? Number(m[1]) * DURATION_UNIT_MS[m[2] as keyof typeof DURATION_UNIT_MS] : Number.NaN;
     if (!(ms >= 60_000 && ms <= 10 * 365 * 86_400_000))
       throw new ConfigError(
         `invalid ${label(key)}: "${String(v)}" is not a duration like 30m, 12h or 7d (1 minute to 10 years)`,

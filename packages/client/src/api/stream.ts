@@ -151,12 +151,10 @@ export function openSubscription(
     // without closing, a NAT that forgot us): drop it, and the loop reconnects and backfills.
     const conn = connection;
     let watchdog: ReturnType<typeof setTimeout> | undefined;
-    let silent = false;
     const arm = () => {
       if (heartbeatMs === undefined) return;
       clearTimeout(watchdog);
       watchdog = setTimeout(() => {
-        silent = true;
         silentDrop = true;
         conn?.abort();
       }, 3 * heartbeatMs);
@@ -170,7 +168,8 @@ export function openSubscription(
         arm();
       }
     } catch (err) {
-      if (silent) throw new ApiError(Code.Unavailable, "subscription silent for three heartbeat intervals");
+      if (silentDrop)
+        throw new ApiError(Code.Unavailable, "subscription silent for three heartbeat intervals");
       throw err;
     } finally {
       clearTimeout(watchdog);

@@ -92,6 +92,8 @@ export class Conversations {
   private readonly v1Mutex = new Mutex();
   private readonly openCache: OpenCache = { verified: new Map() };
   private readonly persistMutex = new Mutex();
+  /** A snapshot write queued but not started: later requests join it (it reads the state when it starts). */
+  private persistQueued: Promise<void> | undefined;
 
   constructor(
     private readonly ctx: ConversationsContext,
@@ -172,11 +174,15 @@ export class Conversations {
     return true;
   }
 
-  /** Writes the snapshot; a storage failure only costs the next start a full listing. */
+  /**
+   * Writes the snapshot; a storage failure only costs the next start a full listing. Requests
+   * made while a write waits share it, so parallel listings write once, not once each.
+   */
   private persist(): Promise<void> {
     const store = this.options.conversationStore;
     if (store === undefined) return Promise.resolve();
-    return this.persistMutex.run(async () => {
+    this.persistQueued ??= this.persistMutex.run(async () => {
+      this.persistQueued = undefined;
       const snap: Snapshot = {
         inviteSyncNs: this.lastInviteSyncNs,
         introSyncNs: this.lastIntroSyncNs,
@@ -202,6 +208,7 @@ export class Conversations {
         // The next start lists from the network.
       }
     });
+    return this.persistQueued;
   }
 
   private async syncInvites(): Promise<ConversationV2[]> {

@@ -58,7 +58,6 @@ function load(): NodeCrypto | undefined {
 /** SEC1 `ECPrivateKey` DER for a secp256k1 scalar: prefix ‖ d ‖ suffix (curve OID). */
 const SEC1_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x01, 0x04, 0x20]);
 const SEC1_SUFFIX = Uint8Array.from([0xa0, 0x07, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a]);
-const P = secp256k1.Point.CURVE().p;
 
 /** A bounded memo: cleared whole when full (the working set of a listing is small). */
 function memo<V>(limit: number, build: (bytes: Uint8Array) => V): (bytes: Uint8Array) => V {
@@ -88,7 +87,6 @@ function make(c: NodeCrypto): NativeCrypto {
       type: "sec1",
     }),
   );
-  const compressed = new Uint8Array(33);
   return {
     hkdf32(ikm, salt, info) {
       return new Uint8Array(c.hkdfSync("sha256", ikm, salt, info, 32));
@@ -123,21 +121,18 @@ function make(c: NodeCrypto): NativeCrypto {
     },
     ecdhPoints(priv32, pub65) {
       const x = c.diffieHellman({ privateKey: privateKey(priv32), publicKey: publicKey(pub65) });
-      compressed[0] = 2;
-      compressed.set(x, 1);
-      const even = new Uint8Array(
-        c.ECDH.convertKey(compressed as Buffer, "secp256k1", undefined, undefined, "uncompressed") as Buffer,
-      );
-      // The other point is the negation: same X, Y' = p − Y.
-      const odd = even.slice();
-      let y = 0n;
-      for (let i = 33; i < 65; i++) y = (y << 8n) | BigInt(even[i]!);
-      let ny = P - y;
-      for (let i = 64; i >= 33; i--) {
-        odd[i] = Number(ny & 0xffn);
-        ny >>= 8n;
-      }
-      return [even, odd];
+      // Both points with that X, decompressed by OpenSSL: even Y (02 ‖ X), then odd Y (03 ‖ X).
+      const lift = (prefix: number) =>
+        new Uint8Array(
+          c.ECDH.convertKey(
+            concatBytes(Uint8Array.of(prefix), x) as Buffer,
+            "secp256k1",
+            undefined,
+            undefined,
+            "uncompressed",
+          ) as Buffer,
+        );
+      return [lift(2), lift(3)];
     },
   };
 }
