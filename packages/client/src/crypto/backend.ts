@@ -29,9 +29,11 @@ export interface CryptoBackend {
 // WebCrypto's typings want ArrayBuffer-backed views; our Uint8Arrays are, at run time.
 type Buf = Uint8Array<ArrayBuffer>;
 const buf = (b: Uint8Array) => b as Buf;
+/** WebCrypto's `SubtleCrypto`, named through the global so the types need neither DOM nor node. */
+type Subtle = typeof globalThis.crypto.subtle;
 
 /** A backend over a WebCrypto `SubtleCrypto`. */
-export function webCryptoBackend(subtle: SubtleCrypto): CryptoBackend {
+export function webCryptoBackend(subtle: Subtle): CryptoBackend {
   return {
     name: "webcrypto",
     async hkdfSha256(ikm, salt, info, length) {
@@ -90,7 +92,7 @@ let cached: CryptoBackend | undefined;
  */
 export function defaultBackend(): CryptoBackend {
   if (!cached) {
-    const subtle = (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle;
+    const subtle = (globalThis as { crypto?: { subtle?: Subtle } }).crypto?.subtle;
     if (!subtle) {
       cached = nobleBackend;
     } else {
