@@ -153,7 +153,7 @@ describe("gRPC against `xmtp node`", () => {
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
     expect((err as ConnectError).rawMessage).toMatch(
-      /^grpc: received message larger than max \(\d+ vs\. 52428800\)$/,
+      /^message size \d+ is larger than configured readMaxBytes 52428800$/,
     );
   });
 });

@@ -3,15 +3,10 @@
  * Connect/gRPC-Web on the HTTP port. A thin adapter: decode is connect's, semantics are the api's.
  */
 
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import {
   Code as ConnectCode,
   ConnectError,
   type ConnectRouter,
-  type ContextValues,
-  createContextKey,
-  createContextValues,
   type HandlerContext,
 } from "@connectrpc/connect";
 import {
@@ -25,19 +20,8 @@ import { Code, XmtpError } from "@xmtp-ts/protocol";
 import type { MessageApi as Api, RequestContext, Subscription } from "../api/types.js";
 import type { NodeMetrics, Transport } from "../metrics.js";
 import { type ClientIpResolver, clientIpResolver } from "./client-ip.js";
+import { rawRequestOf, sendHeadersNow } from "./connect-adapter.js";
 import { toXmtpError } from "./errors.js";
-
-type RawRequest = IncomingMessage | Http2ServerRequest;
-type RawResponse = ServerResponse | Http2ServerResponse;
-
-const kRawRequest = createContextKey<RawRequest | undefined>(undefined, { description: "raw node request" });
-const responses = new WeakMap<RawRequest, RawResponse>();
-
-/** Context values carrying the raw request, so handlers can reach the peer address and the response. */
-export function rawRequestValues(req: RawRequest, res?: RawResponse): ContextValues {
-  if (res !== undefined) responses.set(req, res);
-  return createContextValues().set(kRawRequest, req);
-}
 
 export interface MessageApiRoutesOptions {
   api: Api;
@@ -89,7 +73,7 @@ export function messageApiRoutes(opts: MessageApiRoutesOptions): (router: Connec
       },
       async *subscribe2(requests, ctx) {
         // The reference sends the header before reading the first request (Tonic clients wait for it).
-        sendHeadersNow(ctx);
+        subscribedHeaders(ctx);
         const it = requests[Symbol.asyncIterator]();
         const first = await it.next();
         if (first.done === true) return;
@@ -141,7 +125,7 @@ async function* pump(sub: Subscription, ctx: HandlerContext): AsyncGenerator<Env
   const onAbort = () => sub.close();
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   if (ctx.signal.aborted) sub.close();
-  sendHeadersNow(ctx);
+  subscribedHeaders(ctx);
   try {
     for await (const env of sub) yield env;
   } catch (err) {
@@ -160,31 +144,15 @@ async function readTopicUpdates(it: AsyncIterator<SubscribeRequest>, sub: Subscr
   }
 }
 
-/**
- * Sends the response headers now, with `subscribed: true` (protocol.md §2.8). connect-node only
- * writes headers together with the first message, which on a quiet topic may never come; Tonic
- * clients block until headers arrive. The listeners register the raw response for this.
- */
-function sendHeadersNow(ctx: HandlerContext): void {
+/** `subscribed: true` (protocol.md §2.8), sent at once: the subscription is live. */
+function subscribedHeaders(ctx: HandlerContext): void {
   ctx.responseHeader.set("subscribed", "true");
-  const req = ctx.values.get(kRawRequest);
-  const res = req === undefined ? undefined : responses.get(req);
-  if (res === undefined || res.headersSent) return;
-  const headers: Record<string, string> = {};
-  ctx.responseHeader.forEach((value, key) => {
-    headers[key] = value;
-  });
-  res.writeHead(200, headers);
-  if ("flushHeaders" in res) res.flushHeaders();
-  // connect (and connect-fastify) set and write the head again with the first message; it has
-  // been sent already.
-  (res as { writeHead: unknown }).writeHead = () => res;
-  (res as { setHeader: unknown }).setHeader = () => res;
+  sendHeadersNow(ctx);
 }
 
 function contextOf(ctx: HandlerContext, clientIp: ClientIpResolver): RequestContext {
   const h = ctx.requestHeader;
-  const raw = ctx.values.get(kRawRequest);
+  const raw = rawRequestOf(ctx);
   return {
     authorization: h.get("authorization") ?? undefined,
     clientIp: clientIp(raw?.socket?.remoteAddress, h.get("x-forwarded-for")),

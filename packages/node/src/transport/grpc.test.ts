@@ -175,6 +175,31 @@ describe("gRPC", () => {
     session.close();
   });
 
+  test("a unary call shorter than the message prefix is refused and the node keeps serving", async () => {
+    for (let n = 1; n <= 4; n++) {
+      const session = http2.connect(h.grpcUrl);
+      const req = session.request({
+        ":method": "POST",
+        ":path": "/xmtp.message_api.v1.MessageApi/Publish",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      req.end(Buffer.alloc(n, 1));
+      req.resume();
+      const status = await new Promise<string | undefined>((resolve) => {
+        req.once("trailers", (t) => resolve(String(t["grpc-status"])));
+        req.once("response", (hd) => {
+          if (hd["grpc-status"] !== undefined) resolve(String(hd["grpc-status"]));
+        });
+        req.once("close", () => resolve(undefined));
+      });
+      expect(status).toBe(String(ConnectCode.InvalidArgument));
+      session.close();
+    }
+    const client = createClient(MessageApi, transport);
+    expect((await client.query({ contentTopics: ["/xmtp/0/m-after/proto"] })).envelopes).toEqual([]);
+  });
+
   test("grpc.health.v1.Health/Check answers SERVING", async () => {
     const health = createClient(Health, transport);
     expect((await health.check({})).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
@@ -204,7 +229,7 @@ describe("gRPC", () => {
         .catch((e: unknown) => e);
       expect((err as ConnectError).code).toBe(ConnectCode.ResourceExhausted);
     }
-    // Over gRPC the length prefix is checked first, and the answer uses the reference's words.
+    // Over gRPC the length prefix is checked before the message is read (connect's wording).
     const grpc = createClient(
       MessageApi,
       createClientTransport({
@@ -218,7 +243,7 @@ describe("gRPC", () => {
     const err = await grpc.publish(req).catch((e: unknown) => e);
     expect((err as ConnectError).code).toBe(ConnectCode.ResourceExhausted);
     expect((err as ConnectError).rawMessage).toBe(
-      `grpc: received message larger than max (${size} vs. 65536)`,
+      `message size ${size} is larger than configured readMaxBytes 65536`,
     );
     // A request under the cap on the same connection still works.
     await grpc.publish({

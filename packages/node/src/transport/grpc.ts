@@ -6,14 +6,14 @@
  */
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionGzip } from "@connectrpc/connect-node";
 import { Health, MessageApi as MessageApiService } from "@xmtp-ts/proto";
 import type { MessageApi } from "../api/types.js";
 import type { Logger } from "../logger.js";
 import type { NodeMetrics } from "../metrics.js";
 import type { ClientIpResolver } from "./client-ip.js";
-import { messageApiRoutes, rawRequestValues } from "./connect.js";
-import { tooLargeError } from "./errors.js";
+import { messageApiRoutes } from "./connect.js";
+import { createConnectServer } from "./connect-adapter.js";
 import { reflectionRoutes } from "./reflection.js";
 
 export interface GrpcTransportOptions {
@@ -55,7 +55,7 @@ export function createGrpcTransport(opts: GrpcTransportOptions): GrpcTransport {
     [MessageApiService.file, Health.file],
     [MessageApiService.typeName, Health.typeName],
   );
-  const handler = connectNodeAdapter({
+  const connect = createConnectServer({
     routes: (router) => {
       apiRoutes(router);
       reflection(router);
@@ -63,31 +63,16 @@ export function createGrpcTransport(opts: GrpcTransportOptions): GrpcTransport {
     readMaxBytes: maxMessageBytes,
     acceptCompression: [compressionGzip],
     shutdownSignal: shutdown.signal,
-    contextValues: (req) => rawRequestValues(req),
+    logger: log,
   });
   const server = http2.createServer({ settings: { maxConcurrentStreams: 1 << 20 } }, (req, res) => {
-    rawRequestValues(req, res);
-    if (!UNARY_PATHS.has(req.url) || !String(req.headers["content-type"]).startsWith("application/grpc")) {
-      void handler(req, res);
+    const handler = connect.handlerFor(req.url);
+    if (handler === undefined) {
+      // gRPC clients read a 404 as UNIMPLEMENTED.
+      res.writeHead(404).end();
       return;
     }
-    // Read the first message's length prefix: a message over the cap is refused with the
-    // reference's wording before any of it is read (connect would say it in its own words).
-    void peekMessageLength(req).then(
-      (length) => {
-        if (length !== undefined && length > maxMessageBytes) {
-          res.writeHead(200, {
-            "content-type": "application/grpc+proto",
-            "grpc-status": "8",
-            "grpc-message": encodeURIComponent(tooLargeError(length, maxMessageBytes).message),
-          });
-          res.end();
-          return;
-        }
-        void handler(req, res);
-      },
-      () => res.stream.close(http2.constants.NGHTTP2_CANCEL),
-    );
+    void connect.serve(handler, req, res);
   });
 
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -148,46 +133,4 @@ export function createGrpcTransport(opts: GrpcTransportOptions): GrpcTransport {
       return closing;
     },
   };
-}
-
-/** Unary calls, whose one request message can be checked before the handler runs. */
-const UNARY_PATHS = new Set(
-  ["Publish", "Query", "BatchQuery"].map((m) => `/xmtp.message_api.v1.MessageApi/${m}`),
-);
-
-/**
- * Reads the 5-byte gRPC message prefix (flags, big-endian length) of a request and puts every
- * byte back for the handler. Undefined when the request ends first.
- */
-function peekMessageLength(req: http2.Http2ServerRequest): Promise<number | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (length: number | undefined) => {
-      req.off("readable", onReadable);
-      req.off("end", onEnd);
-      req.off("error", onError);
-      if (size > 0) req.unshift(Buffer.concat(chunks, size));
-      resolve(length);
-    };
-    const onReadable = () => {
-      for (let chunk = req.read() as Buffer | null; chunk !== null; chunk = req.read() as Buffer | null) {
-        chunks.push(chunk);
-        size += chunk.length;
-        if (size >= 5) {
-          done(Buffer.concat(chunks, size).readUInt32BE(1));
-          return;
-        }
-      }
-    };
-    const onEnd = () => done(undefined);
-    const onError = (err: Error) => {
-      req.off("readable", onReadable);
-      req.off("end", onEnd);
-      reject(err);
-    };
-    req.on("readable", onReadable);
-    req.on("end", onEnd);
-    req.on("error", onError);
-  });
 }

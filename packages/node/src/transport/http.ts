@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import type { Readable } from "node:stream";
 import { promisify } from "node:util";
 import { gzip as gzipCb } from "node:zlib";
-import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import {
   BatchQueryRequestSchema,
   type Envelope,
@@ -28,7 +28,8 @@ import type { MessageApi, RequestContext, Subscription } from "../api/types.js";
 import type { Logger } from "../logger.js";
 import type { NodeMetrics } from "../metrics.js";
 import { type ClientIpResolver, clientIpResolver } from "./client-ip.js";
-import { messageApiRoutes, rawRequestValues } from "./connect.js";
+import { messageApiRoutes } from "./connect.js";
+import { createConnectServer } from "./connect-adapter.js";
 import { isTooLarge, tooLargeError, toXmtpError } from "./errors.js";
 import {
   batchQueryResponseJson,
@@ -229,28 +230,33 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
   });
 
   if (opts.connect !== false) {
+    const connect = createConnectServer({
+      routes: messageApiRoutes({ api, metrics, transport: "connect", clientIp }),
+      readMaxBytes: cap,
+      acceptCompression: [compressionGzip, compressionBrotli],
+      logger: logger.child({ component: "connect" }),
+    });
     app.register(async (scope) => {
-      // Browsers may read these on Connect and gRPC-Web answers.
-      scope.addHook("onRequest", (req, reply, done) => {
-        reply.header(
-          "access-control-expose-headers",
-          "Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin, Subscribed",
-        );
-        // Streams send their headers before the first message, straight on the raw response
-        // (see sendHeadersNow in connect.ts), so it must carry the CORS headers itself.
-        reply.raw.setHeader("access-control-allow-origin", "*");
-        reply.raw.setHeader(
-          "access-control-expose-headers",
-          reply.getHeader("access-control-expose-headers") as string,
-        );
-        rawRequestValues(req.raw, reply.raw);
-        done();
-      });
-      await scope.register(fastifyConnectPlugin, {
-        routes: messageApiRoutes({ api, metrics, transport: "connect", clientIp }),
-        readMaxBytes: cap,
-        contextValues: (req: FastifyRequest) => rawRequestValues(req.raw),
-      });
+      // connect reads the body itself.
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser("*", (_req, _payload, done) => done(null, undefined));
+      for (const path of connect.paths) {
+        const handler = connect.handlerFor(path);
+        if (handler === undefined) continue;
+        scope.all(path, (req, reply) => {
+          // Browsers may read these on Connect and gRPC-Web answers.
+          reply.header(
+            "access-control-expose-headers",
+            "Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin, Subscribed",
+          );
+          // The adapter writes the raw response: it takes the headers fastify holds.
+          for (const [key, value] of Object.entries(reply.getHeaders())) {
+            if (value !== undefined) reply.raw.setHeader(key, value);
+          }
+          reply.hijack();
+          return connect.serve(handler, req.raw, reply.raw);
+        });
+      }
     });
   }
 

@@ -1,0 +1,138 @@
+/**
+ * Serves connect routes on node's HTTP/1.1 and HTTP/2 servers, built from the parts connect-node
+ * publishes for adapters (`createConnectRouter`, universal handlers,
+ * `universalRequestFromNodeRequest`, `universalResponseToNodeResponse`).
+ *
+ * It differs from connect-node's own adapter in one respect: a streaming handler may send its
+ * response headers before its first message ({@link sendHeadersNow}). connect commits headers only
+ * with the first message, which on a quiet topic may never come, and Tonic clients wait for them
+ * (protocol.md §2.8). When the headers went out early, this adapter writes only the body and the
+ * trailers connect produces.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { JsonValue } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  createConnectRouter,
+  createContextKey,
+  createContextValues,
+  type HandlerContext,
+} from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import type { Logger } from "../logger.js";
+
+export type RawRequest = IncomingMessage | Http2ServerRequest;
+export type RawResponse = ServerResponse | Http2ServerResponse;
+
+interface RawCall {
+  req: RawRequest;
+  res: RawResponse;
+}
+
+const kRawCall = createContextKey<RawCall | undefined>(undefined, { description: "raw node call" });
+
+/** The node request a handler is serving (for the peer address). */
+export function rawRequestOf(ctx: HandlerContext): RawRequest | undefined {
+  return ctx.values.get(kRawCall)?.req;
+}
+
+/** The node response a handler is writing, for transport-level checks (buffered bytes). */
+export function rawResponseOf(ctx: HandlerContext): RawResponse | undefined {
+  return ctx.values.get(kRawCall)?.res;
+}
+
+/**
+ * Sends the response status and the headers set on `ctx.responseHeader` so far, now. Later
+ * header changes are not sent. Only for streaming methods: their status is always 200 and their
+ * errors travel in the body or trailers.
+ */
+export function sendHeadersNow(ctx: HandlerContext): void {
+  const res = rawResponseOf(ctx);
+  if (res === undefined || res.headersSent || res.destroyed) return;
+  res.writeHead(200, nodeHeaders(ctx.responseHeader));
+  if ("flushHeaders" in res) res.flushHeaders();
+}
+
+export interface ConnectServer {
+  /** The handler for a request path, if any. */
+  handlerFor(path: string | undefined): UniversalHandler | undefined;
+  /** Every request path served. */
+  readonly paths: readonly string[];
+  /** Serves one call; never rejects (failures are logged). */
+  serve(
+    handler: UniversalHandler,
+    req: RawRequest,
+    res: RawResponse,
+    parsedJsonBody?: JsonValue,
+  ): Promise<void>;
+}
+
+/** Builds the universal handlers for `routes`. */
+export function createConnectServer(
+  options: ConnectRouterOptions & { routes: (router: ConnectRouter) => void; logger: Logger },
+): ConnectServer {
+  const { routes, logger, ...routerOptions } = options;
+  const router = createConnectRouter(routerOptions);
+  routes(router);
+  const byPath = new Map(router.handlers.map((h) => [h.requestPath, h]));
+  return {
+    paths: [...byPath.keys()],
+    handlerFor: (path) => byPath.get(path?.split("?", 1)[0] ?? ""),
+    async serve(handler, req, res, parsedJsonBody) {
+      const values = createContextValues().set(kRawCall, { req, res });
+      try {
+        const uRes = await handler(universalRequestFromNodeRequest(req, res, parsedJsonBody, values));
+        if (!res.headersSent) {
+          await universalResponseToNodeResponse(uRes, res);
+          return;
+        }
+        if (uRes.body !== undefined) {
+          for await (const chunk of uRes.body) await write(res, chunk);
+        }
+        if (uRes.trailer !== undefined) res.addTrailers(nodeHeaders(uRes.trailer));
+        res.end();
+      } catch (err) {
+        // A client that went away mid-call is not a failure of the node.
+        if (ConnectError.from(err).code === Code.Aborted || res.destroyed) return;
+        logger.error({ err, rpc: handler.requestPath }, "rpc failed");
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      }
+    },
+  };
+}
+
+function nodeHeaders(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((value, key) => {
+    out[key] = value;
+  });
+  return out;
+}
+
+/** Writes a chunk, waiting for the buffer to drain; rejects when the response is gone. */
+function write(res: RawResponse, chunk: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (res.destroyed) {
+      reject(new ConnectError("client went away", Code.Aborted));
+      return;
+    }
+    if ((res as ServerResponse).write(chunk)) {
+      resolve();
+      return;
+    }
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      if (res.destroyed && res.writableNeedDrain) reject(new ConnectError("client went away", Code.Aborted));
+      else resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
