@@ -1,18 +1,17 @@
 /**
- * Pinned secp256k1 and hash primitives (protocol.md §5.1), wrapped from @noble/curves and
- * @noble/hashes: 32-byte private keys, 65-byte uncompressed public keys, 64-byte compact
- * signatures with recovery id 0/1, RFC 6979 deterministic low-S signing, strict verification.
+ * Pinned secp256k1 and hash primitives (protocol.md §5.1): 32-byte private keys, 65-byte
+ * uncompressed public keys, 64-byte compact signatures with recovery id 0/1, RFC 6979
+ * deterministic low-S signing, strict verification. The curve operations run on the backend of
+ * secp256k1.ts (libsecp256k1 in WebAssembly once loaded, @noble/curves until then); hashes are
+ * @noble/hashes.
  */
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
+import { type CompactSignature, secp256k1Backend } from "./secp256k1.js";
 
-/** A 64-byte compact `r ‖ s` signature with its recovery id (0 or 1). */
-export interface CompactSignature {
-  bytes: Uint8Array;
-  recovery: number;
-}
+export type { CompactSignature } from "./secp256k1.js";
 
 /** Throws `"<name>" expected <n> bytes, got <m>` unless `value` is a Uint8Array of exactly `len` bytes. */
 export function expectBytes(name: string, value: Uint8Array, len: number): void {
@@ -58,7 +57,7 @@ export function eip191Hash(text: string): Uint8Array {
 /** The 65-byte uncompressed public key of a 32-byte private key. */
 export function getPublicKey(priv32: Uint8Array): Uint8Array {
   expectBytes("privateKey", priv32, 32);
-  return secp256k1.getPublicKey(priv32, false);
+  return secp256k1Backend().getPublicKey(priv32);
 }
 
 /** True when `priv32` is a valid secp256k1 private key (32 bytes, 0 < k < n). */
@@ -109,9 +108,7 @@ export function isAddress(s: string): boolean {
 export function signCompact(priv32: Uint8Array, digest32: Uint8Array): CompactSignature {
   expectBytes("privateKey", priv32, 32);
   expectBytes("digest", digest32, 32);
-  const rec = secp256k1.sign(digest32, priv32, { prehash: false, lowS: true, format: "recovered" });
-  // noble's "recovered" layout is recovery ‖ r ‖ s.
-  return { bytes: rec.slice(1), recovery: rec[0]! };
+  return secp256k1Backend().sign(priv32, digest32);
 }
 
 /** Strict verification of a 64-byte compact signature over a 32-byte digest: high-S is rejected. */
@@ -119,11 +116,7 @@ export function verifyCompact(pub65: Uint8Array, digest32: Uint8Array, sig64: Ui
   expectPublicKey(pub65);
   expectBytes("digest", digest32, 32);
   expectBytes("signature", sig64, 64);
-  try {
-    return secp256k1.verify(sig64, digest32, pub65, { prehash: false, lowS: true, format: "compact" });
-  } catch {
-    return false;
-  }
+  return secp256k1Backend().verify(pub65, digest32, sig64);
 }
 
 /** Recovers the 65-byte public key that made `sig64` (recovery 0/1) over `digest32`; throws if none. */
@@ -131,11 +124,7 @@ export function recoverPublicKey(digest32: Uint8Array, sig64: Uint8Array, recove
   expectBytes("digest", digest32, 32);
   expectBytes("signature", sig64, 64);
   expectRecovery(recovery);
-  const rec = new Uint8Array(65);
-  rec[0] = recovery;
-  rec.set(sig64, 1);
-  const point = secp256k1.Signature.fromBytes(rec, "recovered").recoverPublicKey(digest32);
-  return point.toBytes(false);
+  return secp256k1Backend().recover(digest32, sig64, recovery);
 }
 
 /**
@@ -161,5 +150,5 @@ export function recoverWalletAddress(text: string, sig65: Uint8Array): string {
 export function ecdhSharedPoint(priv32: Uint8Array, pub65: Uint8Array): Uint8Array {
   expectBytes("privateKey", priv32, 32);
   expectPublicKey(pub65);
-  return secp256k1.getSharedSecret(priv32, pub65, false);
+  return secp256k1Backend().ecdh(priv32, pub65);
 }

@@ -14,4 +14,5 @@ export * from "./digest.js";
 export * from "./errors.js";
 export * from "./identity.js";
 export * from "./limits.js";
+export * from "./secp256k1.js";
 export * from "./topics.js";
