@@ -4,7 +4,6 @@
  */
 import type { Envelope } from "@xmtp-ts/proto";
 import {
-  AUTH_TOKEN_MAX_AGE_NS,
   Code,
   isAddress,
   parseBearer,
@@ -14,6 +13,7 @@ import {
   verifyAuthToken,
   XmtpError,
 } from "@xmtp-ts/protocol";
+import type { TokenCache } from "./token-cache.js";
 
 export interface PublishAuthOptions {
   /** Wallets (any case; normalised to EIP-55) allowed to publish into anyone's restricted topics. */
@@ -56,12 +56,16 @@ function normalizeAddresses(addresses: readonly string[] | undefined, what: stri
   return out;
 }
 
-/** Builds the token + ownership check used by Publish when auth is required. */
-export function createPublishAuthorizer(opts: PublishAuthOptions = {}): PublishAuthorizer {
+/**
+ * Builds the token + ownership check used by Publish when auth is required. Tokens are verified
+ * through `tokens` (verified once, then remembered until they expire); ownership is checked on
+ * every envelope of every call.
+ */
+export function createPublishAuthorizer(opts: PublishAuthOptions, tokens: TokenCache): PublishAuthorizer {
   const privileged = normalizeAddresses(opts.privilegedAddresses, "privileged address");
   return {
     authorize(authorization, envelopes, nowNs) {
-      const { walletAddress } = verifyBearer(authorization, nowNs, opts);
+      const { walletAddress } = tokens.verify(authorization, nowNs);
       if (!privileged.has(walletAddress)) {
         for (const env of envelopes) {
           const owner = restrictedTopicOwner(env.contentTopic);
@@ -76,35 +80,16 @@ export function createPublishAuthorizer(opts: PublishAuthOptions = {}): PublishA
   };
 }
 
-/**
- * Whether a request's token names a priority wallet. Verified tokens are cached (by token text,
- * until they expire) so a client resending its token does not cost a signature check each call.
- */
+/** Whether a request's token (verified through `tokens`) names a priority wallet. */
 export function createPriorityCheck(
   addresses: readonly string[],
-  auth: Pick<PublishAuthOptions, "maxAgeNs" | "maxFutureNs">,
+  tokens: TokenCache,
 ): (authorization: string | undefined, nowNs: bigint) => boolean {
   const wallets = normalizeAddresses(addresses, "priority address");
-  const maxAge = auth.maxAgeNs ?? AUTH_TOKEN_MAX_AGE_NS;
-  const cache = new Map<string, { priority: boolean; createdNs: bigint }>();
-  const MAX_CACHED = 4096;
-  const MAX_CACHED_TOKEN_CHARS = 1024;
   return (authorization, nowNs) => {
     if (authorization === undefined || authorization === "") return false;
-    const hit = cache.get(authorization);
-    if (hit !== undefined) {
-      if (nowNs - hit.createdNs <= maxAge) return hit.priority;
-      cache.delete(authorization);
-    }
     try {
-      const { walletAddress, createdNs } = verifyBearer(authorization, nowNs, { ...auth, maxAgeNs: maxAge });
-      const result = wallets.has(walletAddress);
-      // Real tokens are under 400 characters; oversized ones are checked each time, not cached.
-      if (authorization.length <= MAX_CACHED_TOKEN_CHARS) {
-        if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
-        cache.set(authorization, { priority: result, createdNs });
-      }
-      return result;
+      return wallets.has(tokens.verify(authorization, nowNs).walletAddress);
     } catch {
       return false;
     }

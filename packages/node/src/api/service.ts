@@ -29,6 +29,7 @@ import {
   validateQuery,
 } from "./limits.js";
 import { createRateLimiter, type RateLimiter, type RateLimiterOptions } from "./rate-limit.js";
+import { createTokenCache } from "./token-cache.js";
 import type { MessageApi, RequestContext, Subscription } from "./types.js";
 
 /** Where an envelope entered the node. */
@@ -108,7 +109,8 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
   const { store, dispatcher, relay } = opts;
   const metrics = opts.metrics === undefined ? undefined : guardHooks(opts.metrics);
   const now = opts.now ?? wallClockNs;
-  const authorizer = opts.auth.required ? createPublishAuthorizer(opts.auth) : undefined;
+  const tokens = createTokenCache(opts.auth);
+  const authorizer = opts.auth.required ? createPublishAuthorizer(opts.auth, tokens) : undefined;
   const ownsLimiter = opts.rateLimits !== undefined && !isLimiter(opts.rateLimits);
   const limiter =
     opts.rateLimits === undefined
@@ -129,7 +131,7 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
 
   const priority =
     limiter !== undefined && (opts.rateLimitPriorityAddresses?.length ?? 0) > 0
-      ? createPriorityCheck(opts.rateLimitPriorityAddresses ?? [], opts.auth)
+      ? createPriorityCheck(opts.rateLimitPriorityAddresses ?? [], tokens)
       : undefined;
 
   const spend = (type: "PUB" | "DEF", ctx: RequestContext, cost: number) => {
