@@ -4,6 +4,9 @@
  */
 import type { ConsentProofPayload, Envelope, PublicKeyBundle, SignedPublicKeyBundle } from "@xmtp-ts/proto";
 import { buildTopic, isAddress, toChecksumAddress } from "@xmtp-ts/protocol";
+import { Group } from "../groups/group.js";
+import { isGroupContext } from "../groups/metadata.js";
+import { GroupRegistry, type NewGroupOptions } from "../groups/registry.js";
 import { toSignedPublicKeyBundle } from "../keys/public.js";
 import { abortableQueue } from "./async-queue.js";
 import {
@@ -94,25 +97,31 @@ export class Conversations {
   private readonly persistMutex = new Mutex();
   /** A snapshot write queued but not started: later requests join it (it reads the state when it starts). */
   private persistQueued: Promise<void> | undefined;
+  /** Group conversations (docs/groups.md), with the report of rejected group invitations and messages. */
+  readonly groups: GroupRegistry;
 
   constructor(
     private readonly ctx: ConversationsContext,
     private readonly options: ConversationsOptions = {},
-  ) {}
+  ) {
+    this.groups = new GroupRegistry(ctx, (topic) => this.v2.has(topic));
+  }
 
   private get address() {
     return this.ctx.keys.address;
   }
 
-  /** Every conversation (V1 and V2), oldest first. A second call reads only new invites and intros. */
+  /** Every conversation (V1, V2, groups), oldest first. A second call reads only new invites and intros. */
   async list(): Promise<Conversation[]> {
     const [v1, v2] = await Promise.all([this.listV1(), this.listV2()]);
-    return [...v1, ...v2].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    return [...v1, ...v2, ...this.groups.list()].sort(
+      (a, b) => a.createdAt.getTime() - b.createdAt.getTime(),
+    );
   }
 
   /** Conversations already known to this client, without reading the network. */
   listFromCache(): Conversation[] {
-    return [...this.v1.values(), ...this.v2.values()].sort(
+    return [...this.v1.values(), ...this.v2.values(), ...this.groups.list()].sort(
       (a, b) => a.createdAt.getTime() - b.createdAt.getTime(),
     );
   }
@@ -152,7 +161,8 @@ export class Conversations {
     const snap = await openSnapshot(this.ctx.keys.identity.privateKey, this.address, bytes);
     if (snap === undefined) return false;
     for (const c of snap.v2) {
-      if (this.v2.has(c.topic)) continue;
+      if (isGroupContext(c.context)) this.groups.restore(c);
+      if (this.v2.has(c.topic) || isGroupContext(c.context)) continue;
       this.v2.set(
         c.topic,
         new ConversationV2(
@@ -186,14 +196,17 @@ export class Conversations {
       const snap: Snapshot = {
         inviteSyncNs: this.lastInviteSyncNs,
         introSyncNs: this.lastIntroSyncNs,
-        v2: [...this.v2.values()].map((c) => ({
-          topic: c.topic,
-          peerAddress: c.peerAddress,
-          createdMs: c.createdAt.getTime(),
-          keyMaterial: c.keyMaterial,
-          context: c.context,
-          consentProof: c.consentProof,
-        })),
+        v2: [
+          ...[...this.v2.values()].map((c) => ({
+            topic: c.topic,
+            peerAddress: c.peerAddress,
+            createdMs: c.createdAt.getTime(),
+            keyMaterial: c.keyMaterial,
+            context: c.context,
+            consentProof: c.consentProof,
+          })),
+          ...this.groups.snapshotEntries(),
+        ],
         v1: [...this.v1.values()].map((c) => ({
           peerAddress: c.peerAddress,
           createdMs: c.createdAt.getTime(),
@@ -265,8 +278,12 @@ export class Conversations {
     }
   }
 
-  /** Keeps the first invite seen per topic (protocol.md §8.4 step 7). */
+  /** Keeps the first invite seen per topic (protocol.md §8.4 step 7); group invitations go to `groups`. */
   private addInvite(o: OpenedInvitation): ConversationV2 | undefined {
+    if (isGroupContext(o.context)) {
+      this.groups.fromInvitation(o);
+      return undefined;
+    }
     if (this.v2.has(o.topic)) return undefined;
     const c = new ConversationV2(
       this.ctx,
@@ -365,6 +382,16 @@ export class Conversations {
     });
   }
 
+  /**
+   * Starts a group of this client and `addresses` (docs/groups.md): one invitation sealed to each
+   * member. Throws `GroupError` (too many members, someone not on the network, …).
+   */
+  async newGroup(addresses: readonly string[], options: NewGroupOptions = {}): Promise<Group> {
+    const g = await this.groups.create(addresses, options);
+    await this.persist();
+    return g;
+  }
+
   private v1Conversation(peer: string): ConversationV1 {
     let c = this.v1.get(peer);
     if (!c) {
@@ -417,12 +444,18 @@ export class Conversations {
     const { queue, abort } = abortableQueue<Conversation>(options.signal);
     if (queue.isClosed) return queue;
     const seenPeers = new Set<string>();
+    const seenGroups = new Set<Group>();
     const source = await this.ctx.transport.subscribe([introTopic, inviteTopic], abort);
     (async () => {
       try {
         for await (const env of source) {
           if (queue.isClosed) break;
           const c = await this.conversationFromEnvelope(env, introTopic, inviteTopic, seenPeers);
+          // A group is reported once, however many copies of its invitations arrive.
+          if (c instanceof Group) {
+            if (seenGroups.has(c)) continue;
+            seenGroups.add(c);
+          }
           if (c) queue.push(c);
         }
         queue.end();
@@ -443,6 +476,7 @@ export class Conversations {
       const o = await this.tryOpen(env);
       if (!o) return undefined;
       this.seenInvites.add(envKey(env));
+      if (isGroupContext(o.context)) return this.groups.fromInvitation(o);
       return this.addInvite(o) ?? this.v2.get(o.topic);
     }
     if (env.contentTopic === introTopic) {

@@ -56,7 +56,9 @@ export type MessageDecodeErrorReason =
   | "sender-not-participant"
   | "headers-mismatch"
   | "no-matching-pre-key"
-  | "content";
+  | "content"
+  | "epoch-closed"
+  | "forged-membership";
 
 /** A message that failed a check on receive; `reason` says which. Streams skip these. */
 export class MessageDecodeError extends Error {
@@ -205,8 +207,11 @@ export interface DecodeV2Input {
   /** The conversation topic (not the `mE-` twin). */
   topic: string;
   keyMaterial: Uint8Array | undefined;
-  /** The two participants' addresses; the sender must be one of them. */
-  participants: readonly [string, string];
+  /**
+   * The addresses the sender must be one of (the two participants). `null` only where the caller
+   * judges the sender itself after decoding: group topics, whose member list changes in the topic.
+   */
+  participants: readonly string[] | null;
   /** Memo of verified sender bundles → address, shared across a batch. */
   verified?: Map<string, string>;
 }
@@ -263,7 +268,7 @@ export async function decodeMessageV2(i: DecodeV2Input): Promise<DecodedV2> {
     }
     i.verified?.set(bundleKey(sender), senderAddress);
   }
-  if (senderAddress !== i.participants[0] && senderAddress !== i.participants[1])
+  if (i.participants !== null && !i.participants.includes(senderAddress))
     fail("sender-not-participant", `sender ${senderAddress} is not a participant of this conversation`);
   return {
     id: toHex(sha256(env.message)),

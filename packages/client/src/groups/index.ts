@@ -1,0 +1,18 @@
+/** Group conversations on V2 invitations (docs/groups.md). */
+export { Group, GroupError, type GroupRejection } from "./group.js";
+export {
+  ContentTypeGroupMembership,
+  GroupMembershipCodec,
+  MAX_MEMBERSHIP_CONTENT_BYTES,
+  type MembershipChange,
+} from "./membership-content.js";
+export {
+  GROUP_KEYS,
+  type GroupInfo,
+  isGroupContext,
+  MAX_GROUP_DESCRIPTION_CHARS,
+  MAX_GROUP_MEMBERS,
+  MAX_GROUP_NAME_CHARS,
+} from "./metadata.js";
+export { GroupRegistry, MAX_KEPT_REJECTIONS, type NewGroupOptions } from "./registry.js";
+export type { EpochState, GroupRejectionReason } from "./rules.js";
