@@ -408,6 +408,16 @@ describe("remote attachment", () => {
         fetcher: async () => enc.payload,
       }),
     ).rejects.toThrow(/https/);
+    // A node on this machine may serve blobs over plain http; nothing else may.
+    for (const url of ["http://localhost:5555/blobs/a", "http://127.0.0.1:5555/b", "http://[::1]:5555/c"])
+      await expect(
+        RemoteAttachmentCodec.load({ ...remote, url }, registry, { fetcher: async () => enc.payload }),
+      ).resolves.toBeDefined();
+    await expect(
+      RemoteAttachmentCodec.load({ ...remote, url: "http://127.0.0.1.example/a" }, registry, {
+        fetcher: async () => enc.payload,
+      }),
+    ).rejects.toThrow(/https/);
     await expect(
       RemoteAttachmentCodec.load(remote, registry, { fetcher: async () => enc.payload, maxBytes: 10 }),
     ).rejects.toThrow(/exceeds 10 bytes/);

@@ -46,8 +46,10 @@ function checkUrl(url: unknown): string {
   } catch {
     throw new ContentError("invalid", `remote attachment: "${url}" is not a URL`);
   }
-  if (parsed.protocol !== "https:")
-    throw new ContentError("invalid", "remote attachment: scheme must be https");
+  // Plain http only on loopback (a node on this machine; browsers count it as a secure origin).
+  const loopback = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(parsed.hostname);
+  if (parsed.protocol !== "https:" && !(parsed.protocol === "http:" && loopback))
+    throw new ContentError("invalid", "remote attachment: scheme must be https (http only on localhost)");
   return url;
 }
 
