@@ -54,6 +54,8 @@ export interface NodeConfig {
    * everything (the default, as the reference). Env `XMTP_RETENTION`; `30m`, `12h`, `1d`, …
    */
   retentionMs: number | undefined;
+  /** Serve the web chat app at `/` on the HTTP port. Env `XMTP_WEB` (`false` turns it off); default true. */
+  web: boolean;
 }
 
 const DURATION_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -81,6 +83,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   maxMessageSize: 50 * 1024 * 1024,
   grpcKeepaliveMs: 5 * 60_000,
   retentionMs: undefined,
+  web: true,
 };
 
 /** A bad configuration value; the message is one line meant for a person. */
@@ -109,6 +112,7 @@ export const ENV_VARS: { readonly [K in keyof NodeConfig]: string } = {
   maxMessageSize: "XMTP_MAX_MSG_SIZE",
   grpcKeepaliveMs: "XMTP_GRPC_KEEPALIVE_MS",
   retentionMs: "XMTP_RETENTION",
+  web: "XMTP_WEB",
 };
 
 type Input = { [K in keyof NodeConfig]?: NodeConfig[K] | string | undefined };
@@ -197,6 +201,7 @@ export function resolveConfig(options: Input = {}, env: NodeJS.ProcessEnv = proc
     maxMessageSize: int("maxMessageSize", 1024, 2 ** 31 - 1),
     grpcKeepaliveMs: int("grpcKeepaliveMs", 1000, 2 ** 31 - 1),
     retentionMs: duration("retentionMs"),
+    web: bool("web"),
   };
   if (config.httpPort !== 0 && config.httpPort === config.grpcPort) {
     throw new ConfigError(`--http-port and --grpc-port must differ (both ${config.httpPort})`);

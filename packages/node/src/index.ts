@@ -25,6 +25,9 @@ export { createPostgresStore, type PostgresStoreOptions } from "./store/postgres
 export { createSqliteStore, type SqliteStoreOptions } from "./store/sqlite.js";
 export type * from "./store/types.js";
 export { createGrpcTransport, type GrpcTransport, type GrpcTransportOptions } from "./transport/grpc.js";
+export { type BlobStore, createBlobStore } from "./web/blob-store.js";
+export { DEFAULT_MAX_BLOB_BYTES } from "./web/blobs.js";
+export { type WebPartOptions, webPart } from "./web/part.js";
 export {
   createHttpTransport,
   GATEWAY_ROUTES,

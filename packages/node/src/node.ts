@@ -12,6 +12,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Envelope } from "@xmtp-ts/proto";
+import type { FastifyInstance } from "fastify";
 import { createMessageApi, type MessageApiService } from "./api/service.js";
 import type { NodeConfig } from "./config.js";
 import { createDispatcher } from "./dispatch/dispatcher.js";
@@ -50,6 +51,8 @@ export interface NodePart {
   urls?(): Record<string, string>;
   /** Status shown under the part's name in `/healthz` (e.g. the relay's peers). */
   health?(): Record<string, unknown>;
+  /** Adds routes to the HTTP listener (before it listens), e.g. the web app and its blobs. */
+  routes?(app: FastifyInstance): void;
 }
 
 export interface CreateNodeOptions {
@@ -143,6 +146,7 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
     maxBodyBytes: config.maxMessageSize,
     clientIp,
   });
+  for (const p of parts) p.routes?.(http.app);
   const grpc: GrpcTransport = createGrpcTransport({
     api,
     metrics,

@@ -1,5 +1,6 @@
 /** `xmtp node`: run a network node until SIGINT/SIGTERM. */
-import { resolve } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
 import {
   ConfigError,
   createNode,
@@ -9,6 +10,7 @@ import {
   PortInUseError,
   relayPart,
   resolveConfig,
+  webPart,
   type XmtpNode,
 } from "@xmtp-ts/node";
 import { type Command, Option } from "commander";
@@ -60,6 +62,7 @@ export function registerNodeCommand(program: Command): Command {
       ),
     )
     .addOption(new Option("--no-auth", `accept Publish without an auth token (${env("auth")}=false)`))
+    .addOption(new Option("--no-web", `do not serve the web chat app at / (${env("web")}=false)`))
     .addOption(new Option("--rate-limits", `enable per-client rate limits (${env("rateLimits")}=true)`))
     .addOption(
       new Option(
@@ -96,6 +99,7 @@ export function registerNodeCommand(program: Command): Command {
           peers: fromCli("peer") as string[] | undefined,
           nodeKeyFile: fromCli("nodeKeyFile") as string | undefined,
           auth: fromCli("auth") as boolean | undefined,
+          web: fromCli("web") as boolean | undefined,
           rateLimits: fromCli("rateLimits") as boolean | undefined,
           trustedProxies: fromCli("trustedProxy") as string[] | undefined,
           retentionMs: fromCli("retention") as string | undefined,
@@ -110,9 +114,20 @@ export function registerNodeCommand(program: Command): Command {
     });
 }
 
+/** The built web app of the workspace package `@xmtp-ts/web`, when it is installed. */
+function webAppDir(): string | undefined {
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve("@xmtp-ts/web/package.json")), "dist");
+  } catch {
+    return undefined;
+  }
+}
+
 /** Starts the node, prints where it listens, and stops it cleanly on SIGINT/SIGTERM. */
 export async function runNode(config: NodeConfig): Promise<XmtpNode> {
-  const node = createNode(config, { parts: [relayPart()] });
+  const node = createNode(config, {
+    parts: [relayPart(), webPart({ appDir: webAppDir(), serveApp: config.web })],
+  });
   try {
     await node.start();
   } catch (err) {
@@ -144,6 +159,7 @@ export async function runNode(config: NodeConfig): Promise<XmtpNode> {
         .map(([k, v]) => `  ${k.padEnd(9)}  ${v}`),
       `  store      ${store}`,
       `  auth       ${config.auth ? "on" : "off"}`,
+      `  web app    ${config.web ? `${node.urls.http}/` : "off"}`,
       "",
     ].join("\n"),
   );

@@ -1,0 +1,199 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { alice } from "../api/test-support.js";
+import { resolveConfig } from "../config.js";
+import { createLogger } from "../logger.js";
+import { createNode, type XmtpNode } from "../node.js";
+import { dropSchema, TEST_DATABASE_URL } from "../store/test-postgres.js";
+import { type BlobStore, postgresBlobStore, sqliteBlobStore } from "./blob-store.js";
+import { type WebPartOptions, webPart } from "./part.js";
+
+const logger = createLogger("silent");
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
+
+/** A built app: index.html and one hashed asset. */
+function appDir(): string {
+  const dir = tmp("xmtp-web-app-");
+  mkdirSync(join(dir, "assets"));
+  writeFileSync(join(dir, "index.html"), "<!doctype html><title>app</title>");
+  writeFileSync(join(dir, "assets", "app-1234.js"), "console.log(1)");
+  return dir;
+}
+
+async function startNode(web: WebPartOptions, extra: { auth?: boolean; dataDir?: string } = {}) {
+  const config = resolveConfig(
+    {
+      host: "127.0.0.1",
+      httpPort: 0,
+      grpcPort: 0,
+      dataDir: extra.dataDir ?? tmp("xmtp-web-node-"),
+      auth: extra.auth ?? true,
+    },
+    {},
+  );
+  const node = createNode(config, { logger, parts: [webPart(web)] });
+  await node.start();
+  return node;
+}
+
+const nowBearer = () => alice.bearer(BigInt(Date.now()) * 1_000_000n);
+
+describe("web app serving", () => {
+  let node: XmtpNode;
+  beforeAll(async () => {
+    node = await startNode({ appDir: appDir() });
+  });
+  afterAll(() => node.stop());
+
+  test("/ and the assets are the app's; other non-API GETs fall back to index.html", async () => {
+    const index = await fetch(`${node.urls.http}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get("content-type")).toMatch(/text\/html/);
+    expect(await index.text()).toContain("<title>app</title>");
+    const asset = await fetch(`${node.urls.http}/assets/app-1234.js`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get("cache-control")).toMatch(/immutable/);
+    const deep = await fetch(`${node.urls.http}/conversations/0xabc`);
+    expect(deep.status).toBe(200);
+    expect(await deep.text()).toContain("<title>app</title>");
+  });
+
+  test("API paths, /healthz and /metrics keep their answers", async () => {
+    expect((await fetch(`${node.urls.http}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${node.urls.http}/metrics`)).text()).toContain("xmtp_");
+    for (const path of [
+      "/message/v1/nothing",
+      "/xmtp.message_api.v1.MessageApi/Nope",
+      "/assets/missing.js",
+    ]) {
+      const r = await fetch(`${node.urls.http}${path}`);
+      expect(r.status, path).toBe(404);
+      expect(await r.json()).toEqual({ code: 5, message: "Not Found", details: [] });
+    }
+    const wrongMethod = await fetch(`${node.urls.http}/message/v1/publish`);
+    expect(wrongMethod.status).toBe(501);
+  });
+});
+
+describe("web app off or not built", () => {
+  test("serveApp false: / is the API's 404", async () => {
+    const node = await startNode({ appDir: appDir(), serveApp: false });
+    try {
+      const r = await fetch(`${node.urls.http}/`);
+      expect(r.status).toBe(404);
+      expect((await r.json()).code).toBe(5);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  test("no build: / says how to build the app", async () => {
+    const node = await startNode({ appDir: join(tmp("xmtp-web-none-"), "dist") });
+    try {
+      const r = await fetch(`${node.urls.http}/`);
+      expect(r.status).toBe(200);
+      expect(await r.text()).toContain("npm run build -w packages/web");
+    } finally {
+      await node.stop();
+    }
+  });
+});
+
+describe("blob endpoint", () => {
+  let node: XmtpNode;
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = tmp("xmtp-web-blobs-");
+    node = await startNode({ appDir: undefined, maxBlobBytes: 64 * 1024 }, { dataDir });
+  });
+  afterAll(() => node.stop());
+
+  const upload = (body: Uint8Array, authorization?: string) =>
+    fetch(`${node.urls.http}/blobs`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream", ...(authorization ? { authorization } : {}) },
+      body,
+    });
+
+  test("upload with a Publish token, download by sha256; the same bytes twice are fine", async () => {
+    const bytes = randomBytes(40_000);
+    const digest = createHash("sha256").update(bytes).digest("hex");
+    for (let i = 0; i < 2; i++) {
+      const r = await upload(bytes, nowBearer());
+      expect(r.status).toBe(200);
+      expect(await r.json()).toEqual({ digest, url: `${node.urls.http}/blobs/${digest}` });
+    }
+    const got = await fetch(`${node.urls.http}/blobs/${digest}`);
+    expect(got.status).toBe(200);
+    expect(got.headers.get("access-control-allow-origin")).toBe("*");
+    expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
+    // Upper-case names the same blob.
+    expect((await fetch(`${node.urls.http}/blobs/${digest.toUpperCase()}`)).status).toBe(200);
+  });
+
+  test("no token, a bad token: 401 code 16, nothing stored", async () => {
+    const bytes = randomBytes(100);
+    const digest = createHash("sha256").update(bytes).digest("hex");
+    for (const auth of [undefined, "Bearer AAAA"]) {
+      const r = await upload(bytes, auth);
+      expect(r.status).toBe(401);
+      expect((await r.json()).code).toBe(16);
+    }
+    expect((await fetch(`${node.urls.http}/blobs/${digest}`)).status).toBe(404);
+  });
+
+  test("limits: over the cap 429 code 8, empty 400, bad names 400, unknown 404", async () => {
+    const big = await upload(randomBytes(64 * 1024 + 1), nowBearer());
+    expect(big.status).toBe(429);
+    expect((await big.json()).code).toBe(8);
+    expect((await upload(randomBytes(64 * 1024), nowBearer())).status).toBe(200);
+    const empty = await upload(new Uint8Array(0), nowBearer());
+    expect(empty.status).toBe(400);
+    for (const name of ["abc", "z".repeat(64), `${"a".repeat(64)}0`]) {
+      const r = await fetch(`${node.urls.http}/blobs/${name}`);
+      expect(r.status, name).toBe(400);
+      expect((await r.json()).code).toBe(3);
+    }
+    expect((await fetch(`${node.urls.http}/blobs/${"0".repeat(64)}`)).status).toBe(404);
+  });
+
+  test("blobs survive a restart (kept in the node's SQLite file)", async () => {
+    const bytes = randomBytes(1000);
+    const digest = createHash("sha256").update(bytes).digest("hex");
+    expect((await upload(bytes, nowBearer())).status).toBe(200);
+    await node.stop();
+    node = await startNode({ appDir: undefined }, { dataDir });
+    const got = await fetch(`${node.urls.http}/blobs/${digest}`);
+    expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+});
+
+describe.each([
+  ["sqlite", () => sqliteBlobStore(join(tmp("xmtp-blob-sqlite-"), "xmtp.sqlite3")), async () => {}],
+  ["postgres", () => postgresBlobStore(TEST_DATABASE_URL, "blobs_test"), () => dropSchema("blobs_test")],
+] as const)("%s blob store", (_name, make, cleanup) => {
+  let store: BlobStore;
+  beforeAll(async () => {
+    await cleanup();
+    store = make();
+    await store.start();
+  });
+  afterAll(async () => {
+    await store.stop();
+    await cleanup();
+  });
+
+  test("put once, get back the bytes; a second put is a no-op", async () => {
+    const bytes = new Uint8Array(randomBytes(5000));
+    const digest = createHash("sha256").update(bytes).digest("hex");
+    expect(await store.get(digest)).toBeUndefined();
+    expect(await store.put(digest, bytes, alice.wallet)).toBe(true);
+    expect(await store.put(digest, bytes, alice.wallet)).toBe(false);
+    const got = await store.get(digest);
+    expect(got && Buffer.from(got.bytes).equals(Buffer.from(bytes))).toBe(true);
+    expect(got!.createdMs).toBeGreaterThan(0);
+  });
+});
