@@ -1,0 +1,607 @@
+/**
+ * The app's state over one signed-in client: conversations with their latest activity, the
+ * messages of each thread, consent, outgoing messages and the connection to the node. React
+ * reads it through {@link ChatStore.subscribe} / {@link ChatStore.version}; every change bumps
+ * the version.
+ */
+import {
+  AttachmentCodec,
+  type Client,
+  type ConsentState,
+  ContentTypeAttachment,
+  ContentTypeRemoteAttachment,
+  type Conversation,
+  type DecodedMessage,
+  decodePrivateKeyBundle,
+  localAuthenticator,
+  type Reaction,
+  RemoteAttachmentCodec,
+} from "@xmtp-ts/client";
+import {
+  applyReaction,
+  ContentTypeReaction,
+  ContentTypeReadReceipt,
+  ContentTypeReply,
+  ContentTypeText,
+  describe,
+  isMeta,
+  isType,
+  MAX_INLINE_ATTACHMENT_BYTES,
+  type ReactionIndex,
+  toggleReaction,
+} from "./content.js";
+import type { KeyValueStore } from "./storage.js";
+
+export type Outgoing =
+  | { kind: "text"; text: string }
+  | { kind: "reply"; text: string; reference: string; quoted: string }
+  | { kind: "file"; file: File };
+
+export interface MessageItem {
+  /** The message id once sent, or a local id while pending/failed. */
+  key: string;
+  id: string | undefined;
+  senderAddress: string;
+  sentMs: number;
+  state: "pending" | "sent" | "failed";
+  /** The decoded message (sent and received ones). */
+  message: DecodedMessage | undefined;
+  /** What this app is sending (pending and failed ones). */
+  outgoing: Outgoing | undefined;
+  /** Why sending failed. */
+  error: string | undefined;
+  text: string;
+}
+
+export interface Thread {
+  items: MessageItem[];
+  reactions: ReactionIndex;
+  /** Ids of every message applied to this thread (shown ones, reactions, receipts). */
+  seen: Set<string>;
+  /** Newest read receipt from the peer, and from this account (any of its devices). */
+  peerReadMs: number;
+  ownReadMs: number;
+  /** Whether older pages may exist, and whether one is loading. */
+  hasMore: boolean;
+  loadingOlder: boolean;
+  /** The first page has been read from the network. */
+  loaded: boolean;
+}
+
+export interface ConversationSummary {
+  topic: string;
+  peerAddress: string;
+  createdMs: number;
+  lastMs: number;
+  preview: string;
+  /** Newest message from the peer, and from this account (receipts aside). */
+  lastPeerMs: number;
+  lastOwnMs: number;
+}
+
+export type ConnectionState = "online" | "reconnecting";
+
+const PAGE = 30;
+const HEALTH_INTERVAL_MS = 3000;
+const SUMMARIES_KEY = "summaries";
+
+let localIds = 0;
+
+export class ChatStore {
+  version = 0;
+  connection: ConnectionState = "online";
+  /** A problem with the account as a whole (listing failed, …), with what to do. */
+  problem: string | undefined;
+  /** Conversations and their threads, by topic. */
+  readonly summaries = new Map<string, ConversationSummary>();
+  readonly threads = new Map<string, Thread>();
+  /** Whether the first listing has finished (before it, the cached list is shown). */
+  listed = false;
+  private readonly conversations = new Map<string, Conversation>();
+  private readonly listeners = new Set<() => void>();
+  private readonly abort = new AbortController();
+  private healthTimer: ReturnType<typeof setTimeout> | undefined;
+  private openTopic: string | undefined;
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly client: Client,
+    private readonly nodeUrl: string,
+    private readonly kv: KeyValueStore,
+  ) {}
+
+  get address(): string {
+    return this.client.address;
+  }
+
+  subscribe = (fn: () => void): (() => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+
+  getVersion = (): number => this.version;
+
+  private changed(): void {
+    this.version++;
+    for (const fn of this.listeners) fn();
+  }
+
+  dismissProblem(): void {
+    this.problem = undefined;
+    this.changed();
+  }
+
+  /** Shows the cached list, then lists, loads consent, reads previews and starts the streams. */
+  async start(): Promise<void> {
+    const cached = await this.kv.get<ConversationSummary[]>(SUMMARIES_KEY).catch(() => undefined);
+    for (const c of this.client.conversations.listFromCache()) this.conversations.set(c.topic, c);
+    for (const s of cached ?? []) if (this.conversations.has(s.topic)) this.summaries.set(s.topic, s);
+    for (const c of this.conversations.values()) this.ensureSummary(c);
+    this.changed();
+    this.watchHealth();
+    await this.sync();
+    void this.streamConversations();
+    void this.streamMessages();
+  }
+
+  /** Lists conversations, loads consent and refreshes every preview. */
+  private async sync(): Promise<void> {
+    try {
+      const [list] = await Promise.all([this.client.conversations.list(), this.client.consent.load()]);
+      for (const c of list) {
+        this.conversations.set(c.topic, c);
+        this.ensureSummary(c);
+      }
+      this.listed = true;
+      this.problem = undefined;
+      this.changed();
+      await this.refreshLatest([...this.conversations.values()]);
+    } catch (err) {
+      this.problem = `Could not read your conversations from ${this.nodeUrl} (${errorText(err)}). They will load when the node answers again.`;
+      this.changed();
+    }
+  }
+
+  /** Reads the newest page of each conversation (a few at a time) into its thread. */
+  private async refreshLatest(list: Conversation[]): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < list.length && !this.abort.signal.aborted) {
+        const c = list[next++]!;
+        try {
+          const page = await c.messages({ limit: PAGE, direction: "descending" });
+          this.mergePage(c.topic, page.reverse(), page.length === PAGE);
+        } catch {
+          // left for the next sync
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, worker));
+    this.scheduleSave();
+  }
+
+  private ensureSummary(c: Conversation): ConversationSummary {
+    let s = this.summaries.get(c.topic);
+    if (!s) {
+      s = {
+        topic: c.topic,
+        peerAddress: c.peerAddress,
+        createdMs: c.createdAt.getTime(),
+        lastMs: c.createdAt.getTime(),
+        preview: "",
+        lastPeerMs: 0,
+        lastOwnMs: 0,
+      };
+      this.summaries.set(c.topic, s);
+    }
+    return s;
+  }
+
+  thread(topic: string): Thread {
+    let t = this.threads.get(topic);
+    if (!t) {
+      t = {
+        items: [],
+        reactions: new Map(),
+        seen: new Set(),
+        peerReadMs: 0,
+        ownReadMs: 0,
+        hasMore: true,
+        loadingOlder: false,
+        loaded: false,
+      };
+      this.threads.set(topic, t);
+    }
+    return t;
+  }
+
+  private isOwn(address: string): boolean {
+    return address.toLowerCase() === this.address.toLowerCase();
+  }
+
+  /** Adds decoded messages (any order) to a thread, once each. */
+  private mergePage(topic: string, messages: DecodedMessage[], hasMore?: boolean): void {
+    const t = this.thread(topic);
+    let added = false;
+    for (const m of messages) {
+      if (t.seen.has(m.id)) continue;
+      t.seen.add(m.id);
+      added = true;
+      this.absorb(topic, t, m);
+    }
+    if (!t.loaded) {
+      t.loaded = true;
+      if (hasMore !== undefined) t.hasMore = hasMore;
+    }
+    if (added) t.items.sort((a, b) => a.sentMs - b.sentMs);
+    this.changed();
+  }
+
+  /** Applies one message to a thread and the conversation's summary. */
+  private absorb(topic: string, t: Thread, m: DecodedMessage): void {
+    const sentMs = m.sent.getTime();
+    const own = this.isOwn(m.senderAddress);
+    const s = this.summaries.get(topic);
+    if (isType(m.contentType, ContentTypeReadReceipt)) {
+      if (own) t.ownReadMs = Math.max(t.ownReadMs, sentMs);
+      else t.peerReadMs = Math.max(t.peerReadMs, sentMs);
+      return;
+    }
+    if (isType(m.contentType, ContentTypeReaction) && m.content !== undefined) {
+      applyReaction(t.reactions, m.senderAddress, m.content as Reaction);
+    } else if (!isMeta(m)) {
+      t.items.push({
+        key: m.id,
+        id: m.id,
+        senderAddress: m.senderAddress,
+        sentMs,
+        state: "sent",
+        message: m,
+        outgoing: undefined,
+        error: undefined,
+        text: describe(m),
+      });
+    }
+    if (s && sentMs >= s.lastMs) {
+      s.lastMs = sentMs;
+      s.preview = describe(m);
+    }
+    if (s) {
+      if (own) s.lastOwnMs = Math.max(s.lastOwnMs, sentMs);
+      else s.lastPeerMs = Math.max(s.lastPeerMs, sentMs);
+    }
+  }
+
+  /** Unread: the peer wrote after this account last read or wrote (on any device). */
+  isUnread(topic: string): boolean {
+    const s = this.summaries.get(topic);
+    if (!s) return false;
+    const t = this.threads.get(topic);
+    return s.lastPeerMs > Math.max(s.lastOwnMs, t?.ownReadMs ?? 0);
+  }
+
+  consentOf(peerAddress: string): ConsentState {
+    return this.client.consent.consentState(peerAddress);
+  }
+
+  /** Conversations for a tab, newest activity first. */
+  list(tab: "messages" | "requests"): ConversationSummary[] {
+    return [...this.summaries.values()]
+      .filter((s) => {
+        const c = this.consentOf(s.peerAddress);
+        return tab === "messages" ? c === "allowed" : c === "unknown";
+      })
+      .sort((a, b) => b.lastMs - a.lastMs);
+  }
+
+  private async streamConversations(): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      try {
+        for await (const c of await this.client.conversations.stream({ signal: this.abort.signal })) {
+          this.conversations.set(c.topic, c);
+          this.ensureSummary(c);
+          this.changed();
+        }
+      } catch {
+        await pause(1000, this.abort.signal);
+      }
+    }
+  }
+
+  private async streamMessages(): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      try {
+        const stream = await this.client.conversations.streamAllMessages({ signal: this.abort.signal });
+        for await (const m of stream) {
+          const c = m.conversation;
+          if (!this.conversations.has(c.topic)) {
+            this.conversations.set(c.topic, c);
+            this.ensureSummary(c);
+          }
+          this.mergePage(c.topic, [m]);
+          this.markReadIfOpen(c.topic);
+          this.scheduleSave();
+        }
+      } catch {
+        await pause(1000, this.abort.signal);
+      }
+    }
+  }
+
+  /** The conversation shown on screen (its new messages are marked read). */
+  setOpen(topic: string | undefined): void {
+    this.openTopic = topic;
+    if (topic) {
+      void this.loadFirstPage(topic);
+      this.markReadIfOpen(topic);
+    }
+  }
+
+  private async loadFirstPage(topic: string): Promise<void> {
+    const t = this.thread(topic);
+    const c = this.conversations.get(topic);
+    if (t.loaded || !c) return;
+    try {
+      const page = await c.messages({ limit: PAGE, direction: "descending" });
+      this.mergePage(topic, page.reverse(), page.length === PAGE);
+      this.markReadIfOpen(topic);
+    } catch (err) {
+      this.problem = `Could not load messages (${errorText(err)}). They will appear when the node answers again.`;
+      this.changed();
+    }
+  }
+
+  /** Reads the page before the oldest message shown. */
+  async loadOlder(topic: string): Promise<void> {
+    const t = this.thread(topic);
+    const c = this.conversations.get(topic);
+    if (!c || !t.hasMore || t.loadingOlder || !t.loaded) return;
+    t.loadingOlder = true;
+    this.changed();
+    try {
+      const oldest = t.items.find((i) => i.state === "sent")?.sentMs;
+      const page = await c.messages({
+        limit: PAGE,
+        direction: "descending",
+        ...(oldest !== undefined ? { endTime: new Date(oldest) } : {}),
+      });
+      const before = t.seen.size;
+      this.mergePage(topic, page);
+      t.hasMore = page.length === PAGE && t.seen.size > before;
+    } catch (err) {
+      this.problem = `Could not load older messages (${errorText(err)}). Scroll up again to retry.`;
+    } finally {
+      t.loadingOlder = false;
+      this.changed();
+    }
+  }
+
+  private markReadIfOpen(topic: string): void {
+    if (this.openTopic !== topic || typeof document === "undefined" || document.hidden) return;
+    const s = this.summaries.get(topic);
+    const t = this.thread(topic);
+    if (!s || !t.loaded || !this.isUnread(topic)) return;
+    t.ownReadMs = Date.now();
+    this.changed();
+    const c = this.conversations.get(topic);
+    c?.send({}, { contentType: ContentTypeReadReceipt }).catch(() => {
+      t.ownReadMs = 0; // try again on the next look
+    });
+  }
+
+  /** Sends what the person wrote; it shows as pending, then sent or failed (kept for Retry). */
+  send(topic: string, outgoing: Outgoing): void {
+    const t = this.thread(topic);
+    const item: MessageItem = {
+      key: `local-${++localIds}`,
+      id: undefined,
+      senderAddress: this.address,
+      sentMs: Date.now(),
+      state: "pending",
+      message: undefined,
+      outgoing,
+      error: undefined,
+      text: outgoing.kind === "file" ? `📎 ${outgoing.file.name}` : outgoing.text,
+    };
+    t.items.push(item);
+    this.changed();
+    void this.deliver(topic, item);
+  }
+
+  retry(topic: string, key: string): void {
+    const item = this.thread(topic).items.find((i) => i.key === key);
+    if (item?.state !== "failed") return;
+    item.state = "pending";
+    item.error = undefined;
+    this.changed();
+    void this.deliver(topic, item);
+  }
+
+  discard(topic: string, key: string): void {
+    const t = this.thread(topic);
+    t.items = t.items.filter((i) => i.key !== key || i.state !== "failed");
+    this.changed();
+  }
+
+  private async deliver(topic: string, item: MessageItem): Promise<void> {
+    const c = this.conversations.get(topic);
+    const out = item.outgoing!;
+    try {
+      if (!c) throw new Error("this conversation is not loaded yet");
+      let sent: DecodedMessage;
+      if (out.kind === "text") sent = await c.send(out.text);
+      else if (out.kind === "reply")
+        sent = await c.send(
+          { reference: out.reference, content: out.text, contentType: ContentTypeText },
+          { contentType: ContentTypeReply },
+        );
+      else sent = await this.sendFile(c, out.file);
+      const t = this.thread(topic);
+      t.items = t.items.filter((i) => i !== item);
+      this.mergePage(topic, [sent]);
+      this.scheduleSave();
+    } catch (err) {
+      item.state = "failed";
+      item.error = `Not sent: ${errorText(err)}. Press Retry to send it again${this.connection === "online" ? "" : " once the node is back"}.`;
+      this.changed();
+      void this.checkHealth();
+    }
+  }
+
+  private async sendFile(c: Conversation, file: File): Promise<DecodedMessage> {
+    const attachment = {
+      filename: file.name,
+      mimeType: file.type || "application/octet-stream",
+      data: new Uint8Array(await file.arrayBuffer()),
+    };
+    if (attachment.data.length <= MAX_INLINE_ATTACHMENT_BYTES)
+      return c.send(attachment, { contentType: ContentTypeAttachment });
+    const enc = await RemoteAttachmentCodec.encodeEncrypted(attachment, new AttachmentCodec());
+    const url = await this.upload(enc.payload, enc.digest);
+    return c.send(
+      {
+        url,
+        contentDigest: enc.digest,
+        salt: enc.salt,
+        nonce: enc.nonce,
+        secret: enc.secret,
+        scheme: "https://",
+        contentLength: enc.payload.length,
+        filename: file.name,
+      },
+      { contentType: ContentTypeRemoteAttachment },
+    );
+  }
+
+  /** Uploads an encrypted blob to the node (authenticated like Publish); returns its URL. */
+  private async upload(payload: Uint8Array, digest: string): Promise<string> {
+    const token = await localAuthenticator(
+      decodePrivateKeyBundle(this.client.exportKeys()).bundle,
+    ).createToken();
+    const res = await fetch(`${this.nodeUrl}/blobs`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" },
+      body: payload as BodyInit,
+    });
+    if (!res.ok) {
+      const body = (await res.json().catch(() => undefined)) as { message?: string } | undefined;
+      throw new Error(`the node refused the file (${res.status}${body?.message ? `: ${body.message}` : ""})`);
+    }
+    return `${this.nodeUrl}/blobs/${digest}`;
+  }
+
+  /** Adds or removes this account's `emoji` on a message. */
+  async react(topic: string, reference: string, emoji: string): Promise<void> {
+    const t = this.thread(topic);
+    const c = this.conversations.get(topic);
+    if (!c) return;
+    const reaction = toggleReaction(t.reactions, this.address, reference, emoji);
+    applyReaction(t.reactions, this.address, reaction);
+    this.changed();
+    try {
+      const sent = await c.send(reaction, { contentType: ContentTypeReaction });
+      // The stream brings it back too: seen once, applied once.
+      t.seen.add(sent.id);
+    } catch (err) {
+      applyReaction(t.reactions, this.address, {
+        ...reaction,
+        action: reaction.action === "added" ? "removed" : "added",
+      });
+      this.problem = `The reaction was not sent (${errorText(err)}). Try again.`;
+      this.changed();
+    }
+  }
+
+  /** Allows or blocks a conversation's peer on every device of this account. */
+  async setConsent(peerAddress: string, state: "allowed" | "denied"): Promise<void> {
+    try {
+      if (state === "allowed") await this.client.consent.allow([peerAddress]);
+      else await this.client.consent.deny([peerAddress]);
+      this.changed();
+    } catch (err) {
+      this.problem = `Could not ${state === "allowed" ? "allow" : "block"} ${peerAddress} (${errorText(err)}). Try again.`;
+      this.changed();
+    }
+  }
+
+  /** Starts a conversation (the address was checked by the caller). */
+  async newConversation(peerAddress: string): Promise<string> {
+    const c = await this.client.conversations.newConversation(peerAddress);
+    this.conversations.set(c.topic, c);
+    this.ensureSummary(c);
+    this.changed();
+    return c.topic;
+  }
+
+  canMessage(address: string): Promise<boolean> {
+    return this.client.canMessage(address);
+  }
+
+  /** Loads an attachment sent by URL (downloaded, checked and decrypted here). */
+  loadRemote(message: DecodedMessage) {
+    return RemoteAttachmentCodec.load<{ filename: string; mimeType: string; data: Uint8Array }>(
+      message.content as never,
+      this.client.codecs,
+    );
+  }
+
+  private watchHealth(): void {
+    const tick = async () => {
+      await this.checkHealth();
+      if (!this.abort.signal.aborted)
+        this.healthTimer = setTimeout(tick, this.connection === "online" ? HEALTH_INTERVAL_MS : 1000);
+    };
+    this.healthTimer = setTimeout(tick, HEALTH_INTERVAL_MS);
+  }
+
+  /** Asks the node's /healthz; a change of state shows or clears the "reconnecting" banner. */
+  async checkHealth(): Promise<void> {
+    let ok = false;
+    try {
+      const res = await fetch(`${this.nodeUrl}/healthz`, { signal: AbortSignal.timeout(2500) });
+      ok = res.ok;
+    } catch {
+      ok = false;
+    }
+    if (ok && this.connection === "reconnecting") {
+      this.connection = "online";
+      this.changed();
+      await this.sync();
+      for (const [topic, t] of this.threads)
+        for (const i of t.items) if (i.state === "failed") this.retry(topic, i.key);
+    } else if (!ok && this.connection === "online") {
+      this.connection = "reconnecting";
+      this.changed();
+    }
+  }
+
+  private scheduleSave(): void {
+    if (this.saveTimer !== undefined) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      void this.kv.set(SUMMARIES_KEY, [...this.summaries.values()]).catch(() => undefined);
+    }, 500);
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    clearTimeout(this.healthTimer);
+    clearTimeout(this.saveTimer);
+    await this.client.close();
+  }
+}
+
+function errorText(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/\.$/, "");
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
