@@ -1,0 +1,105 @@
+/**
+ * Drives the web app in Debian's Chromium with playwright-core: one persistent profile per
+ * identity (a fresh user-data-dir), helpers that act through the app's accessible names only.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+export const PHONE = { width: 390, height: 844 };
+export const DESKTOP = { width: 1280, height: 800 };
+
+export interface BrowserUser {
+  context: BrowserContext;
+  page: Page;
+  close(): Promise<void>;
+}
+
+/** A browser with its own profile (IndexedDB, localStorage), one page open at `url`. */
+export async function openBrowser(url: string, viewport = DESKTOP): Promise<BrowserUser> {
+  const dir = mkdtempSync(join(tmpdir(), "xmtp-web-e2e-"));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    args: ARGS,
+    headless: true,
+    viewport,
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(30_000);
+  await page.goto(url);
+  return {
+    context,
+    page,
+    async close() {
+      await context.close().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The signed-in account's address, as shown on the page. */
+export async function ownAddress(page: Page): Promise<string> {
+  const text = await page.getByTestId("own-address").textContent({ timeout: 60_000 });
+  if (!text || !/^0x[0-9a-fA-F]{40}$/.test(text)) throw new Error(`no address on the page: ${text}`);
+  return text;
+}
+
+/** "Create a new identity"; resolves with the new address once the chat shows. */
+export async function createIdentity(page: Page): Promise<string> {
+  await page.getByRole("button", { name: "Create a new identity" }).click();
+  return ownAddress(page);
+}
+
+/** Opens "New conversation", types the address and presses Start. */
+export async function startConversation(page: Page, address: string): Promise<void> {
+  await page.getByRole("button", { name: "New conversation" }).click();
+  await page.getByRole("textbox", { name: "Address" }).fill(address);
+  await page.getByRole("button", { name: "Start" }).click();
+}
+
+/** Opens the conversation with `address` from the list (in the current tab). */
+export async function openConversation(page: Page, address: string): Promise<void> {
+  await conversationItem(page, address).getByRole("button").first().click();
+}
+
+export function conversationItem(page: Page, address: string) {
+  return page
+    .getByRole("list", { name: "Conversations" })
+    .getByRole("listitem", { name: new RegExp(address, "i") });
+}
+
+/** Types into "Message" and presses Enter. */
+export async function send(page: Page, text: string): Promise<void> {
+  const box = page.getByRole("textbox", { name: "Message" });
+  await box.fill(text);
+  await box.press("Enter");
+}
+
+export function messageItem(page: Page, text: string | RegExp) {
+  return page
+    .getByRole("list", { name: "Messages" })
+    .getByRole("listitem", { name: typeof text === "string" ? new RegExp(escapeRegExp(text)) : text });
+}
+
+/** Waits until a message with `text` is in the open conversation. */
+export async function expectMessage(page: Page, text: string | RegExp, timeout = 60_000): Promise<void> {
+  await messageItem(page, text).first().waitFor({ state: "visible", timeout });
+}
+
+export function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
