@@ -3,7 +3,8 @@
  * gains `rate × elapsed / 60 s` tokens, capped at its maximum, so a client that calls steadily
  * below the rate is never locked out.
  */
-import { Code, XmtpError } from "@xmtp-ts/protocol";
+import { Code } from "@xmtp-ts/protocol";
+import { DetailedError } from "./errors.js";
 
 /** `PUB` for Publish (cost = envelopes), `DEF` for everything else. */
 export type LimitType = "PUB" | "DEF";
@@ -45,12 +46,13 @@ export interface RateLimiter {
 }
 
 /** A spend refused by the limiter; `retryAfterSeconds` is when it would pass, if it ever can. */
-export class RateLimitError extends XmtpError {
+export class RateLimitError extends DetailedError {
   constructor(
     message: string,
     readonly retryAfterSeconds: number | undefined,
+    bucket: { name: string; max: number },
   ) {
-    super(Code.ResourceExhausted, message);
+    super(Code.ResourceExhausted, message, { retryAfterSeconds, limit: bucket });
   }
 }
 
@@ -109,7 +111,10 @@ export function createRateLimiter(opts: RateLimiterOptions = {}): RateLimiter {
         // A cost above the bucket's capacity never passes: no retry time to offer.
         const wait =
           cost > limit.max ? undefined : Math.ceil(((cost - b.tokens) * MINUTE_MS) / limit.perMinute / 1000);
-        throw new RateLimitError(`${cost} exceeds rate limit ${id}`, wait);
+        throw new RateLimitError(`${cost} exceeds rate limit ${id}`, wait, {
+          name: `${cls}${type}`,
+          max: limit.max,
+        });
       }
       b.tokens -= cost;
     },

@@ -25,6 +25,8 @@ import type { Dispatcher } from "../dispatch/types.js";
 import { createPostgresStore } from "../store/postgres.js";
 import { createSqliteStore } from "../store/sqlite.js";
 import type { Store } from "../store/types.js";
+import { detailsOf } from "./errors.js";
+import { MAX_TOPICS_PER_CLIENT, MAX_TOPICS_PER_REQUEST, TOPIC_NOT_UTF8, TOPIC_TOO_BIG } from "./limits.js";
 import { createRateLimiter } from "./rate-limit.js";
 import { createMessageApi, type MessageApiOptions, type MessageApiService } from "./service.js";
 import { alice, aliceFixture, bob, dropSchema, env, nextWithin, TEST_DATABASE_URL } from "./test-support.js";
@@ -578,7 +580,7 @@ describe.each(BACKENDS)("message API on $name", (backend) => {
       );
     });
 
-    it("fails as a whole with Internal wrapping the inner message", async () => {
+    it("fails as a whole with the caller's error when a sub-query is bad", async () => {
       await expectError(
         api.batchQuery(
           create(BatchQueryRequestSchema, {
@@ -586,9 +588,87 @@ describe.each(BACKENDS)("message API on $name", (backend) => {
           }),
           ctx,
         ),
-        Code.Internal,
+        Code.InvalidArgument,
         "content topics required",
       );
+    });
+  });
+
+  describe("topic limits on every call", () => {
+    const long = `/xmtp/0/${"x".repeat(MAX_TOPIC_BYTES)}/proto`;
+    const lone = "/xmtp/0/m-\ud800/proto";
+    const many = (n: number, tag = "") => Array.from({ length: n }, (_, i) => `/xmtp/0/m-${tag}${i}/proto`);
+
+    it("refuses a topic that is too long or not UTF-8, and stores nothing", async () => {
+      for (const [topic, why] of [
+        [long, TOPIC_TOO_BIG],
+        [lone, TOPIC_NOT_UTF8],
+      ] as const) {
+        await expectError(publish([env(topic, 1)]), Code.InvalidArgument, why);
+        await expectError(api.query(query({ contentTopics: [T, topic] }), ctx), Code.InvalidArgument, why);
+        await expectError(
+          api.batchQuery(
+            create(BatchQueryRequestSchema, { requests: [query({ contentTopics: [topic] })] }),
+            ctx,
+          ),
+          Code.InvalidArgument,
+          why,
+        );
+        await expectError(() => api.subscribe([topic], ctx), Code.InvalidArgument, why);
+        const sub = api.subscribe([T], ctx);
+        await expectError(() => sub.setTopics([topic]), Code.InvalidArgument, why);
+        sub.close();
+      }
+      expect(await store.query({ topics: [lone, long], direction: "asc", limit: 10 })).toEqual([]);
+      // A surrogate pair is a real character and fine.
+      await publish([env("/xmtp/0/m-\ud83d\ude00/proto", 1)]);
+    });
+
+    it(`refuses more than ${MAX_TOPICS_PER_REQUEST} topics in one request`, async () => {
+      const tooMany = many(MAX_TOPICS_PER_REQUEST + 1);
+      const msg = `too many content topics: ${tooMany.length} (at most ${MAX_TOPICS_PER_REQUEST} per request)`;
+      const err = await expectError(() => api.subscribe(tooMany, ctx), Code.InvalidArgument, msg);
+      expect(detailsOf(err).limit).toEqual({ name: "topics-per-request", max: MAX_TOPICS_PER_REQUEST });
+      await expectError(api.query(query({ contentTopics: tooMany }), ctx), Code.InvalidArgument, msg);
+      const split = [
+        query({ contentTopics: tooMany.slice(0, 5000) }),
+        query({ contentTopics: tooMany.slice(5000) }),
+      ];
+      await expectError(
+        api.batchQuery(create(BatchQueryRequestSchema, { requests: split }), ctx),
+        Code.InvalidArgument,
+        msg,
+      );
+      api.subscribe(many(MAX_TOPICS_PER_REQUEST), ctx).close();
+    });
+
+    it(`holds a client to ${MAX_TOPICS_PER_CLIENT} subscribed topics and gives them back on close`, async () => {
+      const me: RequestContext = { clientIp: "192.0.2.7" };
+      const per = MAX_TOPICS_PER_REQUEST;
+      const subs = Array.from({ length: MAX_TOPICS_PER_CLIENT / per }, (_, k) =>
+        api.subscribe(many(per, `${k}-`), me),
+      );
+      const err = await expectError(
+        () => api.subscribe([T], me),
+        Code.ResourceExhausted,
+        `too many subscribed topics: ${MAX_TOPICS_PER_CLIENT + 1} (at most ${MAX_TOPICS_PER_CLIENT} per client across its subscriptions)`,
+      );
+      expect(detailsOf(err).limit?.name).toBe("topics-per-client");
+      // Another client is not affected; a Subscribe2 update is held to the same budget.
+      api.subscribe([T], { clientIp: "192.0.2.8" }).close();
+      await expectError(
+        () => subs[0]?.setTopics(many(per + 1, "x")),
+        Code.InvalidArgument,
+        `too many content topics: ${per + 1} (at most ${per} per request)`,
+      );
+      subs[0]?.setTopics(many(per - 1));
+      api.subscribe([T], me).close();
+      for (const s of subs) s.close();
+      const again = Array.from({ length: MAX_TOPICS_PER_CLIENT / per }, (_, k) =>
+        api.subscribe(many(per, `${k}-`), me),
+      );
+      for (const s of again) s.close();
+      expect(dispatcher.stats().subscriptions).toBe(0);
     });
   });
 

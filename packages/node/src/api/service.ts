@@ -21,9 +21,13 @@ import type { Dispatcher } from "../dispatch/types.js";
 import type { Store, StoredEnvelope, StoreQuery } from "../store/types.js";
 import { createPriorityCheck, createPublishAuthorizer, type PublishAuthOptions } from "./auth.js";
 import { nodeEnvelopeDigest } from "./digest.js";
+import { DetailedError } from "./errors.js";
 import {
+  checkTopicCount,
+  checkTopics,
   type EnvelopeProblem,
   type EnvelopeRules,
+  MAX_TOPICS_PER_CLIENT,
   type ValidatedQuery,
   validateEnvelope,
   validateQuery,
@@ -128,6 +132,20 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
     maxFutureNs === undefined ? undefined : { maxFutureNs, nowNs: now() };
   let ingestRejected = 0;
   let duplicates = 0;
+  /** Topics held by each client's open subscriptions. */
+  const clientTopics = new Map<string, number>();
+  const holdTopics = (client: string, delta: number) => {
+    const total = (clientTopics.get(client) ?? 0) + delta;
+    if (delta > 0 && total > MAX_TOPICS_PER_CLIENT) {
+      throw new DetailedError(
+        Code.ResourceExhausted,
+        `too many subscribed topics: ${total} (at most ${MAX_TOPICS_PER_CLIENT} per client across its subscriptions)`,
+        { limit: { name: "topics-per-client", max: MAX_TOPICS_PER_CLIENT } },
+      );
+    }
+    if (total <= 0) clientTopics.delete(client);
+    else clientTopics.set(client, total);
+  };
 
   const priority =
     limiter !== undefined && (opts.rateLimitPriorityAddresses?.length ?? 0) > 0
@@ -281,15 +299,10 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
       }
       const internal = (err: unknown) =>
         new XmtpError(Code.Internal, XmtpError.from(err).message, { cause: err });
-      // Validate every sub-query before touching the store, so a bad one costs no database work.
-      const queries: ValidatedQuery[] = [];
-      for (const r of requests) {
-        try {
-          queries.push(validateQuery(r));
-        } catch (err) {
-          throw internal(err);
-        }
-      }
+      checkTopicCount(requests.reduce((n, r) => n + r.contentTopics.length, 0));
+      // Validate every sub-query before touching the store, so a bad one costs no database work;
+      // a bad sub-query is the caller's error.
+      const queries = requests.map((r) => validateQuery(r));
       const responses: QueryResponse[] = new Array(queries.length);
       let next = 0;
       let failed = false;
@@ -312,9 +325,36 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
 
     subscribe(topics, ctx): Subscription {
       spend("DEF", ctx, 1);
-      const sub = dispatcher.subscribe(topics, ctx.signal === undefined ? undefined : { signal: ctx.signal });
+      if (topics !== "all") checkTopics(topics);
+      const client = ctx.clientIp ?? "";
+      let held = topicCost(topics);
+      holdTopics(client, held);
+      let sub: Subscription;
+      try {
+        sub = dispatcher.subscribe(topics, {
+          signal: ctx.signal,
+          onEnd: () => {
+            holdTopics(client, -held);
+            held = 0;
+          },
+        });
+      } catch (err) {
+        holdTopics(client, -held);
+        throw err;
+      }
       metrics?.subscribed?.(topics === "all" || topics.includes("*") ? "all" : topics.length);
-      return sub;
+      return {
+        [Symbol.asyncIterator]: () => sub[Symbol.asyncIterator](),
+        close: () => sub.close(),
+        setTopics(next) {
+          checkTopics(next);
+          if (held === 0) return; // ended
+          const cost = topicCost(next);
+          holdTopics(client, cost - held);
+          held = cost;
+          sub.setTopics(next);
+        },
+      };
     },
 
     stats: () => ({ ingestRejected, duplicates }),
@@ -339,6 +379,11 @@ function guardHooks(hooks: MessageApiMetrics): MessageApiMetrics {
     };
   }
   return out as MessageApiMetrics;
+}
+
+/** What a subscription costs against the per-client topic budget: its topics, or 1 for all. */
+function topicCost(topics: readonly string[] | "all"): number {
+  return topics === "all" || topics.includes("*") ? 1 : topics.length;
 }
 
 function isLimiter(x: RateLimiterOptions | RateLimiter): x is RateLimiter {

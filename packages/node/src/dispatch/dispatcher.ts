@@ -98,7 +98,7 @@ export function createDispatcher(opts: CreateDispatcherOptions = {}): Dispatcher
       }
     },
     subscribe(topics, subOpts) {
-      const sub = new Sub(hooks);
+      const sub = new Sub(hooks, subOpts?.onEnd);
       open.add(sub);
       hooks.retarget(sub, toTopicSet(topics));
       const signal = subOpts?.signal;
@@ -145,7 +145,10 @@ class Sub implements Subscription, AsyncIterator<Envelope> {
   private failWaiter: ((e: unknown) => void) | undefined;
   private unwatch: (() => void) | undefined;
 
-  constructor(private readonly hooks: SubHooks) {}
+  constructor(
+    private readonly hooks: SubHooks,
+    private readonly onEnd: (() => void) | undefined,
+  ) {}
 
   /** Hot path: called by the dispatcher for every matching envelope. */
   push(env: Envelope): void {
@@ -241,6 +244,11 @@ class Sub implements Subscription, AsyncIterator<Envelope> {
     if (this.closed) return;
     this.closed = true;
     this.hooks.remove(this, overflowed);
+    try {
+      this.onEnd?.();
+    } catch {
+      // The owner's bookkeeping must not keep the iteration from ending.
+    }
     this.unwatch?.();
     this.unwatch = undefined;
     // The backlog is discarded: after close() nobody reads it, and after an overflow the client must

@@ -12,6 +12,8 @@ export interface DispatcherOptions {
 export interface SubscribeOptions {
   /** Closes the subscription when aborted (the caller went away). */
   signal?: AbortSignal | undefined;
+  /** Called once when the subscription ends (closed, aborted or overflowed). */
+  onEnd?: (() => void) | undefined;
 }
 
 export interface Dispatcher {

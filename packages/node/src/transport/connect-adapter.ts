@@ -72,14 +72,32 @@ export interface ConnectServer {
   ): Promise<void>;
 }
 
-/** Builds the universal handlers for `routes`. */
-export function createConnectServer(
-  options: ConnectRouterOptions & { routes: (router: ConnectRouter) => void; logger: Logger },
-): ConnectServer {
-  const { routes, logger, ...routerOptions } = options;
-  const router = createConnectRouter(routerOptions);
-  routes(router);
-  const byPath = new Map(router.handlers.map((h) => [h.requestPath, h]));
+export interface ConnectServerOptions extends Omit<ConnectRouterOptions, "readMaxBytes"> {
+  routes: (router: ConnectRouter) => void;
+  logger: Logger;
+  /** Largest request message, by request path. */
+  readMaxBytes: (requestPath: string) => number;
+}
+
+/** Builds the universal handlers for `routes`, one router per distinct message size limit. */
+export function createConnectServer(options: ConnectServerOptions): ConnectServer {
+  const { routes, logger, readMaxBytes, ...routerOptions } = options;
+  const routers = new Map<number, Map<string, UniversalHandler>>();
+  const routerFor = (max: number) => {
+    let handlers = routers.get(max);
+    if (handlers === undefined) {
+      const router = createConnectRouter({ ...routerOptions, readMaxBytes: max });
+      routes(router);
+      handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
+      routers.set(max, handlers);
+    }
+    return handlers;
+  };
+  const byPath = new Map<string, UniversalHandler>();
+  for (const path of routerFor(readMaxBytes("")).keys()) {
+    const handler = routerFor(readMaxBytes(path)).get(path);
+    if (handler !== undefined) byPath.set(path, handler);
+  }
   return {
     paths: [...byPath.keys()],
     handlerFor: (path) => byPath.get(path?.split("?", 1)[0] ?? ""),

@@ -17,6 +17,8 @@ import {
   type SubscribeRequest,
 } from "@xmtp-ts/proto";
 import { Code, XmtpError } from "@xmtp-ts/protocol";
+import { detailHeaders } from "../api/errors.js";
+import { MAX_QUERY_REQUEST_BYTES } from "../api/limits.js";
 import type { MessageApi as Api, RequestContext, Subscription } from "../api/types.js";
 import type { NodeMetrics, Transport } from "../metrics.js";
 import { type ClientIpResolver, clientIpResolver } from "./client-ip.js";
@@ -31,6 +33,12 @@ export interface MessageApiRoutesOptions {
   healthy?: (() => Promise<boolean>) | undefined;
   /** The client address for rate limits (default: the socket's peer address). */
   clientIp?: ClientIpResolver | undefined;
+}
+
+/** The request size limit by path: `max` for Publish, {@link MAX_QUERY_REQUEST_BYTES} (at most) for the rest. */
+export function requestSizeLimit(max: number): (requestPath: string) => number {
+  const publish = `/${MessageApi.typeName}/${MessageApi.method.publish.name}`;
+  return (path) => (path === publish ? max : Math.min(max, MAX_QUERY_REQUEST_BYTES));
 }
 
 /** Services names grpc.health.v1.Health answers for. */
@@ -79,9 +87,14 @@ export function messageApiRoutes(opts: MessageApiRoutesOptions): (router: Connec
         if (first.done === true) return;
         const sub = open("Subscribe2", () => api.subscribe(first.value.contentTopics, requestContext(ctx)));
         // Each further request replaces the topic set. On half-close the last set keeps streaming
-        // until the call is cancelled (§18 row 2).
-        void readTopicUpdates(it, sub);
+        // until the call is cancelled (§18 row 2). A refused update ends the stream with its error.
+        let refused: unknown;
+        void readTopicUpdates(it, sub).catch((err: unknown) => {
+          refused = err;
+          sub.close();
+        });
         yield* pump(sub, ctx);
+        if (refused !== undefined) throw toConnectError(refused);
       },
     });
     if (opts.healthy !== undefined) {
@@ -136,11 +149,18 @@ async function* pump(sub: Subscription, ctx: HandlerContext): AsyncGenerator<Env
   }
 }
 
+/** Applies topic updates until the request side ends; rejects when an update is refused. */
 async function readTopicUpdates(it: AsyncIterator<SubscribeRequest>, sub: Subscription): Promise<void> {
-  try {
-    for (let r = await it.next(); r.done !== true; r = await it.next()) sub.setTopics(r.value.contentTopics);
-  } catch {
-    // The request side failed or was cancelled; the response side ends through the call's signal.
+  for (;;) {
+    let r: IteratorResult<SubscribeRequest>;
+    try {
+      r = await it.next();
+    } catch {
+      // The request side failed or was cancelled; the response side ends through the call's signal.
+      return;
+    }
+    if (r.done === true) return;
+    sub.setTopics(r.value.contentTopics);
   }
 }
 
@@ -166,7 +186,7 @@ function contextOf(ctx: HandlerContext, clientIp: ClientIpResolver): RequestCont
 function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
   const e = toXmtpError(err);
-  return new ConnectError(e.message, e.code as number as ConnectCode, undefined, undefined, e);
+  return new ConnectError(e.message, e.code as number as ConnectCode, detailHeaders(e), undefined, e);
 }
 
 export { XmtpError };

@@ -200,6 +200,45 @@ describe("gRPC", () => {
     expect((await client.query({ contentTopics: ["/xmtp/0/m-after/proto"] })).envelopes).toEqual([]);
   });
 
+  test("a bad sub-query or topic update is the caller's error (InvalidArgument)", async () => {
+    const client = createClient(MessageApi, transport);
+    const err = await client
+      .batchQuery({ requests: [{ contentTopics: ["/xmtp/0/m-ok/proto"] }, { contentTopics: [] }] })
+      .catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(ConnectCode.InvalidArgument);
+    expect((err as ConnectError).rawMessage).toBe("content topics required");
+    const requests = requestQueue<SubscribeRequest>();
+    const it = client.subscribe2(requests as AsyncIterable<SubscribeRequest>)[Symbol.asyncIterator]();
+    const first = it.next();
+    requests.push({ contentTopics: ["/xmtp/0/m-s2-ok/proto"] } as SubscribeRequest);
+    requests.push({ contentTopics: ["x".repeat(301)] } as SubscribeRequest);
+    const refused = await first.catch((e: unknown) => e);
+    expect((refused as ConnectError).code).toBe(ConnectCode.InvalidArgument);
+    expect((refused as ConnectError).rawMessage).toBe("topic length too big");
+    await until(() => h.dispatcher.stats().subscriptions === 0, "the refused stream to end");
+  });
+
+  test("refusals carry retry-after and the limit hit as metadata, over gRPC and Connect", async () => {
+    const limited = await startHarness({
+      rateLimits: { def: { perMinute: 1, max: 1 }, janitorIntervalMs: 0 },
+    });
+    for (const t of [
+      createClientTransport({ baseUrl: limited.grpcUrl, httpVersion: "2" }),
+      createConnectTransport({ baseUrl: limited.url, httpVersion: "1.1" }),
+    ]) {
+      const client = createClient(MessageApi, t);
+      // Both transports come from 127.0.0.1: one bucket, already spent after the first query.
+      await client.query({ contentTopics: ["/xmtp/0/m-rl/proto"] }).catch(() => undefined);
+      const err = (await client
+        .query({ contentTopics: ["/xmtp/0/m-rl/proto"] })
+        .catch((e: unknown) => e)) as ConnectError;
+      expect(err.code).toBe(ConnectCode.ResourceExhausted);
+      expect(Number(err.metadata.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(err.metadata.get("xmtp-limit")).toBe("RDEF=1");
+    }
+    await limited.close();
+  });
+
   test("grpc.health.v1.Health/Check answers SERVING", async () => {
     const health = createClient(Health, transport);
     expect((await health.check({})).status).toBe(HealthCheckResponse_ServingStatus.SERVING);

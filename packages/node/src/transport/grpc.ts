@@ -12,7 +12,7 @@ import type { MessageApi } from "../api/types.js";
 import type { Logger } from "../logger.js";
 import type { NodeMetrics } from "../metrics.js";
 import type { ClientIpResolver } from "./client-ip.js";
-import { messageApiRoutes } from "./connect.js";
+import { messageApiRoutes, requestSizeLimit } from "./connect.js";
 import { createConnectServer } from "./connect-adapter.js";
 import { reflectionRoutes } from "./reflection.js";
 
@@ -60,7 +60,7 @@ export function createGrpcTransport(opts: GrpcTransportOptions): GrpcTransport {
       apiRoutes(router);
       reflection(router);
     },
-    readMaxBytes: maxMessageBytes,
+    readMaxBytes: requestSizeLimit(maxMessageBytes),
     acceptCompression: [compressionGzip],
     shutdownSignal: shutdown.signal,
     logger: log,

@@ -153,6 +153,28 @@ describe("HTTP gateway", () => {
         400,
         "cannot exceed 100 rows per query",
       ],
+      // A lone surrogate (a JSON escape) is not UTF-8, on every route.
+      [
+        "/message/v1/publish",
+        '{"envelopes":[{"contentTopic":"/xmtp/0/m-\\ud800/proto"}]}',
+        400,
+        "topic is not valid UTF-8",
+      ],
+      ["/message/v1/query", '{"contentTopics":["\\udfff"]}', 400, /invalid UTF-?8/i],
+      ["/message/v1/query", { contentTopics: ["x".repeat(301)] }, 400, "topic length too big"],
+      // A bad sub-query is the caller's error.
+      [
+        "/message/v1/batch-query",
+        { requests: [{ contentTopics: [TOPIC] }, { contentTopics: [] }] },
+        400,
+        "content topics required",
+      ],
+      [
+        "/message/v1/batch-query",
+        { requests: [{ contentTopics: ["t"] }, { contentTopics: ["\udc00"] }] },
+        400,
+        /invalid UTF-?8/i,
+      ],
     ];
     for (const [path, body, status, message] of cases) {
       const r = await post(h, path, body);
@@ -296,6 +318,28 @@ describe("HTTP gateway", () => {
     });
     expect(atCap.status).toBe(400);
     expect(JSON.parse(atCap.body).message).toBe("content topics required");
+  });
+
+  test("requests other than publish are held to 1 MiB and 10,000 topics", async () => {
+    const full = await startHarness();
+    const topics = (n: number) => Array.from({ length: n }, (_, i) => `/xmtp/0/m-${i}/proto`);
+    const big = await raw(full.url, {
+      path: "/message/v1/subscribe",
+      body: JSON.stringify({ contentTopics: ["x".repeat(1024 * 1024)] }),
+    });
+    expect(big.status).toBe(429);
+    expect(JSON.parse(big.body).message).toMatch(
+      /^grpc: received message larger than max \(\d+ vs\. 1048576\)$/,
+    );
+    for (const path of ["/message/v1/query", "/message/v1/subscribe"]) {
+      const r = await post(full, path, { contentTopics: topics(10_001) });
+      expect(r.status).toBe(400);
+      expect(r.headers.get("xmtp-limit")).toBe("topics-per-request=10000");
+      expect(await r.text()).toContain("too many content topics: 10001 (at most 10000 per request)");
+    }
+    const ok = await post(full, "/message/v1/query", { contentTopics: topics(10_000) });
+    expect(ok.status).toBe(200);
+    await full.close();
   });
 
   test("healthz and metrics", async () => {

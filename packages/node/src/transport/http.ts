@@ -23,12 +23,13 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from "fastify";
-import { RateLimitError } from "../api/rate-limit.js";
+import { detailHeaders } from "../api/errors.js";
+import { MAX_QUERY_REQUEST_BYTES } from "../api/limits.js";
 import type { MessageApi, RequestContext, Subscription } from "../api/types.js";
 import type { Logger } from "../logger.js";
 import type { NodeMetrics } from "../metrics.js";
 import { type ClientIpResolver, clientIpResolver } from "./client-ip.js";
-import { messageApiRoutes } from "./connect.js";
+import { messageApiRoutes, requestSizeLimit } from "./connect.js";
 import { createConnectServer } from "./connect-adapter.js";
 import { isTooLarge, tooLargeError, toXmtpError } from "./errors.js";
 import {
@@ -156,7 +157,10 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     // The request Content-Type is not checked (xmtp-js sends text/plain): every body is JSON.
-    scope.addContentTypeParser("*", (req, payload, done) => readCapped(req, payload, cap, done));
+    const queryCap = Math.min(cap, MAX_QUERY_REQUEST_BYTES);
+    scope.addContentTypeParser("*", (req, payload, done) =>
+      readCapped(req, payload, req.routeOptions.url === "/message/v1/publish" ? cap : queryCap, done),
+    );
 
     const unary = (
       path: keyof typeof GATEWAY_ROUTES,
@@ -232,7 +236,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
   if (opts.connect !== false) {
     const connect = createConnectServer({
       routes: messageApiRoutes({ api, metrics, transport: "connect", clientIp }),
-      readMaxBytes: cap,
+      readMaxBytes: requestSizeLimit(cap),
       acceptCompression: [compressionGzip, compressionBrotli],
       logger: logger.child({ component: "connect" }),
     });
@@ -278,6 +282,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
       const e = toXmtpError(err);
       metrics.request("http", method, e.code, seconds(started));
       // Nothing written yet: the status comes from the code, the body is the stream error line.
+      reply.headers(detailHeaders(e));
       sendJson(reply, httpStatusFromCode(e.code), streamErrorLine(e));
       return;
     }
@@ -362,8 +367,7 @@ function heartbeatOf(req: FastifyRequest): number | undefined {
 }
 
 function sendError(reply: FastifyReply, err: XmtpError): FastifyReply {
-  if (err instanceof RateLimitError && err.retryAfterSeconds !== undefined)
-    reply.header("retry-after", String(Math.max(1, err.retryAfterSeconds)));
+  reply.headers(detailHeaders(err));
   return sendJson(reply, httpStatusFromCode(err.code), statusJson(err));
 }
 

@@ -17,6 +17,7 @@ import {
   SortDirectionSchema,
 } from "@xmtp-ts/proto";
 import { Code, XmtpError } from "@xmtp-ts/protocol";
+import { checkTopicCount } from "../api/limits.js";
 
 /** Integer literals this long lose precision as JS numbers; they are read as strings instead. */
 const LONG_INTEGER = /[[:,]\s*-?\d{16,}/;
@@ -51,12 +52,25 @@ export function decodeJsonRequest<Desc extends DescMessage>(
   body: Uint8Array | string | undefined,
 ): MessageShape<Desc> {
   const json = parseJsonObject(body);
+  // Refuse an oversized topic list before fromJson spends time on it.
+  checkTopicCount(topicsListed(json));
   checkEnumNames(schema, json);
   try {
     return fromJson(schema, json, { ignoreUnknownFields: true });
   } catch (err) {
     throw new XmtpError(Code.InvalidArgument, `invalid request: ${(err as Error).message}`);
   }
+}
+
+/** Topics listed by a Query or Subscribe body, or by all sub-queries of a BatchQuery body. */
+function topicsListed(json: Record<string, JsonValue>): number {
+  const count = (obj: JsonValue | undefined): number => {
+    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) return 0;
+    const list = obj.contentTopics ?? obj.content_topics;
+    return Array.isArray(list) ? list.length : 0;
+  };
+  const requests = json.requests;
+  return count(json) + (Array.isArray(requests) ? requests.reduce<number>((n, r) => n + count(r), 0) : 0);
 }
 
 /**
