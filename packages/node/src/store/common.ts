@@ -3,7 +3,14 @@
  * and key comparison (protocol.md §3.3, §18 row 8).
  */
 import { Code, XmtpError } from "@xmtp-ts/protocol";
-import type { Direction, StoreCursor, StoredEnvelope, StoreQuery, StoreScan } from "./types.js";
+import type {
+  Direction,
+  ReceivedLimits,
+  StoreCursor,
+  StoredEnvelope,
+  StoreQuery,
+  StoreScan,
+} from "./types.js";
 
 export const UINT64_MAX = (1n << 64n) - 1n;
 const SIGN = 1n << 63n;
@@ -124,6 +131,59 @@ export function normalizeQuery(q: StoreQuery | StoreScan, requireTopics: boolean
     if (q.direction === "desc" && cursor.ts < hi) hi = cursor.ts;
   }
   return { topics: [...new Set(topics)], lo, hi, direction: q.direction, limit: q.limit, cursor };
+}
+
+/** Bytes of a store's random id, the first part of every receive position it issues. */
+export const STORE_ID_BYTES = 16;
+
+/** A receive position: the store id, then each number as 8 bytes big-endian (docs/sync.md). */
+export function encodePosition(storeId: Uint8Array, numbers: readonly bigint[]): Uint8Array {
+  const out = new Uint8Array(STORE_ID_BYTES + 8 * numbers.length);
+  out.set(storeId, 0);
+  const view = new DataView(out.buffer);
+  for (const [i, n] of numbers.entries()) view.setBigUint64(STORE_ID_BYTES + 8 * i, BigInt.asUintN(64, n));
+  return out;
+}
+
+/**
+ * The numbers of a position this store issued, or undefined (list from the beginning) when it is
+ * empty or another store's. A position that names this store but has the wrong shape is refused.
+ */
+export function decodePosition(
+  position: Uint8Array | undefined,
+  storeId: Uint8Array,
+  count: number,
+): bigint[] | undefined {
+  if (position === undefined || position.length === 0) return undefined;
+  if (!(position instanceof Uint8Array) || position.length < STORE_ID_BYTES) {
+    throw invalid(`"position" expected at least ${STORE_ID_BYTES} bytes`);
+  }
+  if (compareBytes(position.subarray(0, STORE_ID_BYTES), storeId) !== 0) return undefined;
+  if (position.length !== STORE_ID_BYTES + 8 * count) {
+    throw invalid(`"position" expected ${STORE_ID_BYTES + 8 * count} bytes, got ${position.length}`);
+  }
+  const view = new DataView(position.buffer, position.byteOffset, position.byteLength);
+  return Array.from({ length: count }, (_, i) => view.getBigUint64(STORE_ID_BYTES + 8 * i));
+}
+
+/** Checks receive-listing limits. */
+export function checkReceivedLimits(limits: ReceivedLimits): void {
+  if (!Number.isSafeInteger(limits.limit) || limits.limit < 1) {
+    throw invalid(`"limit" expected a positive integer, got ${limits.limit}`);
+  }
+  if (!Number.isSafeInteger(limits.maxBytes) || limits.maxBytes < 1) {
+    throw invalid(`"maxBytes" expected a positive integer, got ${limits.maxBytes}`);
+  }
+}
+
+/** The leading rows whose payloads stay under `maxBytes` (always at least one row). */
+export function withinBytes<T extends { message: Uint8Array }>(rows: T[], maxBytes: number): T[] {
+  let bytes = 0;
+  for (let i = 0; i < rows.length; i++) {
+    bytes += rows[i]!.message.length;
+    if (i > 0 && bytes > maxBytes) return rows.slice(0, i);
+  }
+  return rows;
 }
 
 /** The error for calls on a store that is not running. */

@@ -49,7 +49,7 @@ describe("postgres store: several nodes on one schema", () => {
       const rows = await sql.unsafe(`SELECT version FROM "${schema}".store_migrations ORDER BY version`);
       await sql.end();
       // Each migration applied exactly once, though every node ran them.
-      expect(rows.map((r) => r.version)).toEqual([1, 2]);
+      expect(rows.map((r) => r.version)).toEqual([1, 2, 3]);
     } finally {
       for (const s of stores) await s.stop();
       await dropSchema(schema);
@@ -97,6 +97,7 @@ describe("postgres store: rows and migrations", () => {
       expect(versions.map((r) => ({ ...r }))).toEqual([
         { version: 1, name: "envelopes" },
         { version: 2, name: "expiring index" },
+        { version: 3, name: "receive order" },
       ]);
       await sql.unsafe(`INSERT INTO "${schema}".store_migrations (version, name) VALUES (99, 'future')`);
       const again = createPostgresStore({ url: TEST_DATABASE_URL, schema });
@@ -107,6 +108,80 @@ describe("postgres store: rows and migrations", () => {
       expect(err).toBeInstanceOf(XmtpError);
       expect((err as XmtpError).code).toBe(Code.FailedPrecondition);
       await again.stop();
+    } finally {
+      await store.stop();
+      await sql.end();
+      await dropSchema(schema);
+    }
+  });
+
+  it("a schema from before the receive order is upgraded in place: existing rows first", async () => {
+    const schema = `store_test_${randomBytes(6).toString("hex")}`;
+    const sql = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+    const first = createPostgresStore({ url: TEST_DATABASE_URL, schema });
+    const again = createPostgresStore({ url: TEST_DATABASE_URL, schema });
+    try {
+      await first.start();
+      const old = [makeEnvelope("/xmtp/0/a/proto", 9n), makeEnvelope("/xmtp/0/b/proto", 1n)];
+      for (const e of old) await first.insert([e]);
+      await first.stop();
+      await sql.unsafe(`DROP TABLE "${schema}".store_meta;
+        ALTER TABLE "${schema}".envelopes DROP COLUMN receive_xid, DROP COLUMN receive_seq;
+        DELETE FROM "${schema}".store_migrations WHERE version = 3;`);
+      await again.start();
+      const fresh = makeEnvelope("/xmtp/0/c/proto", 5n);
+      await again.insert([fresh]);
+      const page = await again.receivedSince(undefined, { limit: 10, maxBytes: 1 << 20 });
+      const topics = page.envelopes.map((e) => e.contentTopic);
+      expect(new Set(topics.slice(0, 2))).toEqual(new Set(old.map((e) => e.contentTopic)));
+      expect(topics[2]).toBe(fresh.contentTopic);
+    } finally {
+      await first.stop();
+      await again.stop();
+      await sql.end();
+      await dropSchema(schema);
+    }
+  });
+
+  it("lists a row only once every transaction before it has ended", async () => {
+    const schema = `store_test_${randomBytes(6).toString("hex")}`;
+    const store = createPostgresStore({ url: TEST_DATABASE_URL, schema });
+    const sql = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+    try {
+      await store.start();
+      const slow = makeEnvelope("/xmtp/0/slow/proto", 1n);
+      const quick = makeEnvelope("/xmtp/0/quick/proto", 2n);
+      // A transaction takes its identity value and stays open while a later one commits.
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      let inserted!: () => void;
+      const insertedP = new Promise<void>((r) => {
+        inserted = r;
+      });
+      const open = sql.begin(async (tx) => {
+        await tx.unsafe(
+          `INSERT INTO "${schema}".envelopes (sender_ts, digest, content_topic, message, receiver_ts, should_expire)
+           VALUES ($1, $2, $3, $4, 0, false)`,
+          [
+            (slow.timestampNs - (1n << 63n)).toString(),
+            Buffer.from(slow.digest),
+            slow.contentTopic,
+            Buffer.from(slow.message),
+          ],
+        );
+        inserted();
+        await held;
+      });
+      await insertedP;
+      await store.insert([quick]);
+      const during = await store.receivedSince(undefined, { limit: 10, maxBytes: 1 << 20 });
+      expect(during.envelopes).toEqual([]);
+      release();
+      await open;
+      const after = await store.receivedSince(during.position, { limit: 10, maxBytes: 1 << 20 });
+      expect(after.envelopes.map((e) => e.contentTopic)).toEqual([slow.contentTopic, quick.contentTopic]);
     } finally {
       await store.stop();
       await sql.end();

@@ -78,6 +78,25 @@ describe("sqlite store: rows and migrations", () => {
       check.close();
     }));
 
+  it("a database from before the receive order is upgraded in place: existing rows first, in insertion order", () =>
+    withDir(async (path) => {
+      const first = createSqliteStore({ path });
+      await first.start();
+      const old = [makeEnvelope("/xmtp/0/a/proto", 9n), makeEnvelope("/xmtp/0/b/proto", 1n)];
+      for (const e of old) await first.insert([e]);
+      await first.stop();
+      const db = new Database(path);
+      db.exec("DROP TABLE store_meta; DELETE FROM store_migrations WHERE version = 3;");
+      db.close();
+      const again = createSqliteStore({ path });
+      await again.start();
+      const fresh = makeEnvelope("/xmtp/0/c/proto", 5n);
+      await again.insert([fresh]);
+      const page = await again.receivedSince(undefined, { limit: 10, maxBytes: 1 << 20 });
+      expect(page.envelopes.map((e) => e.contentTopic)).toEqual([...old, fresh].map((e) => e.contentTopic));
+      await again.stop();
+    }));
+
   it("records applied migrations and refuses a database from a newer version", () =>
     withDir(async (path) => {
       const store = createSqliteStore({ path });
@@ -87,6 +106,7 @@ describe("sqlite store: rows and migrations", () => {
       expect(db.prepare("SELECT version, name FROM store_migrations ORDER BY version").all()).toEqual([
         { version: 1, name: "envelopes" },
         { version: 2, name: "expiring index" },
+        { version: 3, name: "receive order" },
       ]);
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
       db.prepare(

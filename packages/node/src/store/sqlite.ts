@@ -16,14 +16,18 @@ import Database from "better-sqlite3";
 import {
   buffer,
   bytes,
+  checkReceivedLimits,
+  decodePosition,
+  encodePosition,
   fromSortable,
   type NormalQuery,
   normalizeQuery,
   notRunning,
   toSortable,
   validateEnvelopes,
+  withinBytes,
 } from "./common.js";
-import type { InsertResult, Store, StoredEnvelope, StoreQuery, StoreScan } from "./types.js";
+import type { InsertResult, ReceivedLimits, Store, StoredEnvelope, StoreQuery, StoreScan } from "./types.js";
 
 export interface SqliteStoreOptions {
   /** Database file; `":memory:"` for a throwaway store. */
@@ -69,6 +73,17 @@ const MIGRATIONS: readonly Migration[] = [
     // Retention scans only rows that may expire, oldest received first.
     sql: "CREATE INDEX envelopes_expiring ON envelopes (receiver_ts) WHERE should_expire = 1;",
   },
+  {
+    version: 3,
+    name: "receive order",
+    // The rowid is the receive order (docs/sync.md): existing rowids are already in insertion
+    // order, and the counter keeps numbers from being reused after deletions.
+    sql: `
+      CREATE TABLE store_meta (key TEXT PRIMARY KEY, value ANY NOT NULL) STRICT;
+      INSERT INTO store_meta (key, value) VALUES ('store_id', randomblob(16));
+      INSERT INTO store_meta (key, value) SELECT 'last_receive_seq', coalesce(max(rowid), 0) FROM envelopes;
+    `,
+  },
 ];
 
 interface Pending {
@@ -96,6 +111,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   let queue: Pending[] = [];
   let flushScheduled = false;
   const statements = new Map<string, Database.Statement>();
+  /** This store's id and the last receive number handed out (docs/sync.md). */
+  let storeId: Uint8Array = new Uint8Array(0);
+  let lastSeq = 0n;
 
   const open = (): Database.Database => {
     if (state !== "running" || db === undefined) throw notRunning(state === "new" ? "new" : "stopped");
@@ -113,21 +131,25 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
   const insertRows = (rows: StoredEnvelope[]): boolean[] => {
     const ins = stmt(
-      `INSERT INTO envelopes (sender_ts, digest, content_topic, message, receiver_ts, should_expire)
-       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sender_ts, digest) DO NOTHING`,
+      `INSERT INTO envelopes (rowid, sender_ts, digest, content_topic, message, receiver_ts, should_expire)
+       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender_ts, digest) DO NOTHING`,
     );
     const receivedNs = now();
-    return rows.map(
-      (e) =>
+    return rows.map((e) => {
+      // A number taken by a duplicate or a rolled-back batch is simply skipped: gaps are fine.
+      lastSeq++;
+      return (
         ins.run(
+          lastSeq,
           toSortable(e.timestampNs),
           buffer(e.digest),
           e.contentTopic,
           buffer(e.message),
           receivedNs,
           shouldExpire(e.contentTopic) ? 1 : 0,
-        ).changes === 1,
-    );
+        ).changes === 1
+      );
+    });
   };
 
   const flush = (): void => {
@@ -159,6 +181,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
             outcomes.push({ err });
           }
         }
+        stmt("UPDATE store_meta SET value = ? WHERE key = 'last_receive_seq'").run(lastSeq);
       })();
     } catch (err) {
       const e = translate(err);
@@ -250,6 +273,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         d.pragma(`cache_size = ${-Math.trunc(options.cacheSizeKiB ?? 32768)}`);
         d.pragma("temp_store = MEMORY");
         migrate(d);
+        const meta = (key: string) =>
+          (d.prepare("SELECT value FROM store_meta WHERE key = ?").get(key) as { value: unknown }).value;
+        storeId = bytes(meta("store_id") as Buffer);
+        const maxRowid = (
+          d.prepare("SELECT coalesce(max(rowid), 0) AS m FROM envelopes").get() as { m: bigint }
+        ).m;
+        const counter = meta("last_receive_seq") as bigint;
+        // Whichever is larger: rows written by an older version advanced the rowid, not the counter.
+        lastSeq = maxRowid;
+        if (counter > lastSeq) lastSeq = counter;
       } catch (err) {
         d.close();
         throw translate(err);
@@ -303,6 +336,20 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const n = normalizeQuery(q, false);
         open();
         return run(n);
+      });
+    },
+
+    receivedSince(position: Uint8Array | undefined, limits: ReceivedLimits) {
+      return guard(() => {
+        checkReceivedLimits(limits);
+        open();
+        const [after = 0n] = decodePosition(position, storeId, 1) ?? [];
+        const rows = stmt(
+          `SELECT rowid AS seq, ${COLUMNS} FROM envelopes WHERE rowid > ? ORDER BY rowid LIMIT ?`,
+        ).all(after, limits.limit) as (FullRow & { seq: bigint })[];
+        const page = withinBytes(rows, limits.maxBytes);
+        const last = page[page.length - 1]?.seq ?? after;
+        return { envelopes: page.map(toEnvelope), position: encodePosition(storeId, [last]) };
       });
     },
 

@@ -550,6 +550,96 @@ export function describeStoreCompliance(
       });
     });
 
+    describe("receive order (docs/sync.md)", () => {
+      /** Every envelope received after `from`, page by page, with the final position. */
+      const walk = async (store: Store, from: Uint8Array | undefined, limit = 3, maxBytes = 1 << 20) => {
+        const got: StoredEnvelope[] = [];
+        let position = from;
+        for (let i = 0; i < 10_000; i++) {
+          const page = await store.receivedSince(position, { limit, maxBytes });
+          position = page.position;
+          if (page.envelopes.length === 0) return { got, position };
+          got.push(...page.envelopes);
+        }
+        throw new Error("receive order did not end");
+      };
+
+      it("lists envelopes in the order received, whatever their timestamps, and resumes from a position", () =>
+        withStore(async (store) => {
+          const t = topicName("recv");
+          const first = [
+            makeEnvelope(t, 500n, "a"),
+            makeEnvelope(t, UINT64_MAX, "b"),
+            makeEnvelope(t, 7n, "c"),
+          ];
+          // One insert is received at once (its order within is the store's); these come one by one.
+          for (const e of first) await store.insert([e]);
+          const one = await walk(store, undefined);
+          expect(one.got.map(plain)).toEqual(first.map(plain));
+          // Later arrivals stamped in the past come after the position, duplicates never.
+          const later = [makeEnvelope(t, 1n, "d"), makeEnvelope(t, 0n, "e")];
+          await store.insert([first[0]!, later[0]!]);
+          await store.insert([later[1]!]);
+          const two = await walk(store, one.position, 1);
+          expect(two.got.map(plain)).toEqual(later.map(plain));
+          expect((await walk(store, two.position)).got).toEqual([]);
+          expect((await walk(store, undefined, 2)).got.map(plain)).toEqual([...first, ...later].map(plain));
+        }));
+
+      it("stops a page at the byte budget but always returns one envelope", () =>
+        withStore(async (store) => {
+          const t = topicName("recv-bytes");
+          const envs = [makeEnvelope(t, 1n, "x".repeat(100)), makeEnvelope(t, 2n, "y".repeat(100))];
+          await store.insert(envs);
+          const page = await store.receivedSince(undefined, { limit: 10, maxBytes: 150 });
+          expect(page.envelopes.map(plain)).toEqual([plain(envs[0]!)]);
+          const tiny = await store.receivedSince(page.position, { limit: 10, maxBytes: 1 });
+          expect(tiny.envelopes.map(plain)).toEqual([plain(envs[1]!)]);
+        }));
+
+      it("never reuses a position after deletions, and keeps positions across a restart", async () => {
+        let clock = 1n;
+        await withStore(
+          async (store) => {
+            const old = makeEnvelope("/waku/2/old/proto", 1n);
+            await store.insert([old]);
+            const { position } = await walk(store, undefined);
+            clock = 10n;
+            expect(await store.deleteExpired(5n, 10)).toBe(1);
+            await store.stop();
+            await store.start();
+            const fresh = makeEnvelope(topicName("after-delete"), 2n);
+            await store.insert([fresh]);
+            expect((await walk(store, position)).got.map(plain)).toEqual([plain(fresh)]);
+          },
+          { now: () => clock },
+        );
+      });
+
+      it("lists from the beginning for another store's position and refuses a malformed one", () =>
+        withStore(async (store) => {
+          const e = makeEnvelope(topicName("recv-foreign"), 3n);
+          await store.insert([e]);
+          const foreign = new Uint8Array(40).fill(7);
+          expect(
+            (await store.receivedSince(foreign, { limit: 5, maxBytes: 1000 })).envelopes.map(plain),
+          ).toEqual([plain(e)]);
+          await expectCode(
+            store.receivedSince(new Uint8Array(5), { limit: 5, maxBytes: 1000 }),
+            Code.InvalidArgument,
+          );
+          const { position } = await walk(store, undefined);
+          await expectCode(
+            store.receivedSince(position.subarray(0, position.length - 1), { limit: 5, maxBytes: 1000 }),
+            Code.InvalidArgument,
+          );
+          await expectCode(
+            store.receivedSince(undefined, { limit: 0, maxBytes: 1000 }),
+            Code.InvalidArgument,
+          );
+        }));
+    });
+
     describe("lifecycle and stats", () => {
       it("reports newestTimestampNs, count and health", () =>
         withStore(async (store) => {

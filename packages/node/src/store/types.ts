@@ -45,6 +45,24 @@ export interface StoreScan {
   cursor?: StoreCursor | undefined;
 }
 
+/** A page of envelopes in a store's receive order (docs/sync.md). */
+export interface ReceivedPage {
+  envelopes: StoredEnvelope[];
+  /**
+   * Opaque position after the last envelope of the page, to pass to the next call; when the page
+   * is empty, the position asked from (normalised: a foreign store's position becomes the start).
+   */
+  position: Uint8Array;
+}
+
+/** What a receive-order listing may return. */
+export interface ReceivedLimits {
+  /** Envelopes at most, ≥ 1. */
+  limit: number;
+  /** The page stops before this many payload bytes (it always holds at least one envelope). */
+  maxBytes: number;
+}
+
 export interface InsertResult {
   /** For each input envelope, in order: true when newly stored, false when it was a duplicate. */
   inserted: boolean[];
@@ -72,6 +90,13 @@ export interface Store {
    * `/xmtp/` are never deleted.
    */
   deleteExpired(receivedBeforeNs: bigint, limit: number): Promise<number>;
+  /**
+   * Envelopes this store received after `position` (undefined or empty: from the beginning), in
+   * the order it received them; a position issued by another store lists from the beginning, a
+   * malformed one rejects with `InvalidArgument`. Only rows whose commit is final are listed, so
+   * nothing can later appear before the returned position.
+   */
+  receivedSince(position: Uint8Array | undefined, limits: ReceivedLimits): Promise<ReceivedPage>;
   /** The largest stored timestampNs, or undefined when the store is empty. */
   newestTimestampNs(): Promise<bigint | undefined>;
   /** Number of stored envelopes (may be approximate for large PostgreSQL tables). */
