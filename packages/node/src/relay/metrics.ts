@@ -16,6 +16,10 @@ export interface RelayStats {
   relayOut: number;
   /** Envelopes not gossiped because no peer was subscribed to the relay topic. */
   relayUnsent: number;
+  /** Envelopes whose gossip publish failed after they were committed. */
+  relayPublishFailed: number;
+  /** Failed dials of static peers. */
+  dialFailures: number;
   /** Relay messages refused (malformed, oversized), by reason. */
   relayRejected: Record<string, number>;
   /** Store-protocol queries served. */
@@ -44,6 +48,8 @@ export function newRelayStats(): RelayStats {
     relayIn: 0,
     relayOut: 0,
     relayUnsent: 0,
+    relayPublishFailed: 0,
+    dialFailures: 0,
     relayRejected: {},
     storeQueriesServed: 0,
     storeStreamErrors: 0,
@@ -94,6 +100,12 @@ export function registerRelayMetrics(registry: Registry, stats: () => RelayStats
     "Envelopes not gossiped because no peer was subscribed to the relay topic",
     (s) => s.relayUnsent,
   );
+  counter(
+    "xmtp_relay_publish_failed_total",
+    "Committed envelopes whose gossip publish failed (peers catch up by sync)",
+    (s) => s.relayPublishFailed,
+  );
+  counter("xmtp_relay_dial_failures_total", "Failed dials of static peers", (s) => s.dialFailures);
   const rejected = new Counter({
     name: "xmtp_relay_rejected_total",
     help: "Relay messages refused, by reason",

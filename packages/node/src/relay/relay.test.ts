@@ -28,6 +28,7 @@ import {
   answerHistoryQuery,
   decodeHistoryRequest,
   queryPeerStore,
+  RECEIVED_SYNC_PROTOCOL,
   StoreSession,
   WAKU_STORE_PROTOCOL,
 } from "./store-protocol.js";
@@ -222,7 +223,7 @@ describe("relay", () => {
       });
     });
     const b = await node({ peers: [`/ip4/127.0.0.1/tcp/${port}/p2p/${idA}`] });
-    await new Promise((r) => setTimeout(r, 1500)); // a few failed dials
+    await waitFor("two failed dials", () => b.relay.stats().dialFailures >= 2);
     expect(b.relay.peerCount()).toBe(0);
     const a = await node({ dir: dirA, port });
     await waitFor("b reached a", () => b.relay.peerCount() === 1 && a.relay.peerCount() === 1);
@@ -242,34 +243,56 @@ describe("relay", () => {
 });
 
 describe("history sync", () => {
-  test("a fresh node catches up every envelope of its peer, paging forward", async () => {
+  const HOUR_NS = 3_600_000_000_000n;
+  const nowNs = () => BigInt(Date.now()) * 1_000_000n;
+
+  test("a fresh node catches up every envelope of its peer, page by page", async () => {
     const a = await node();
     const envs = Array.from({ length: 350 }, (_, i) =>
       env(topic(`s${i % 7}`), BigInt(i + 1) * 1_000_000_000n),
     );
     await a.store.insert(envs.map(row));
-    const b = await node({ peers: [a.addr] });
+    const b = await node({ peers: [a.addr], syncPageSize: 100 });
     await waitFor("synced", async () => (await b.store.count()) === 350);
     await waitFor("sync done", () => b.relay.stats().syncCompleted === 1);
-    expect(b.relay.stats().syncPages).toBeGreaterThanOrEqual(4);
+    // Four full pages and the empty page that ends the walk.
+    expect(b.relay.stats().syncPages).toBe(5);
+    expect(b.relay.syncStatus()[0]).toMatchObject({ mode: "received", state: "done", envelopes: 350 });
     const rows = await b.store.scan({ direction: "asc", limit: 1000 });
     expect(rows.map((r) => r.timestampNs)).toEqual(envs.map((e) => e.timestampNs));
   });
 
-  test("an interrupted sync resumes from its persisted position, not from the newest envelope", async () => {
+  test("envelopes reaching a peer after a pass are fetched by the next one, whatever their timestamps", async () => {
+    const a = await node();
+    const b = await node({ peers: [a.addr] });
+    await waitFor("first pass", () => b.relay.stats().syncCompleted === 1);
+    await b.store.insert([row(env(topic("newest"), nowNs(), "b's own, newest"))]);
+    // Written to A's store directly: only sync can bring them. Stamped hours off both ways.
+    const skewed = [
+      env(topic("skew"), nowNs() - 5n * HOUR_NS, "queued offline"),
+      env(topic("skew"), nowNs() + 3n * HOUR_NS, "clock ahead"),
+      env(topic("skew"), 1n, "epoch"),
+    ];
+    await a.store.insert(skewed.map(row));
+    await b.relay.syncFrom(a.relay.peerId());
+    const got = await b.store.query({ topics: [topic("skew")], direction: "asc", limit: 10 });
+    expect(got.map((e) => hex(e.message)).sort()).toEqual(skewed.map((e) => hex(e.message)).sort());
+    expect(b.relay.syncStatus()[0]).toMatchObject({ envelopes: 3 });
+  });
+
+  test("an interrupted pass resumes from its persisted position", async () => {
     const a = await node();
     const envs = Array.from({ length: 1000 }, (_, i) => env(topic("r"), BigInt(i + 1) * 1_000_000_000n));
-    await a.store.insert(envs.map(row));
+    for (let i = 0; i < envs.length; i += 100) await a.store.insert(envs.slice(i, i + 100).map(row));
     const dir = tempDir();
     cleanups.push(() => removeDir(dir));
     let calls = 0;
     const b1 = await startTestNode({
       dir,
       peers: [a.addr],
-      syncBatchSize: 100,
-      syncSlices: 1,
+      syncPageSize: 100,
       wrapIngest: (ingest) => async (e, source) => {
-        if (++calls > 3) throw new Error("simulated crash");
+        if (source === "sync" && ++calls > 3) throw new Error("simulated crash");
         await ingest(e, source);
       },
     });
@@ -277,66 +300,38 @@ describe("history sync", () => {
     await b1.stop();
     expect(await countIn(dir)).toBe(300);
     const state = JSON.parse(readFileSync(join(dir, "sync-state.json"), "utf8"));
-    expect(Object.values(state.pending)).toEqual([(300n * 1_000_000_000n).toString()]);
+    expect(Object.keys(state.positions)).toEqual([a.relay.peerId()]);
 
-    // Meanwhile the live relay delivered something much newer: newest − window alone would skip 301…1000.
-    const b2 = await node({ dir, sync: false });
-    await b2.store.insert([row(env(topic("r"), 5_000n * 1_000_000_000n))]);
-    await b2.stop();
-    cleanups.pop();
-    const b3 = await node({ dir, peers: [a.addr] });
-    await waitFor("resumed", async () => (await b3.store.count()) === 1001);
-    await waitFor("state cleared", () => b3.relay.stats().syncCompleted === 1);
-    const after = JSON.parse(readFileSync(join(dir, "sync-state.json"), "utf8"));
-    expect(after.pending).toEqual({});
+    const b2 = await node({ dir, peers: [a.addr], syncPageSize: 100 });
+    await waitFor("resumed", () => b2.relay.stats().syncCompleted === 1);
+    expect(await b2.store.count()).toBe(1000);
+    // Only what the first pass had not stored was fetched again.
+    expect(b2.relay.syncStatus()[0]?.envelopes).toBe(700);
   });
 
-  test("a sliced sync interrupted midway resumes without losing anything", async () => {
+  test("a connected peer is walked again periodically, and again on reconnection", async () => {
     const a = await node();
-    const envs = Array.from({ length: 2000 }, (_, i) =>
-      env(topic(`p${i % 3}`), BigInt(i + 1) * 1_000_000_000n),
-    );
-    await a.store.insert(envs.map(row));
-    const dir = tempDir();
-    cleanups.push(() => removeDir(dir));
-    let calls = 0;
-    const b1 = await startTestNode({
-      dir,
-      peers: [a.addr],
-      syncBatchSize: 100,
-      syncSlices: 4,
-      wrapIngest: (ingest) => async (e, source) => {
-        if (++calls > 6) throw new Error("simulated crash");
-        await ingest(e, source);
-      },
-    });
-    await waitFor("sync failed", () => b1.relay.stats().syncFailed >= 1);
-    await b1.stop();
-    const partial = await countIn(dir);
-    expect(partial).toBeGreaterThan(0);
-    expect(partial).toBeLessThan(2000);
-    const b2 = await node({ dir, peers: [a.addr], syncSlices: 4 });
-    await waitFor(
-      "complete",
-      async () => (await b2.store.count()) === 2000 && b2.relay.stats().syncCompleted === 1,
-    );
-    expect(JSON.parse(readFileSync(join(dir, "sync-state.json"), "utf8")).pending).toEqual({});
-  });
-
-  test("a reconnecting peer is synced again from before the disconnection", async () => {
-    const a = await node();
-    const b = await node({ peers: [a.addr] });
-    await waitFor("sync", () => b.relay.stats().syncCompleted === 1);
-    const now = BigInt(Date.now()) * 1_000_000n;
-    // Written to A's store directly: it never travels over the relay, only sync can bring it.
-    await a.store.insert([row(env(topic("late"), now, "offline"))]);
-    for (const c of b.relay.libp2p.getConnections()) await c.close();
+    const b = await node({ peers: [a.addr], syncIntervalMs: 200 });
+    await waitFor("first pass", () => b.relay.stats().syncCompleted >= 1);
+    await a.store.insert([row(env(topic("periodic"), nowNs() - 2n * HOUR_NS, "late"))]);
+    await waitFor("periodic pass", async () => (await b.store.count()) === 1);
+    const c = await node({ peers: [a.addr] });
+    await waitFor("c's first pass", () => c.relay.stats().syncCompleted === 1);
+    for (const conn of c.relay.libp2p.getConnections()) await conn.close();
+    await a.store.insert([row(env(topic("periodic"), 5n, "while away"))]);
     // The redial backs off from 500 ms; a loaded machine needs more than the default wait.
-    await waitFor(
-      "resynced",
-      async () => (await b.store.count()) === 1 && b.relay.stats().syncCompleted === 2,
-      25_000,
-    );
+    await waitFor("resynced", async () => (await c.store.count()) === 2, 25_000);
+  });
+
+  test("a peer serving only the standard Waku store is synced by sender time", async () => {
+    const a = await node();
+    await a.relay.libp2p.unhandle(RECEIVED_SYNC_PROTOCOL);
+    const envs = Array.from({ length: 150 }, (_, i) => env(topic("legacy"), nowNs() + BigInt(i)));
+    await a.store.insert(envs.map(row));
+    const b = await node({ peers: [a.addr] });
+    await waitFor("synced", () => b.relay.stats().syncCompleted === 1);
+    expect(b.relay.syncStatus()[0]).toMatchObject({ mode: "sender-time", envelopes: 150 });
+    expect(await b.store.count()).toBe(150);
   });
 });
 

@@ -23,7 +23,13 @@ import { type Logger, pino } from "pino";
 import type { Registry } from "prom-client";
 import type { Store } from "../store/types.js";
 import { newRelayStats, type RelayStats, registerRelayMetrics } from "./metrics.js";
-import { serveStoreStream, WAKU_STORE_PROTOCOL } from "./store-protocol.js";
+import {
+  answerHistoryQuery,
+  answerReceivedQuery,
+  RECEIVED_SYNC_PROTOCOL,
+  serveStoreStream,
+  WAKU_STORE_PROTOCOL,
+} from "./store-protocol.js";
 import { createSyncManager, type PeerSyncStatus, type SyncManager } from "./sync.js";
 import {
   decodeRelayMessage,
@@ -60,16 +66,16 @@ export interface RelayOptions {
   logger?: Logger | undefined;
   /** prom-client registry that gains the relay/sync metrics. */
   metrics?: Registry | undefined;
-  /** File for resumable sync progress (e.g. `<data-dir>/sync-state.json`). */
+  /** File for the per-peer sync positions (e.g. `<data-dir>/sync-state.json`). */
   syncStateFile?: string | undefined;
-  /** Safety window for sync (default 20 s). */
+  /** Safety window of the sender-time sync with standard Waku store peers (default 20 s). */
   syncWindowNs?: bigint | undefined;
+  /** Time between sync passes while a peer stays connected (default 30 s). */
+  syncIntervalMs?: number | undefined;
+  /** Envelopes per page asked from catch-up peers (default 1000). */
+  syncPageSize?: number | undefined;
   /** Relayed envelopes ingested at once before further ones are dropped (default MAX_RELAY_INFLIGHT). */
   relayInflightLimit?: number | undefined;
-  /** Envelopes per sync insert (default 1000). */
-  syncBatchSize?: number | undefined;
-  /** Time slices of a sync fetched in parallel (default 4). */
-  syncSlices?: number | undefined;
   /** Set false to serve the store protocol without syncing from peers. */
   sync?: boolean | undefined;
 }
@@ -150,8 +156,8 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     stats,
     stateFile: opts.syncStateFile,
     windowNs: opts.syncWindowNs,
-    batchSize: opts.syncBatchSize,
-    slices: opts.syncSlices,
+    intervalMs: opts.syncIntervalMs,
+    pageSize: opts.syncPageSize,
   });
   const syncEnabled = opts.sync ?? true;
 
@@ -222,6 +228,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
           );
         })
         .catch((err: Error) => {
+          stats.dialFailures++;
           sp.nextAttempt = Date.now() + sp.backoffMs;
           logger.debug({ addr: sp.addr.toString(), err: err.message, retryMs: sp.backoffMs }, "dial failed");
           sp.backoffMs = Math.min(sp.backoffMs * 2, REDIAL_MAX_MS);
@@ -242,18 +249,25 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     libp2p,
     async start() {
       if (syncEnabled) await sync.start();
-      await libp2p.handle(
-        WAKU_STORE_PROTOCOL,
-        ({ stream, connection }) => {
-          void serveStoreStream(stream, connection, {
-            store: opts.store,
-            logger,
-            onQuery: () => stats.storeQueriesServed++,
-            onStreamError: () => stats.storeStreamErrors++,
-          });
-        },
-        { maxInboundStreams: 32, maxOutboundStreams: 32 },
-      );
+      // The standard Waku store for any Waku client, and the catch-up protocol for nodes.
+      for (const [protocol, answer] of [
+        [WAKU_STORE_PROTOCOL, answerHistoryQuery],
+        [RECEIVED_SYNC_PROTOCOL, answerReceivedQuery],
+      ] as const) {
+        await libp2p.handle(
+          protocol,
+          ({ stream, connection }) => {
+            void serveStoreStream(stream, connection, {
+              store: opts.store,
+              answer,
+              logger,
+              onQuery: () => stats.storeQueriesServed++,
+              onStreamError: () => stats.storeStreamErrors++,
+            });
+          },
+          { maxInboundStreams: 32, maxOutboundStreams: 32 },
+        );
+      }
       pubsub.topicValidators.set(WAKU_PUBSUB_TOPIC, (peer, msg) => {
         const r = decodeRelayMessage(msg.data);
         if (!r.ok) {
@@ -269,9 +283,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       });
       pubsub.addEventListener("message", onMessage);
       libp2p.addEventListener("peer:identify", (evt) => {
-        if (syncEnabled && evt.detail.protocols.includes(WAKU_STORE_PROTOCOL)) {
-          sync.peerConnected(evt.detail.peerId);
-        }
+        if (syncEnabled) sync.peerConnected(evt.detail.peerId, evt.detail.protocols);
       });
       libp2p.addEventListener("peer:disconnect", (evt) => {
         logger.info({ peer: evt.detail.toString() }, "peer disconnected");
@@ -308,6 +320,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
           await pubsub.publish(WAKU_PUBSUB_TOPIC, encodeEnvelopeForRelay(env));
           stats.relayOut++;
         } catch (err) {
+          stats.relayPublishFailed++;
           logger.warn({ err: (err as Error).message, topic: env.contentTopic }, "relay publish failed");
         }
       }

@@ -1,8 +1,10 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
   HistoryQuerySchema,
+  HistoryResponse_HistoryError,
   HistoryResponseSchema,
   HistoryRPCSchema,
+  IndexSchema,
   PagingInfo_Direction,
   PagingInfoSchema,
 } from "@xmtp-ts/proto/waku";
@@ -12,9 +14,12 @@ import { afterEach, describe, expect, test } from "vitest";
 import { createSqliteStore } from "../store/sqlite.js";
 import {
   answerHistoryQuery,
+  answerReceivedQuery,
   decodeHistoryRequest,
   decodeHistoryResponse,
   MAX_CONTENT_FILTERS,
+  MAX_POSITION_BYTES,
+  MAX_RECEIVED_PAGE_SIZE,
   MAX_STORE_PAGE_BYTES,
   MAX_STORE_REQUEST_BYTES,
   MAX_STORE_RESPONSE_BYTES,
@@ -111,5 +116,66 @@ describe("answerHistoryQuery", () => {
       if (cursor === undefined) break;
     }
     expect(seen).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
+  });
+});
+
+describe("answerReceivedQuery (docs/sync.md)", () => {
+  const stores: { stop(): Promise<void> }[] = [];
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.stop();
+  });
+  const started = async () => {
+    const store = createSqliteStore({ path: ":memory:" });
+    await store.start();
+    stores.push(store);
+    return store;
+  };
+  const ask = (store: Awaited<ReturnType<typeof started>>, digest?: Uint8Array, pageSize = 0n) =>
+    answerReceivedQuery(
+      store,
+      create(HistoryQuerySchema, {
+        pagingInfo: create(PagingInfoSchema, {
+          pageSize,
+          ...(digest !== undefined ? { cursor: create(IndexSchema, { digest }) } : {}),
+        }),
+      }),
+    );
+  const row = (i: number, ts: bigint) => {
+    const message = new Uint8Array([i]);
+    return {
+      contentTopic: "/t/proto",
+      timestampNs: ts,
+      message,
+      digest: envelopeDigest("/t/proto", message),
+    };
+  };
+
+  test("walks the receive order with the returned positions, capped at the page size", async () => {
+    const store = await started();
+    for (let i = 0; i < 5; i++) await store.insert([row(i, BigInt(100 - i))]);
+    const first = await ask(store, undefined, 2n);
+    expect(first.messages.map((m) => m.payload[0])).toEqual([0, 1]);
+    const second = await ask(store, first.pagingInfo?.cursor?.digest, 5000n);
+    expect(second.pagingInfo?.pageSize).toBe(BigInt(MAX_RECEIVED_PAGE_SIZE));
+    expect(second.messages.map((m) => m.payload[0])).toEqual([2, 3, 4]);
+    const end = await ask(store, second.pagingInfo?.cursor?.digest);
+    expect(end.messages).toEqual([]);
+    expect(end.pagingInfo?.cursor?.digest).toEqual(second.pagingInfo?.cursor?.digest);
+  });
+
+  test(`a position over ${MAX_POSITION_BYTES} bytes or of the wrong shape is an invalid cursor`, async () => {
+    const store = await started();
+    await store.insert([row(1, 1n)]);
+    const own = (await ask(store)).pagingInfo?.cursor?.digest as Uint8Array;
+    expect((await ask(store, new Uint8Array(MAX_POSITION_BYTES + 1))).error).toBe(
+      HistoryResponse_HistoryError.INVALID_CURSOR,
+    );
+    expect((await ask(store, own.subarray(0, own.length - 1))).error).toBe(
+      HistoryResponse_HistoryError.INVALID_CURSOR,
+    );
+    // Another store's position (the peer's data was replaced): everything from the start.
+    const foreign = await ask(store, new Uint8Array(MAX_POSITION_BYTES).fill(9));
+    expect(foreign.error).toBe(HistoryResponse_HistoryError.NONE);
+    expect(foreign.messages).toHaveLength(1);
   });
 });

@@ -20,6 +20,7 @@ import {
   PagingInfoSchema,
   type WakuMessage,
 } from "@xmtp-ts/proto/waku";
+import { Code, XmtpError } from "@xmtp-ts/protocol";
 import * as lp from "it-length-prefixed";
 import type { Logger } from "pino";
 import type { Store, StoreCursor, StoredEnvelope } from "../store/types.js";
@@ -32,6 +33,15 @@ import {
 } from "./waku-message.js";
 
 export const WAKU_STORE_PROTOCOL = "/vac/waku/store/2.0.0-beta4";
+/**
+ * Node-to-node catch-up in the server's receive order (docs/sync.md): HistoryRPC frames whose
+ * cursor digest is an opaque store position.
+ */
+export const RECEIVED_SYNC_PROTOCOL = "/xmtp-ts/sync/received/1.0.0";
+/** Largest page of the catch-up protocol; 0 asks for this default too. */
+export const MAX_RECEIVED_PAGE_SIZE = 1_000;
+/** Longest position a catch-up request may carry. */
+export const MAX_POSITION_BYTES = 64;
 /** Largest page a query gets; 0 asks for this default too. */
 export const MAX_STORE_PAGE_SIZE = 100;
 /** Largest request frame accepted by the server. */
@@ -165,8 +175,49 @@ export async function answerHistoryQuery(store: Store, q: HistoryQuery): Promise
   });
 }
 
+/**
+ * Answers one catch-up query (docs/sync.md): envelopes the store received after the position in
+ * `pagingInfo.cursor.digest`, with the position after them.
+ */
+export async function answerReceivedQuery(store: Store, q: HistoryQuery): Promise<HistoryResponse> {
+  const asked = q.pagingInfo?.pageSize ?? 0n;
+  const pageSize =
+    asked === 0n || asked > BigInt(MAX_RECEIVED_PAGE_SIZE) ? MAX_RECEIVED_PAGE_SIZE : Number(asked);
+  const answer = (
+    messages: WakuMessage[],
+    position: Uint8Array | undefined,
+    error = HistoryResponse_HistoryError.NONE,
+  ) =>
+    create(HistoryResponseSchema, {
+      messages,
+      pagingInfo: create(PagingInfoSchema, {
+        pageSize: BigInt(pageSize),
+        direction: PagingInfo_Direction.FORWARD,
+        ...(position !== undefined ? { cursor: create(IndexSchema, { digest: position }) } : {}),
+      }),
+      error,
+    });
+  if (q.pubsubTopic !== "" && q.pubsubTopic !== WAKU_PUBSUB_TOPIC) return answer([], undefined);
+  const position = q.pagingInfo?.cursor?.digest;
+  if (position !== undefined && position.length > MAX_POSITION_BYTES) {
+    return answer([], undefined, HistoryResponse_HistoryError.INVALID_CURSOR);
+  }
+  let page: Awaited<ReturnType<Store["receivedSince"]>>;
+  try {
+    page = await store.receivedSince(position, { limit: pageSize, maxBytes: MAX_STORE_PAGE_BYTES });
+  } catch (err) {
+    if (err instanceof XmtpError && err.code === Code.InvalidArgument) {
+      return answer([], undefined, HistoryResponse_HistoryError.INVALID_CURSOR);
+    }
+    throw err;
+  }
+  return answer(page.envelopes.map(envelopeToWakuMessage), page.position);
+}
+
 export interface StoreServerOptions {
   store: Store;
+  /** Answers one query (default: the standard Waku store's {@link answerHistoryQuery}). */
+  answer?: (store: Store, q: HistoryQuery) => Promise<HistoryResponse>;
   logger: Logger;
   /** Called once per served query. */
   onQuery?: () => void;
@@ -197,7 +248,7 @@ export async function serveStoreStream(
         })) {
           clearTimeout(timer);
           const rpc = decodeHistoryRequest(frame.subarray());
-          const response = await answerHistoryQuery(opts.store, rpc.query);
+          const response = await (opts.answer ?? answerHistoryQuery)(opts.store, rpc.query);
           opts.onQuery?.();
           yield lp.encode.single(
             toBinary(HistoryRPCSchema, create(HistoryRPCSchema, { requestId: rpc.requestId, response })),
@@ -279,6 +330,7 @@ export class StoreSession {
   constructor(
     private readonly dialer: StreamDialer,
     private readonly peer: PeerId,
+    private readonly protocol: string = WAKU_STORE_PROTOCOL,
   ) {}
 
   /** Sends one query and returns its response; aborting `signal` aborts the stream. */
@@ -314,7 +366,7 @@ export class StoreSession {
   private async attempt(query: HistoryQuery, signal: AbortSignal): Promise<HistoryResponse> {
     let o = this.open;
     if (o === undefined) {
-      const stream = await this.dialer.dialProtocol(this.peer, WAKU_STORE_PROTOCOL, { signal });
+      const stream = await this.dialer.dialProtocol(this.peer, this.protocol, { signal });
       const outbox = new Outbox();
       const sent = stream.sink(outbox);
       sent.catch(() => {});

@@ -1,8 +1,11 @@
 /**
- * History sync over Waku store: when a store-capable peer connects, page FORWARD through what it
- * holds since this node's newest envelope minus a safety window, and insert it through the ingest
- * path (which validates and de-duplicates). One page is held at a time (plus the next one in
- * flight). Progress is persisted so an interrupted sync resumes where it stopped.
+ * History sync from peers (docs/sync.md). A peer that serves the catch-up protocol is walked in
+ * its own receive order from the position reached last time (persisted per peer), so nothing it
+ * holds is missed whatever timestamps clients chose. A peer that only speaks the standard Waku
+ * store is walked forward by sender time from this node's newest envelope minus a safety window.
+ * Passes run when a peer connects and then periodically while it stays connected; every page goes
+ * through the ingest path (validation, de-duplication, dispatch of what is new), and a position is
+ * recorded only after its page is committed.
  */
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
@@ -15,29 +18,37 @@ import {
   type HistoryResponse,
   HistoryResponse_HistoryError,
   type Index,
+  IndexSchema,
   PagingInfo_Direction,
   PagingInfoSchema,
 } from "@xmtp-ts/proto/waku";
+import PQueue from "p-queue";
 import type { Logger } from "pino";
 import type { Store } from "../store/types.js";
 import type { RelayStats } from "./metrics.js";
-import { MAX_STORE_PAGE_SIZE, responseEnvelopes, StoreSession, type StreamDialer } from "./store-protocol.js";
+import {
+  MAX_RECEIVED_PAGE_SIZE,
+  MAX_STORE_PAGE_SIZE,
+  RECEIVED_SYNC_PROTOCOL,
+  responseEnvelopes,
+  StoreSession,
+  type StreamDialer,
+  WAKU_STORE_PROTOCOL,
+} from "./store-protocol.js";
 import { WAKU_PUBSUB_TOPIC } from "./waku-message.js";
 
-/** Default safety window subtracted from the newest stored timestamp: 20 s. */
+/** Safety window of the sender-time walk used with standard Waku store peers: 20 s. */
 export const SYNC_WINDOW_NS = 20_000_000_000n;
-/** Syncs running at once (the reference resume asks up to 5 peers). */
+/** Passes running at once. */
 export const MAX_CONCURRENT_SYNCS = 5;
-/** A single page request that takes longer than this fails the sync. */
+/** A single page request that takes longer than this fails the pass. */
 export const SYNC_PAGE_TIMEOUT_MS = 30_000;
-/** Envelopes inserted per ingest call (one store transaction); pages are buffered up to this. */
-export const SYNC_BATCH_ENVELOPES = 1_000;
-/** …or up to this many payload bytes, whichever comes first. */
-export const SYNC_BATCH_BYTES = 8 * 1_048_576;
-/** Time slices of one sync fetched in parallel, each on its own stream. */
-export const SYNC_SLICES = 4;
-/** Retries of a failed sync while the peer stays connected. */
-export const SYNC_MAX_RETRIES = 5;
+/** A connected peer is walked again this often, keeping its position current. */
+export const SYNC_INTERVAL_MS = 30_000;
+/** First delay before a failed pass is retried; it doubles up to the interval. */
+export const SYNC_RETRY_MS = 1_000;
+/** Progress is saved at most this often during a pass (and always at its end). */
+const SAVE_EVERY_MS = 1_000;
 
 export interface SyncOptions {
   dialer: StreamDialer;
@@ -46,14 +57,14 @@ export interface SyncOptions {
   ingest: (envelopes: Envelope[]) => Promise<unknown>;
   logger: Logger;
   stats: RelayStats;
-  /** JSON file for resumable progress; in memory only when absent. */
+  /** JSON file for the per-peer positions; in memory only when absent. */
   stateFile?: string | undefined;
+  /** Safety window of the sender-time walk (standard Waku store peers). */
   windowNs?: bigint | undefined;
+  /** Envelopes per page asked from catch-up peers (default and most: 1000). */
   pageSize?: number | undefined;
-  /** Envelopes per ingest call (default SYNC_BATCH_ENVELOPES). */
-  batchSize?: number | undefined;
-  /** Time slices fetched in parallel (default SYNC_SLICES; 1 = one sequential walk). */
-  slices?: number | undefined;
+  /** Time between passes while a peer stays connected (default SYNC_INTERVAL_MS). */
+  intervalMs?: number | undefined;
   /** Wall clock in ns (tests). */
   nowNs?: (() => bigint) | undefined;
 }
@@ -61,22 +72,27 @@ export interface SyncOptions {
 export interface PeerSyncStatus {
   peer: string;
   state: "running" | "done" | "failed" | "queued";
+  /** `received`: the catch-up protocol; `sender-time`: the standard Waku store. */
+  mode: "received" | "sender-time";
+  /** Envelopes and pages fetched by the latest pass. */
   envelopes: number;
   pages: number;
+  /** Completed passes since the peer was first seen. */
+  passes: number;
   lastTimestampNs?: string;
   error?: string;
 }
 
 export interface SyncManager {
-  /** Computes the starting point from the store and loads persisted progress. */
+  /** Loads persisted positions and notes the floor of the sender-time walk. */
   start(): Promise<void>;
-  /** Aborts running syncs and waits for them. */
+  /** Aborts running passes, waits for them and saves the positions. */
   stop(): Promise<void>;
-  /** A peer speaking the store protocol is connected: sync from it unless already synced. */
-  peerConnected(peer: PeerId): void;
+  /** A peer is connected and speaks `protocols`: walk it now and then periodically. */
+  peerConnected(peer: PeerId, protocols: readonly string[]): void;
   /** All connections to a peer closed. */
   peerDisconnected(peer: PeerId): void;
-  /** Syncs from `peer` now (even if synced before) and resolves when done; rejects on failure. */
+  /** Walks `peer` now (after any pass in progress) and resolves when done; rejects on failure. */
   syncNow(peer: PeerId): Promise<void>;
   /** Per-peer status for health and logs. */
   status(): PeerSyncStatus[];
@@ -85,19 +101,15 @@ export interface SyncManager {
 interface PeerState {
   peer: PeerId;
   connected: boolean;
-  completed: boolean;
-  /** Local clock (ns) when the peer disconnected after a completed sync. */
-  syncedThroughNs?: bigint;
+  mode: PeerSyncStatus["mode"];
   running?: Promise<void> | undefined;
-  queued: boolean;
-  retries: number;
-  retryTimer?: NodeJS.Timeout | undefined;
+  /** The next pass (periodic or retry). */
+  timer?: NodeJS.Timeout | undefined;
+  failures: number;
   status: PeerSyncStatus;
 }
 
 const wallNs = () => BigInt(Date.now()) * 1_000_000n;
-
-const min = (a: bigint, b: bigint) => (a < b ? a : b);
 
 /** True when cursor `b` is strictly after `a` in (sender_time, digest) order. */
 function after(a: Index | undefined, b: Index): boolean {
@@ -109,16 +121,13 @@ function after(a: Index | undefined, b: Index): boolean {
 export function createSyncManager(opts: SyncOptions): SyncManager {
   const { dialer, store, ingest, logger, stats } = opts;
   const windowNs = opts.windowNs ?? SYNC_WINDOW_NS;
-  const pageSize = opts.pageSize ?? MAX_STORE_PAGE_SIZE;
-  const batchSize = Math.max(1, opts.batchSize ?? SYNC_BATCH_ENVELOPES);
-  const slices = Math.max(1, Math.min(16, opts.slices ?? SYNC_SLICES));
+  const pageSize = Math.max(1, Math.min(MAX_RECEIVED_PAGE_SIZE, opts.pageSize ?? MAX_RECEIVED_PAGE_SIZE));
+  const intervalMs = opts.intervalMs ?? SYNC_INTERVAL_MS;
   const now = opts.nowNs ?? wallNs;
   const peers = new Map<string, PeerState>();
-  /** Persisted: peer → sender time (ns) up to which an unfinished sync had inserted. */
-  const pending = new Map<string, bigint>();
-  let floorNs = 0n;
-  let running = 0;
-  const waiting: (() => void)[] = [];
+  /** Persisted: peer → the position reached in its receive order. */
+  const positions = new Map<string, Uint8Array>();
+  const passes = new PQueue({ concurrency: MAX_CONCURRENT_SYNCS });
   const abort = new AbortController();
   let saving: Promise<void> = Promise.resolve();
   let stopped = false;
@@ -127,8 +136,8 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
     const file = opts.stateFile;
     if (file === undefined) return Promise.resolve();
     const body = JSON.stringify({
-      version: 1,
-      pending: Object.fromEntries([...pending].map(([p, ts]) => [p, ts.toString()])),
+      version: 2,
+      positions: Object.fromEntries([...positions].map(([p, pos]) => [p, Buffer.from(pos).toString("hex")])),
     });
     saving = saving
       .then(async () => {
@@ -137,7 +146,7 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
         await writeFile(tmp, body);
         await rename(tmp, file);
       })
-      .catch((err: Error) => logger.warn({ err: err.message }, "saving sync progress failed"));
+      .catch((err: Error) => logger.warn({ err: err.message }, "saving sync positions failed"));
     return saving;
   };
 
@@ -151,69 +160,47 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
       throw err;
     }
     try {
-      const parsed = JSON.parse(text) as { pending?: Record<string, string> };
-      for (const [p, ts] of Object.entries(parsed.pending ?? {})) {
-        if (/^\d{1,20}$/.test(ts)) pending.set(p, BigInt(ts));
+      // Older files (sender-time progress) have no positions: every peer is walked whole once.
+      const parsed = JSON.parse(text) as { positions?: Record<string, unknown> };
+      for (const [p, hex] of Object.entries(parsed.positions ?? {})) {
+        if (typeof hex === "string" && /^(?:[0-9a-f]{2}){1,64}$/.test(hex)) {
+          positions.set(p, new Uint8Array(Buffer.from(hex, "hex")));
+        }
       }
     } catch (err) {
-      logger.warn({ err: (err as Error).message }, "ignoring unreadable sync progress file");
+      logger.warn({ err: (err as Error).message }, "ignoring unreadable sync positions file");
     }
-  };
-
-  const acquire = async () => {
-    if (running < MAX_CONCURRENT_SYNCS) {
-      running++;
-      return;
-    }
-    await new Promise<void>((resolve) => waiting.push(resolve));
-  };
-  const release = () => {
-    const next = waiting.shift();
-    if (next) next();
-    else running--;
   };
 
   const stateOf = (peer: PeerId): PeerState => {
     const key = peer.toString();
     let s = peers.get(key);
     if (s === undefined) {
+      const mode = "received";
       s = {
         peer,
         connected: false,
-        completed: false,
-        queued: false,
-        retries: 0,
-        status: { peer: key, state: "queued", envelopes: 0, pages: 0 },
+        mode,
+        failures: 0,
+        status: { peer: key, state: "queued", mode, envelopes: 0, pages: 0, passes: 0 },
       };
       peers.set(key, s);
     }
     return s;
   };
 
-  /** The sender time to start from: the safety floor, lowered to any unfinished sync's position. */
-  const startFor = (s: PeerState): bigint => {
-    let start = s.syncedThroughNs !== undefined ? s.syncedThroughNs - windowNs : floorNs;
-    if (start < 0n) start = 0n;
-    for (const pos of pending.values()) start = min(start, pos);
-    return start;
-  };
-
   const query = (
     session: StoreSession,
-    range: { start: bigint; end?: bigint | undefined },
-    cursor: Index | undefined,
-    direction = PagingInfo_Direction.FORWARD,
-    size = pageSize,
-  ) => {
+    fields: { cursor?: Index | undefined; startTime?: bigint; size: number },
+  ): Promise<HistoryResponse> => {
     const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(SYNC_PAGE_TIMEOUT_MS)]);
     const q = create(HistoryQuerySchema, {
       pubsubTopic: WAKU_PUBSUB_TOPIC,
-      startTime: range.start,
-      ...(range.end !== undefined ? { endTime: range.end } : {}),
+      ...(fields.startTime !== undefined ? { startTime: fields.startTime } : {}),
       pagingInfo: create(PagingInfoSchema, {
-        pageSize: BigInt(size),
-        direction,
-        ...(cursor !== undefined ? { cursor } : {}),
+        pageSize: BigInt(fields.size),
+        direction: PagingInfo_Direction.FORWARD,
+        ...(fields.cursor !== undefined ? { cursor: fields.cursor } : {}),
       }),
     });
     return session.query(q, signal).then((r) => {
@@ -225,138 +212,123 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
   };
 
   /**
-   * Splits [start, ∞) into time slices fetched in parallel (the page round trip, not the inserts,
-   * bounds a single sequential walk). The bounds come from the peer's oldest and newest envelopes;
-   * the last slice is open-ended so envelopes arriving meanwhile are included.
+   * Pages through a peer: the next page is asked for while the current one is stored. `nextOf`
+   * gives the request after a response (undefined: the walk is complete); `committed` runs once a
+   * page's envelopes are stored.
    */
-  const planSlices = async (session: StoreSession, startNs: bigint) => {
-    const single = [{ start: startNs, end: undefined as bigint | undefined }];
-    if (slices <= 1) return single;
-    const oldest = await query(session, { start: startNs }, undefined, PagingInfo_Direction.FORWARD, 1);
-    const newest = await query(session, { start: startNs }, undefined, PagingInfo_Direction.BACKWARD, 1);
-    const lo = oldest.messages[0]?.timestamp;
-    const hi = newest.messages[0]?.timestamp;
-    if (lo === undefined || hi === undefined || hi - lo < BigInt(slices)) return single;
-    const width = (hi - lo) / BigInt(slices);
-    return Array.from({ length: slices }, (_, i) => ({
-      start: i === 0 ? startNs : lo + width * BigInt(i),
-      end: i === slices - 1 ? undefined : lo + width * BigInt(i + 1) - 1n,
-    }));
+  const walk = async (
+    s: PeerState,
+    first: Promise<HistoryResponse>,
+    nextOf: (r: HistoryResponse) => Promise<HistoryResponse> | undefined,
+    committed: (r: HistoryResponse) => void,
+  ) => {
+    const key = s.peer.toString();
+    let next: Promise<HistoryResponse> | undefined = first;
+    while (next !== undefined) {
+      const response: HistoryResponse = await next;
+      next = nextOf(response);
+      next?.catch(() => {});
+      const { envelopes, rejected } = responseEnvelopes(response);
+      if (rejected.length > 0) {
+        stats.syncRejected += rejected.length;
+        logger.warn(
+          { peer: key, dropped: rejected.length, reason: rejected[0]?.detail },
+          "dropped envelopes over the API limits from a store response",
+        );
+      }
+      if (envelopes.length > 0) {
+        await ingest(envelopes);
+        const lastTs = envelopes[envelopes.length - 1]!.timestampNs;
+        stats.syncLastTimestampNs = lastTs;
+        s.status.lastTimestampNs = lastTs.toString();
+      }
+      stats.syncEnvelopes += envelopes.length;
+      stats.syncPages++;
+      s.status.envelopes += envelopes.length;
+      s.status.pages++;
+      committed(response);
+    }
   };
 
-  const runSync = async (s: PeerState): Promise<void> => {
+  /** The catch-up protocol: the peer's receive order from the recorded position to its end. */
+  const walkReceived = async (s: PeerState, session: StoreSession) => {
     const key = s.peer.toString();
-    const startNs = startFor(s);
-    pending.set(key, pending.get(key) ?? startNs);
-    await save();
-    stats.syncStarted++;
-    stats.syncActive++;
-    s.status = { peer: key, state: "running", envelopes: 0, pages: 0 };
-    const began = Date.now();
-    logger.info({ peer: key, fromNs: startNs.toString() }, "history sync started");
     let lastSave = Date.now();
-    const sessions: StoreSession[] = [new StoreSession(dialer, s.peer)];
-    // Pages are buffered into batches (one store transaction each) inserted strictly one after
-    // another while the slices keep fetching. Memory: the buffer (≤ one batch plus one page per
-    // slice), the batch being inserted, and one page in flight per slice.
-    let buffer: { env: Envelope; slice: number }[] = [];
-    let bufferBytes = 0;
-    let chain: Promise<void> = Promise.resolve();
-    let plan: { start: bigint; end?: bigint | undefined }[] = [];
-    /** Per slice: sender time reached by committed inserts, and whether the slice is finished. */
-    const reached: bigint[] = [];
-    const finished: boolean[] = [];
-    const resumePoint = (): bigint => {
-      for (let i = 0; i < plan.length; i++) if (!finished[i]) return reached[i] as bigint;
-      return reached[reached.length - 1] ?? startNs;
-    };
-    const flush = (): Promise<void> => {
-      if (buffer.length === 0) return chain;
-      const batch = buffer;
-      buffer = [];
-      bufferBytes = 0;
-      chain = chain.then(async () => {
-        await ingest(batch.map((b) => b.env));
-        for (const b of batch)
-          if (b.env.timestampNs > (reached[b.slice] as bigint)) reached[b.slice] = b.env.timestampNs;
-        const lastTs = batch[batch.length - 1]?.env.timestampNs ?? 0n;
-        stats.syncEnvelopes += batch.length;
-        stats.syncLastTimestampNs = lastTs;
-        s.status.envelopes += batch.length;
-        s.status.lastTimestampNs = lastTs.toString();
-        pending.set(key, resumePoint());
-        if (Date.now() - lastSave > 1000) {
+    const ask = (position: Uint8Array | undefined) =>
+      query(session, {
+        size: pageSize,
+        ...(position !== undefined ? { cursor: create(IndexSchema, { digest: position }) } : {}),
+      });
+    let asked = positions.get(key);
+    await walk(
+      s,
+      ask(asked),
+      (r) => {
+        // An empty page: everything the peer had committed is here.
+        if (r.messages.length === 0) return undefined;
+        const position = r.pagingInfo?.cursor?.digest;
+        if (position === undefined || position.length === 0) {
+          throw new Error("store peer answered a catch-up page without a position");
+        }
+        if (asked !== undefined && Buffer.compare(position, asked) === 0) {
+          throw new Error("store peer returned a position that does not advance");
+        }
+        asked = position;
+        return ask(position);
+      },
+      (r) => {
+        const position = r.pagingInfo?.cursor?.digest;
+        if (r.messages.length === 0 || position === undefined) return;
+        positions.set(key, position);
+        if (Date.now() - lastSave >= SAVE_EVERY_MS) {
           lastSave = Date.now();
           void save();
-          logger.info(
-            { peer: key, envelopes: s.status.envelopes, atNs: lastTs.toString() },
-            "history sync progress",
-          );
+          logger.info({ peer: key, envelopes: s.status.envelopes }, "history sync progress");
         }
-      });
-      return chain;
-    };
-    const walk = async (slice: number, session: StoreSession) => {
-      const range = plan[slice] as { start: bigint; end?: bigint | undefined };
-      let cursor: Index | undefined;
-      let next: Promise<HistoryResponse> | undefined = query(session, range, undefined);
-      while (next !== undefined) {
-        const response: HistoryResponse = await next;
-        next = undefined;
-        const nextCursor = response.pagingInfo?.cursor;
-        if (response.messages.length > 0 && nextCursor !== undefined) {
-          if (!after(cursor, nextCursor))
-            throw new Error("store peer returned a cursor that does not advance");
-          cursor = nextCursor;
-          // Ask for the next page while this one is buffered or inserted.
-          next = query(session, range, cursor);
-          next.catch(() => {});
-        }
-        const { envelopes, rejected } = responseEnvelopes(response);
-        if (rejected.length > 0) {
-          stats.syncRejected += rejected.length;
-          logger.warn(
-            { peer: key, dropped: rejected.length, reason: rejected[0]?.detail },
-            "dropped envelopes over the API limits from a store response",
-          );
-        }
-        for (const env of envelopes) {
-          buffer.push({ env, slice });
-          bufferBytes += env.message.length;
-        }
-        if (buffer.length >= batchSize || bufferBytes >= SYNC_BATCH_BYTES) {
-          // Wait for the previous batch only: this one is inserted while the next pages arrive.
-          const previous = chain;
-          void flush().catch(() => {});
-          await previous;
-        }
-        stats.syncPages++;
-        s.status.pages++;
-      }
-      // Finished only once everything it buffered is committed.
-      await flush();
-      finished[slice] = true;
-    };
+      },
+    );
+    await save();
+  };
+
+  /** A standard Waku store peer: forward by sender time from the newest envelope minus the window. */
+  const walkSenderTime = async (s: PeerState, session: StoreSession) => {
+    const newest = await store.scan({ direction: "desc", limit: 1, endTimeNs: now() + windowNs });
+    const ts = newest[0]?.timestampNs;
+    const startTime = ts === undefined ? 0n : ts > windowNs ? ts - windowNs : 0n;
+    let cursor: Index | undefined;
+    await walk(
+      s,
+      query(session, { startTime, size: MAX_STORE_PAGE_SIZE }),
+      (r) => {
+        const next = r.pagingInfo?.cursor;
+        if (r.messages.length === 0 || next === undefined) return undefined;
+        if (!after(cursor, next)) throw new Error("store peer returned a cursor that does not advance");
+        cursor = next;
+        return query(session, { startTime, cursor, size: MAX_STORE_PAGE_SIZE });
+      },
+      () => {},
+    );
+  };
+
+  const runPass = async (s: PeerState): Promise<void> => {
+    const key = s.peer.toString();
+    stats.syncStarted++;
+    stats.syncActive++;
+    s.status = { ...s.status, state: "running", mode: s.mode, envelopes: 0, pages: 0 };
+    delete s.status.error;
+    const began = Date.now();
+    logger.debug({ peer: key, mode: s.mode }, "history sync pass started");
+    const protocol = s.mode === "received" ? RECEIVED_SYNC_PROTOCOL : WAKU_STORE_PROTOCOL;
+    const session = new StoreSession(dialer, s.peer, protocol);
     try {
-      plan = await planSlices(sessions[0] as StoreSession, startNs);
-      for (const r of plan) {
-        reached.push(r.start);
-        finished.push(false);
-      }
-      while (sessions.length < plan.length) sessions.push(new StoreSession(dialer, s.peer));
-      const results = await Promise.allSettled(plan.map((_, i) => walk(i, sessions[i] as StoreSession)));
-      const failure = results.find((r) => r.status === "rejected");
-      if (failure !== undefined) throw (failure as PromiseRejectedResult).reason;
-      await flush();
-      // A full pass from startNs covers every unfinished sync positioned at or after it.
-      pending.delete(key);
-      for (const [p, pos] of pending) if (pos >= startNs) pending.delete(p);
-      await save();
-      s.completed = true;
-      s.retries = 0;
+      if (s.mode === "received") await walkReceived(s, session);
+      else await walkSenderTime(s, session);
+      s.failures = 0;
       s.status.state = "done";
+      s.status.passes++;
       stats.syncCompleted++;
-      logger.info(
+      // Quiet passes (the periodic ones that found nothing) stay at debug level.
+      logger[s.status.envelopes > 0 ? "info" : "debug"](
         { peer: key, envelopes: s.status.envelopes, pages: s.status.pages, ms: Date.now() - began },
         "history sync done",
       );
@@ -368,37 +340,34 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
       throw err;
     } finally {
       stats.syncActive--;
-      await chain.catch(() => {});
-      await Promise.all(sessions.map((x) => x.close()));
+      await session.close();
     }
+  };
+
+  /** Plans the next pass of a connected peer: the interval after success, backoff after failure. */
+  const schedule = (s: PeerState) => {
+    clearTimeout(s.timer);
+    if (!s.connected || stopped) return;
+    const delay = s.failures === 0 ? intervalMs : Math.min(SYNC_RETRY_MS * 2 ** (s.failures - 1), intervalMs);
+    s.timer = setTimeout(() => void launch(s).catch(() => {}), delay);
+    s.timer.unref();
   };
 
   const launch = (s: PeerState): Promise<void> => {
     if (s.running !== undefined) return s.running;
-    clearTimeout(s.retryTimer);
+    clearTimeout(s.timer);
     s.status.state = "queued";
-    const p = (async () => {
-      await acquire();
-      try {
-        if (stopped) throw new Error("sync stopped");
-        await runSync(s);
-      } finally {
-        release();
-      }
-    })();
+    const p = passes.add(async () => {
+      if (stopped) throw new Error("sync stopped");
+      await runPass(s);
+    }) as Promise<void>;
     s.running = p;
     p.catch((err: Error) => {
-      if (stopped) return;
-      logger.warn({ peer: s.peer.toString(), err: err.message }, "history sync failed");
-      if (s.connected && s.retries < SYNC_MAX_RETRIES) {
-        const delay = 1000 * 2 ** s.retries++;
-        s.retryTimer = setTimeout(() => {
-          if (s.connected && !s.completed && !stopped) void launch(s).catch(() => {});
-        }, delay);
-        s.retryTimer.unref();
-      }
+      s.failures++;
+      if (!stopped) logger.warn({ peer: s.peer.toString(), err: err.message }, "history sync failed");
     }).finally(() => {
       s.running = undefined;
+      schedule(s);
     });
     return p;
   };
@@ -406,46 +375,38 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
   return {
     async start() {
       await load();
-      const newest = await store.scan({
-        direction: "desc",
-        limit: 1,
-        endTimeNs: now() + windowNs,
-      });
-      const ts = newest[0]?.timestampNs;
-      floorNs = ts === undefined ? 0n : ts > windowNs ? ts - windowNs : 0n;
-      logger.info(
-        { fromNs: floorNs.toString(), resumePeers: pending.size },
-        ts === undefined ? "history sync will fetch everything" : "history sync floor set",
-      );
+      logger.info({ knownPeers: positions.size }, "history sync ready");
     },
     async stop() {
       stopped = true;
       abort.abort();
-      for (const s of peers.values()) clearTimeout(s.retryTimer);
-      // Running syncs end promptly once aborted; never let a stuck peer hold up shutdown.
+      for (const s of peers.values()) clearTimeout(s.timer);
+      passes.clear();
+      // Running passes end promptly once aborted; never let a stuck peer hold up shutdown.
       const settled = Promise.allSettled([...peers.values()].map((s) => s.running));
       await Promise.race([settled, new Promise((r) => setTimeout(r, 5000).unref())]);
+      await save();
       await saving;
     },
-    peerConnected(peer) {
+    peerConnected(peer, protocols) {
+      const received = protocols.includes(RECEIVED_SYNC_PROTOCOL);
+      if (!received && !protocols.includes(WAKU_STORE_PROTOCOL)) return;
       const s = stateOf(peer);
+      s.mode = received ? "received" : "sender-time";
+      if (s.connected || stopped) return;
       s.connected = true;
-      if (s.completed || s.running !== undefined || stopped) return;
+      s.failures = 0;
       void launch(s).catch(() => {});
     },
     peerDisconnected(peer) {
       const s = peers.get(peer.toString());
       if (s === undefined) return;
       s.connected = false;
-      clearTimeout(s.retryTimer);
-      s.retries = 0;
-      if (s.completed) s.syncedThroughNs = now();
-      s.completed = false;
+      clearTimeout(s.timer);
     },
     async syncNow(peer) {
       const s = stateOf(peer);
       if (s.running !== undefined) await s.running.catch(() => {});
-      s.completed = false;
       await launch(s);
     },
     status() {

@@ -33,9 +33,9 @@ export interface TestNodeOptions {
   store?: Store;
   sync?: boolean;
   port?: number;
-  syncBatchSize?: number;
   relayInflightLimit?: number;
-  syncSlices?: number;
+  syncPageSize?: number;
+  syncIntervalMs?: number;
 }
 
 export function tempDir(): string {
@@ -66,8 +66,8 @@ export async function startTestNode(opts: TestNodeOptions = {}): Promise<TestNod
     onMessage: opts.wrapIngest ? opts.wrapIngest(ingest) : ingest,
     syncStateFile: join(dir, "sync-state.json"),
     sync: opts.sync ?? true,
-    ...(opts.syncBatchSize !== undefined ? { syncBatchSize: opts.syncBatchSize } : {}),
-    ...(opts.syncSlices !== undefined ? { syncSlices: opts.syncSlices } : {}),
+    ...(opts.syncPageSize !== undefined ? { syncPageSize: opts.syncPageSize } : {}),
+    ...(opts.syncIntervalMs !== undefined ? { syncIntervalMs: opts.syncIntervalMs } : {}),
     ...(opts.relayInflightLimit !== undefined ? { relayInflightLimit: opts.relayInflightLimit } : {}),
   });
   await relay.start();
