@@ -3,7 +3,6 @@
  * skipped): two nodes sharing one database and still relaying; a PostgreSQL-backed node killed
  * with SIGKILL under publish load keeps every acknowledged envelope.
  */
-import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { alice } from "../packages/node/src/api/test-support.js";
 import { dropSchema, TEST_DATABASE_URL } from "../packages/node/src/store/test-postgres.js";
@@ -14,6 +13,7 @@ import {
   publish,
   queryAll,
   removeTempDirs,
+  requirePostgres,
   restartNetNode,
   startNetNode,
   subscribe,
@@ -31,17 +31,7 @@ const newSchema = () => {
   return s;
 };
 
-beforeAll(async () => {
-  // Fail loudly (not skip) when the database is unreachable.
-  const sql = postgres(TEST_DATABASE_URL, { max: 1, connect_timeout: 5, onnotice: () => {} });
-  try {
-    await sql`select 1`;
-  } catch (err) {
-    throw new Error(`PostgreSQL at ${TEST_DATABASE_URL} is unreachable: ${(err as Error).message}`);
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
-});
+beforeAll(requirePostgres);
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()));

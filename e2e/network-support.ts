@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import postgres from "postgres";
 import { loadOrCreateNodeKey } from "../packages/node/src/relay/node-key.js";
+import { TEST_DATABASE_URL } from "../packages/node/src/store/test-postgres.js";
 import { freePort, type NodeProcess, spawnNode } from "./node-process.js";
 
 export interface NetNode extends NodeProcess {
@@ -259,3 +261,15 @@ export const topic = (name: string) => `/xmtp/0/m-${name}/proto`;
 export const bytes = (s: string) => new TextEncoder().encode(s);
 export const text = (b: Uint8Array) => new TextDecoder().decode(b);
 export const nowNs = () => BigInt(Date.now()) * 1_000_000n;
+
+/** Fails loudly (never skips) when the test PostgreSQL server is unreachable. */
+export async function requirePostgres(): Promise<void> {
+  const sql = postgres(TEST_DATABASE_URL, { max: 1, connect_timeout: 5, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+  } catch (err) {
+    throw new Error(`PostgreSQL at ${TEST_DATABASE_URL} is unreachable: ${(err as Error).message}`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
