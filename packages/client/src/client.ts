@@ -121,6 +121,8 @@ export class Client {
       verifiedSenders: new Map(),
       getContact: (a) => contacts.get(a),
       allowPeer: (a) => this.consent.allow([a]),
+      getContacts: (a) => contacts.getMany(a),
+      allowPeers: (a) => this.consent.allow(a),
       ...(options.maxDecompressedBytes !== undefined
         ? { maxDecompressedBytes: options.maxDecompressedBytes }
         : {}),

@@ -46,6 +46,12 @@ export interface ConversationsContext {
   verifiedSenders: Map<string, string>;
   /** Allows peers this client starts conversations with (protocol.md §8.3 step 4), when set. */
   allowPeer?: (address: string) => Promise<void>;
+  /** Bundles of many (EIP-55) addresses in one batch lookup, when set (group invitation rounds). */
+  getContacts?: (
+    addresses: string[],
+  ) => Promise<Map<string, PublicKeyBundle | SignedPublicKeyBundle | undefined>>;
+  /** Allows several peers in one consent action, when set (group members). */
+  allowPeers?: (addresses: string[]) => Promise<void>;
 }
 
 export interface SendOptions {

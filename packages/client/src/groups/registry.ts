@@ -58,7 +58,8 @@ export class GroupRegistry {
       contactsOf: (a) => this.contactsOf(ctx, a),
       invite: (e, r) => this.invite(ctx, e, r),
       allow: async (addresses) => {
-        if (ctx.allowPeer) await Promise.all(addresses.map((a) => ctx.allowPeer!(a)));
+        if (ctx.allowPeers) await ctx.allowPeers([...addresses]);
+        else if (ctx.allowPeer) await Promise.all(addresses.map((a) => ctx.allowPeer!(a)));
       },
       newEpochSecrets: () => ({
         topic: buildTopic.conversationV2(bytesToHex(randomBytes(32))),
@@ -146,7 +147,9 @@ export class GroupRegistry {
     ctx: ConversationsContext,
     addresses: readonly string[],
   ): Promise<GroupRecipient[]> {
-    const found = await Promise.all(addresses.map((a) => ctx.getContact(a)));
+    // One batch lookup (first page per address); the rare miss is asked again page by page.
+    const batch = ctx.getContacts ? await ctx.getContacts([...addresses]) : new Map();
+    const found = await Promise.all(addresses.map(async (a) => batch.get(a) ?? (await ctx.getContact(a))));
     const missing = addresses.filter((_, i) => found[i] === undefined);
     if (missing.length > 0)
       throw new GroupError("not-on-network", `not on the XMTP network: ${missing.join(", ")}`);
