@@ -14,9 +14,11 @@ import {
   type Conversation,
   type DecodedMessage,
   decodeMessageV2,
+  encodeMessageV2,
   Group,
   type GroupRejection,
   sealInvitation,
+  v2Envelope,
 } from "../packages/client/src/index.js";
 import {
   EnvelopeSchema,
@@ -165,6 +167,11 @@ describe("a group of five on one node", () => {
     g = await fiveTalk(f);
     expect(await nextOf(bConversations, "the group on B's conversation stream")).toBe(g.bGroup);
     expect(await nextOf(aConversations, "the group on A's conversation stream")).toBe(g.creator);
+    // Consent: creating the group allowed its members; a member's consent for it is the creator's.
+    expect(f.wallets.slice(1).map((w) => a.consent.consentState(w.address))).toEqual(
+      Array(4).fill("allowed"),
+    );
+    expect(g.bGroup.peerAddress).toBe(a.address);
     await bConversations.return?.();
   }, 120_000);
 
@@ -310,6 +317,26 @@ describe("a group of five on one node", () => {
         }),
       ).rejects.toMatchObject({ reason: "decrypt-failed" });
     await expect(cGroup.send("still here?")).rejects.toMatchObject({ reason: "inactive" });
+    // Writing into the old topic after the close by hand: the others neither show nor count it.
+    const late = BigInt(Date.now()) * 1_000_000n;
+    const payload = (await c.encodeContent("late, into the old epoch")).payload;
+    const msg = await encodeMessageV2({
+      own: c.keys,
+      topic: oldTopic,
+      keyMaterial: cGroup.knownEpochs[0]!.keyMaterial,
+      payload,
+      createdNs: late,
+    });
+    await c.publishEnvelopes([v2Envelope(oldTopic, late, msg.bytes)]);
+    const bRejections: GroupRejection[] = [];
+    const stop = b.conversations.groups.onRejection((r) => bRejections.push(r));
+    expect(texts(await bGroup.messages())).not.toContain("late, into the old epoch");
+    stop();
+    expect(bRejections.map((r) => [r.reason, r.from, r.topic])).toContainEqual([
+      "epoch-closed",
+      c.address,
+      oldTopic,
+    ]);
     // xmtp-js members that remain list a second conversation with the creator and write there.
     const j1Next = await jsConversation(f.js[0]!, g.creator.topic);
     expect(j1Next.peerAddress).toBe(a.address);
