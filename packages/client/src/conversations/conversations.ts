@@ -284,7 +284,7 @@ export class Conversations {
       this.groups.fromInvitation(o);
       return undefined;
     }
-    if (this.v2.has(o.topic)) return undefined;
+    if (this.v2.has(o.topic) || this.groups.isGroupTopic(o)) return undefined;
     const c = new ConversationV2(
       this.ctx,
       o.topic,

@@ -243,6 +243,24 @@ export class GroupRegistry {
     return created;
   }
 
+  /**
+   * Whether a two-party invitation names a group's topic; if so it is reported (`topic-taken`) and
+   * must be dropped, so no member can pull a group topic into a conversation of two.
+   */
+  isGroupTopic(o: OpenedInvitation): boolean {
+    const g = this.byTopic.get(o.topic);
+    if (!g) return false;
+    const from = o.isSender ? this.host.ctx.keys.address : o.peerAddress;
+    this.report({
+      reason: "topic-taken",
+      topic: o.topic,
+      groupId: g.id,
+      from,
+      detail: "a two-party invitation for a group topic",
+    });
+    return true;
+  }
+
   /** Restores an epoch kept in the conversation snapshot (already authenticated when it was stored). */
   restore(s: SnapshotV2): void {
     if (this.byTopic.has(s.topic) || !s.context) return;
