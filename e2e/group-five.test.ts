@@ -17,6 +17,7 @@ import {
   encodeMessageV2,
   Group,
   type GroupRejection,
+  memoryConversationStore,
   sealInvitation,
   v2Envelope,
 } from "../packages/client/src/index.js";
@@ -263,16 +264,19 @@ describe("a group of five on one node", () => {
     await sendSealed(a, c, forged(dropped));
     // And a brand-new "group" named as A's, sealed by B.
     await sendSealed(b, c, forged(withStranger, buildTopic.conversationV2("ab".repeat(32))));
-    await waitFor("C reports three forged invitations", async () => {
+    // And a two-party invitation (no group context) for the group's topic, sealed by B.
+    await sendSealed(b, c, create(InvitationV1Schema, { ...forged(withStranger), context: undefined }));
+    await waitFor("C reports four forged invitations", async () => {
       await c.conversations.list();
-      return seenByC.filter((r) => r.reason !== "membership-not-creator").length >= 3;
+      return seenByC.filter((r) => r.reason !== "membership-not-creator").length >= 4;
     });
     expect(
       seenByC
         .filter((r) => r.reason !== "membership-not-creator")
         .map((r) => r.reason)
         .sort(),
-    ).toEqual(["member-list-conflict", "not-creator", "not-creator"]);
+    ).toEqual(["member-list-conflict", "not-creator", "not-creator", "topic-taken"]);
+    expect((await c.conversations.list()).filter((x) => x.topic === g.creator.topic)).toEqual([g.cGroup]);
     expect(c.conversations.groups.rejections.length).toBeGreaterThanOrEqual(4);
     expect(g.cGroup.members).toEqual(before);
     expect((await c.conversations.list()).filter((x) => x instanceof Group)).toHaveLength(1);
@@ -351,6 +355,21 @@ describe("a group of five on one node", () => {
       expect(groups[0]!.members).toEqual(g.creator.members);
     } finally {
       await again.close();
+    }
+    // A member restarted with a conversation store has the group at once, in its newest epoch.
+    const store = memoryConversationStore();
+    const bAgain = () =>
+      Client.create(null, { apiUrl: node.url, privateKeyOverride: b.exportKeys(), conversationStore: store });
+    const first = await bAgain();
+    await first.conversations.list();
+    await first.close();
+    const restored = await bAgain();
+    try {
+      const kept = restored.conversations.listFromCache().filter((x): x is Group => x instanceof Group);
+      expect(kept.map((x) => [x.id, x.epoch, x.members])).toEqual([[g.creator.id, 1, g.creator.members]]);
+      expect(texts(await kept[0]!.messages()).at(-1)).toBe("J1 in epoch 1");
+    } finally {
+      await restored.close();
     }
     // However many copies of the group's invitations its own invite topic holds (three rounds),
     // the creator's conversation stream reported the group once: next comes a new conversation.
