@@ -15,6 +15,7 @@ import type { ClientIpResolver } from "./client-ip.js";
 import { messageApiRoutes, requestSizeLimit } from "./connect.js";
 import { createConnectServer } from "./connect-adapter.js";
 import { reflectionRoutes } from "./reflection.js";
+import { type EdgeTimeouts, edgeTimeouts } from "./timeouts.js";
 
 export interface GrpcTransportOptions {
   api: MessageApi;
@@ -28,6 +29,7 @@ export interface GrpcTransportOptions {
   keepaliveTimeoutMs?: number | undefined;
   /** The client address for rate limits (default: the socket's peer address). */
   clientIp?: ClientIpResolver | undefined;
+  timeouts?: Partial<EdgeTimeouts> | undefined;
 }
 
 export interface GrpcTransport {
@@ -37,12 +39,19 @@ export interface GrpcTransport {
   readonly server: http2.Http2Server;
 }
 
+/**
+ * Concurrent calls on one connection. xmtp clients open one call per subscription; more calls go
+ * on another connection.
+ */
+export const MAX_STREAMS_PER_CONNECTION = 1000;
+
 /** Creates the gRPC listener; call listen() to bind. */
 export function createGrpcTransport(opts: GrpcTransportOptions): GrpcTransport {
   const log = opts.logger.child({ component: "grpc" });
   const keepaliveMs = opts.keepaliveMs ?? 5 * 60_000;
   const keepaliveTimeoutMs = opts.keepaliveTimeoutMs ?? 20_000;
   const maxMessageBytes = opts.maxMessageBytes ?? 50 * 1024 * 1024;
+  const timeouts = edgeTimeouts(opts.timeouts);
   const shutdown = new AbortController();
   const apiRoutes = messageApiRoutes({
     api: opts.api,
@@ -65,19 +74,43 @@ export function createGrpcTransport(opts: GrpcTransportOptions): GrpcTransport {
     shutdownSignal: shutdown.signal,
     logger: log,
   });
-  const server = http2.createServer({ settings: { maxConcurrentStreams: 1 << 20 } }, (req, res) => {
-    const handler = connect.handlerFor(req.url);
-    if (handler === undefined) {
-      // gRPC clients read a 404 as UNIMPLEMENTED.
-      res.writeHead(404).end();
-      return;
-    }
-    void connect.serve(handler, req, res);
-  });
+  const server = http2.createServer(
+    { settings: { maxConcurrentStreams: MAX_STREAMS_PER_CONNECTION } },
+    (req, res) => {
+      const handler = connect.handlerFor(req.url);
+      if (handler === undefined) {
+        // gRPC clients read a 404 as UNIMPLEMENTED.
+        res.writeHead(404).end();
+        return;
+      }
+      // A request that sends one message must finish sending it in time; Subscribe2 and reflection
+      // keep their request side open by design.
+      const kind = handler.method.methodKind;
+      if (kind === "unary" || kind === "server_streaming") {
+        const deadline = setTimeout(() => {
+          if (!req.complete) res.stream.close(http2.constants.NGHTTP2_CANCEL);
+        }, timeouts.requestMs);
+        deadline.unref();
+        req.once("end", () => clearTimeout(deadline));
+        res.once("close", () => clearTimeout(deadline));
+      }
+      void connect.serve(handler, req, res);
+    },
+  );
 
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (session) => {
     sessions.add(session);
+    // A connection with no open call for a while is closed (GOAWAY); one that never says
+    // anything, not even the HTTP/2 preface, likewise.
+    let calls = 0;
+    session.setTimeout(timeouts.idleMs, () => {
+      if (calls === 0) session.close();
+    });
+    session.on("stream", (stream) => {
+      calls++;
+      stream.once("close", () => calls--);
+    });
     let waiting: NodeJS.Timeout | undefined;
     const timer = setInterval(() => {
       if (session.destroyed || session.closed || waiting !== undefined) return;

@@ -41,6 +41,7 @@ import {
   streamErrorLine,
   streamResultLine,
 } from "./json.js";
+import { type EdgeTimeouts, edgeTimeouts } from "./timeouts.js";
 
 const gzip = promisify(gzipCb);
 
@@ -58,6 +59,7 @@ export interface HttpTransportOptions {
   connect?: boolean | undefined;
   /** The client address for rate limits (default: the socket's peer address). */
   clientIp?: ClientIpResolver | undefined;
+  timeouts?: Partial<EdgeTimeouts> | undefined;
 }
 
 export interface HttpTransport {
@@ -92,6 +94,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
   const cap = opts.maxBodyBytes;
   const clientIp = opts.clientIp ?? clientIpResolver([]);
   const openStreams = new Set<Subscription>();
+  const timeouts = edgeTimeouts(opts.timeouts);
   let closing: Promise<void> | undefined;
   const app = Fastify({
     // Per-request logs (fastify logs them at info) only when debugging.
@@ -102,8 +105,10 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
     forceCloseConnections: true,
     // Shutdown refusals are answered below, in the gateway's JSON error shape.
     return503OnClosing: false,
-    // Streams live as long as the client wants; no request or keep-alive cut-offs beyond Node's.
-    requestTimeout: 0,
+    // Requests that never finish are cut; responses (streams) live as long as the client wants.
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.idleMs,
+    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkIntervalMs },
   });
 
   app.setErrorHandler((err, _req, reply) => {

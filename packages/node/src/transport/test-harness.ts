@@ -10,6 +10,7 @@ import type { Store } from "../store/types.js";
 import { clientIpResolver } from "./client-ip.js";
 import { createGrpcTransport, type GrpcTransport } from "./grpc.js";
 import { createHttpTransport, type HttpTransport } from "./http.js";
+import type { EdgeTimeouts } from "./timeouts.js";
 
 export interface Harness {
   url: string;
@@ -30,6 +31,7 @@ export async function startHarness(
     auth?: boolean;
     rateLimits?: RateLimiterOptions;
     trustedProxies?: string[];
+    timeouts?: Partial<EdgeTimeouts>;
   } = {},
 ): Promise<Harness> {
   const store = createSqliteStore({ path: ":memory:" });
@@ -54,6 +56,7 @@ export async function startHarness(
     healthy,
     maxBodyBytes: opts.maxBodyBytes ?? 50 * 1024 * 1024,
     clientIp,
+    timeouts: opts.timeouts,
   });
   const grpc = createGrpcTransport({
     api,
@@ -62,6 +65,7 @@ export async function startHarness(
     healthy,
     maxMessageBytes: opts.maxBodyBytes,
     clientIp,
+    timeouts: opts.timeouts,
   });
   const port = await http.listen("127.0.0.1", 0);
   const grpcPort = await grpc.listen("127.0.0.1", 0);
