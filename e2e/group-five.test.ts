@@ -184,6 +184,13 @@ describe("a group of five on one node", () => {
     expect(dGroup.members).toContain(dWallet.address);
     const history = await dGroup.messages();
     expect(texts(history)).toEqual(["from A", "from J1", "from B", "from J2", "from C"]);
+    expect(texts(await dGroup.messages({ limit: 2 }))).toEqual(["from A", "from J1"]);
+    expect(texts(await dGroup.messages({ direction: "descending", limit: 1 }))).toEqual([]); // the addition is newest
+    expect(texts(await dGroup.messages({ startTime: history[2]!.sent }))).toEqual([
+      "from B",
+      "from J2",
+      "from C",
+    ]);
     // The addition is a membership message from the creator, in the topic.
     const change = history.find((m) => m.contentType?.typeId === ContentTypeGroupMembership.typeId);
     expect(change?.content).toMatchObject({ action: "add", changed: [dWallet.address] });

@@ -197,6 +197,8 @@ export class Group implements Conversation {
 
   async send<T = string>(content: T, options: SendOptions = {}): Promise<DecodedMessage<T>> {
     if (!this.isActive) throw new GroupError("inactive", "this client is no longer a member of the group");
+    if (this.current.closedAtNs !== undefined)
+      throw new GroupError("inactive", "this epoch has closed: list conversations to receive the next one");
     const sent = await this.wire(this.current).send(content, options);
     return { ...sent, recipientAddress: undefined, conversation: this };
   }
