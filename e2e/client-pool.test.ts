@@ -12,7 +12,9 @@ import { afterAll, describe, expect, test } from "vitest";
 import { EnvelopeSchema } from "../packages/proto/src/index.js";
 
 const dist = "../packages/client/dist";
-const { cryptoPool } = await import(`${dist}/conversations/worker-pool.js`);
+const { cryptoPool, cryptoPoolFor, POOL_MIN_ITEMS, POOL_START_ITEMS } = await import(
+  `${dist}/conversations/worker-pool.js`
+);
 const { createInvitation, sealInvitation, invitationEnvelopes, openInvitation } = await import(
   `${dist}/conversations/invitation.js`
 );
@@ -26,6 +28,27 @@ afterAll(async () => {
 });
 
 describe("crypto pool (built code)", () => {
+  test("is handed work only once every worker has libsecp256k1, and only for large batches", async () => {
+    expect(pool).toBeDefined();
+    await pool.whenReady();
+    expect(pool.backends).toEqual(Array(pool.size).fill("libsecp256k1-wasm"));
+    expect(cryptoPoolFor(POOL_MIN_ITEMS, 0)).toBe(pool);
+    expect(cryptoPoolFor(POOL_MIN_ITEMS - 1, POOL_START_ITEMS)).toBeUndefined();
+  });
+
+  test("only an operation past POOL_START_ITEMS starts it; work stays here until it is ready", () => {
+    const script = `
+      const m = await import(${JSON.stringify(new URL(`${dist}/conversations/worker-pool.js`, import.meta.url).href)});
+      const out = [m.cryptoPoolFor(100, m.POOL_START_ITEMS - 1) === undefined];
+      const keep = setInterval(() => {}, 1000);
+      out.push(m.cryptoPoolFor(100, m.POOL_START_ITEMS) === undefined); // starting, not ready
+      await m.cryptoPool().whenReady();
+      out.push(m.cryptoPoolFor(100, 100) === m.cryptoPool());
+      clearInterval(keep);
+      console.log(JSON.stringify(out));`;
+    expect(runModule(script)).toBe("[true,true,true]\n");
+  });
+
   test("opens invitations and decodes V2 messages like the calling thread, with typed errors", async () => {
     expect(pool).toBeDefined();
     const alice = randomKeys();
@@ -102,21 +125,27 @@ describe("crypto pool (built code)", () => {
       // Let the workers come online (their ports start) before the script ends.
       await new Promise((r) => setTimeout(r, 500));
       console.log("done");`;
-    // A module file, not `-e`: an evaluated script exits even with handles left open.
-    const dir = mkdtempSync(join(tmpdir(), "xmtp-pool-"));
-    try {
-      const file = join(dir, "pool.mjs");
-      writeFileSync(file, script);
-      const r = spawnSync(process.execPath, [file], {
-        encoding: "utf8",
-        timeout: 15_000,
-        env: { ...process.env, XMTP_CRYPTO_WORKERS: "2" },
-      });
-      expect(r.signal).toBeNull();
-      expect(r.status).toBe(0);
-      expect(r.stdout).toBe("done\n");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(runModule(script)).toBe("done\n");
   });
 });
+
+/** Runs `script` as a module in a fresh Node with a pool of two workers; returns its stdout. */
+function runModule(script: string): string {
+  // A module file, not `-e`: an evaluated script exits even with handles left open.
+  const dir = mkdtempSync(join(tmpdir(), "xmtp-pool-"));
+  try {
+    const file = join(dir, "pool.mjs");
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, [file], {
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, XMTP_CRYPTO_WORKERS: "2" },
+    });
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    return r.stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -9,7 +9,7 @@
  * ```
  */
 import type { Envelope, PrivateKeyBundleV1 } from "@xmtp-ts/proto";
-import { toChecksumAddress } from "@xmtp-ts/protocol";
+import { initSecp256k1, toChecksumAddress } from "@xmtp-ts/protocol";
 import { networkClientApi } from "./api/client-api.js";
 import { Consent } from "./consent/consent.js";
 import { ContactCache } from "./contacts/cache.js";
@@ -27,7 +27,6 @@ import { type ConversationsContext, ConversationV2 } from "./conversations/conve
 import { Conversations, type ConversationsOptions } from "./conversations/conversations.js";
 import { type OwnKeys, ownKeysFromBundleV1 } from "./conversations/own-keys.js";
 import type { ConversationTransport } from "./conversations/transport.js";
-import { cryptoPool } from "./conversations/worker-pool.js";
 import { decodePrivateKeyBundle, encodePrivateKeyBundle } from "./keys/private.js";
 import type { BatchEnvelopeApi } from "./keystore/api.js";
 import { type KeySource, loadOrCreatePrivateKeyBundle } from "./keystore/bootstrap.js";
@@ -136,6 +135,9 @@ export class Client {
    * contact bundles unless they are current or `skipContactPublishing`.
    */
   static async create(signer: Signer | null, options: ClientOptions = {}): Promise<Client> {
+    // libsecp256k1 first (a few ms in Node): the keys are checked with it rather than with noble,
+    // whose first use costs more.
+    await initSecp256k1();
     const api = apiFor(options);
     let bundle: PrivateKeyBundleV1;
     let source: KeySource;
@@ -155,8 +157,6 @@ export class Client {
         publishLegacyContact: options.publishLegacyContact ?? false,
       });
     }
-    // Start the crypto workers now (Node, built code) so they are warm when the app lists.
-    cryptoPool();
     const client = new Client(
       api,
       bundle,

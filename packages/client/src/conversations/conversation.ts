@@ -30,7 +30,7 @@ import { sha256 } from "./primitives.js";
 import { type ConversationTransport, type QueryRange, queryAll } from "./transport.js";
 import { decodeMessageV1, encodeMessageV1, v1Envelopes } from "./v1.js";
 import { type DecodedV2, decodeMessageV2, encodeMessageV2, MessageDecodeError, v2Envelope } from "./v2.js";
-import { cryptoPool, POOL_MIN_ITEMS } from "./worker-pool.js";
+import { cryptoPoolFor } from "./worker-pool.js";
 
 /** What conversations share with the client that made them. */
 export interface ConversationsContext {
@@ -310,23 +310,22 @@ export class ConversationV2 implements Conversation {
   }
 
   async messages(options: ListMessagesOptions = {}): Promise<DecodedMessage[]> {
-    const pool = cryptoPool();
-    if (!pool) {
-      const envs = await queryAll(this.ctx.transport, this.topic, rangeOf(options));
-      return decodeAll(this, envs, options.onError);
-    }
-    // Pages are verified and decrypted in worker threads while the next page is fetched.
+    // Pages are verified and decrypted (in worker threads for a long history, see worker-pool.ts)
+    // while the next page is fetched.
     const participants: [string, string] = [this.ctx.keys.address, this.peerAddress];
     const jobs: Promise<(DecodedV2 | MessageDecodeError)[]>[] = [];
+    let seen = 0;
     for await (const page of this.ctx.transport.queryPages(this.topic, rangeOf(options))) {
+      seen += page.length;
       const inputs = page.map((envelope) => ({
         envelope,
         topic: this.topic,
         keyMaterial: this.keyMaterial,
         participants,
       }));
+      const pool = cryptoPoolFor(page.length, seen);
       jobs.push(
-        page.length >= POOL_MIN_ITEMS
+        pool
           ? pool.decodeV2(inputs)
           : Promise.all(
               inputs.map((i) =>

@@ -40,7 +40,7 @@ import { sha256, toHex } from "./primitives.js";
 import { queryAll } from "./transport.js";
 import { decodeMessageV1 } from "./v1.js";
 import { MessageDecodeError } from "./v2.js";
-import { cryptoPool, POOL_MIN_ITEMS } from "./worker-pool.js";
+import { cryptoPoolFor } from "./worker-pool.js";
 
 /**
  * Incremental listing re-reads this far back from the previous run, so invites from senders with
@@ -231,6 +231,7 @@ export class Conversations {
     // Each page is opened (in worker threads when available) while the next one is fetched;
     // results are applied in network order so the first invite per topic wins.
     const jobs: Promise<(OpenedInvitation | undefined)[]>[] = [];
+    let seen = 0;
     for await (const page of this.ctx.transport.queryPages(buildTopic.invite(this.address), {
       direction: "ascending",
       ...(startNs !== undefined ? { startNs } : {}),
@@ -241,7 +242,8 @@ export class Conversations {
         this.seenInvites.add(k);
         return true;
       });
-      if (fresh.length > 0) jobs.push(this.openMany(fresh));
+      seen += fresh.length;
+      if (fresh.length > 0) jobs.push(this.openMany(fresh, seen));
     }
     const added: ConversationV2[] = [];
     for (const job of jobs) {
@@ -254,8 +256,8 @@ export class Conversations {
     return added;
   }
 
-  private async openMany(envs: Envelope[]): Promise<(OpenedInvitation | undefined)[]> {
-    const pool = envs.length >= POOL_MIN_ITEMS ? cryptoPool() : undefined;
+  private async openMany(envs: Envelope[], seen: number): Promise<(OpenedInvitation | undefined)[]> {
+    const pool = cryptoPoolFor(envs.length, seen);
     if (!pool) return Promise.all(envs.map((e) => this.tryOpen(e)));
     const results = await pool.openInvitations(this.ctx.keys, envs);
     return results.map((r) => {

@@ -3,6 +3,7 @@
  * messages with the same functions the main thread uses, and sends back results or typed reasons.
  */
 import type { Envelope } from "@xmtp-ts/proto";
+import { initSecp256k1 } from "@xmtp-ts/protocol";
 import { InvitationError, type OpenCache, openInvitation } from "./invitation.js";
 import type { OwnKeys } from "./own-keys.js";
 import { type DecodeV2Input, decodeMessageV2, MessageDecodeError } from "./v2.js";
@@ -61,10 +62,14 @@ async function handle(req: WorkerRequest): Promise<WorkerResult[]> {
 
 const port = wt?.parentPort;
 if (port) {
+  // Each worker loads its own libsecp256k1 instance; jobs wait for it rather than run on noble.
+  const ready = initSecp256k1().then((b) => port.postMessage({ ready: b.name }));
   port.on("message", (req: WorkerRequest) => {
-    handle(req).then(
-      (results) => port.postMessage({ id: req.id, results }),
-      (err) => port.postMessage({ id: req.id, error: String(err) }),
-    );
+    ready
+      .then(() => handle(req))
+      .then(
+        (results) => port.postMessage({ id: req.id, results }),
+        (err) => port.postMessage({ id: req.id, error: String(err) }),
+      );
   });
 }

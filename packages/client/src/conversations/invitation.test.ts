@@ -311,11 +311,10 @@ describe("rejections", () => {
   });
 });
 
-describe("native and pure-JS paths agree", () => {
-  test("trial-decrypting native open equals the noble 3DH open", async () => {
-    const { ecdhSharedPoint } = await import("@xmtp-ts/protocol");
-    const { nativeCrypto } = await import("./native-crypto.js");
-    expect(nativeCrypto).toBeDefined();
+describe("both secp256k1 backends open the same invitations", () => {
+  test("libsecp256k1 (the loaded backend) and a noble ECDH give the same topic and key", async () => {
+    const { initSecp256k1, nobleSecp256k1 } = await import("@xmtp-ts/protocol");
+    expect((await initSecp256k1()).name).toBe("libsecp256k1-wasm");
     for (const [from, to] of [
       [alice, bob],
       [bob, alice],
@@ -326,7 +325,7 @@ describe("native and pure-JS paths agree", () => {
         (e, i) => [i === 0 ? to : from, e] as const,
       )) {
         const fast = await openInvitation(viewer, env);
-        const slow = await openInvitation(viewer, env, { ecdh: ecdhSharedPoint });
+        const slow = await openInvitation(viewer, env, { ecdh: nobleSecp256k1.ecdh });
         expect(fast.topic).toBe(slow.topic);
         expect(fast.keyMaterial).toEqual(slow.keyMaterial);
       }

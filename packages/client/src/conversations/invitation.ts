@@ -5,7 +5,6 @@
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
-  type Ciphertext,
   type ConsentProofPayload,
   type Envelope,
   EnvelopeSchema,
@@ -25,12 +24,8 @@ import {
   verifySignedPreKey,
   walletAddressFromSignedKey,
 } from "@xmtp-ts/protocol";
-import { ciphertextParts } from "../crypto/index.js";
-import { threeDhPairs } from "../keys/shared-secret.js";
-import { EMPTY_BYTES, type NativeCrypto, nativeCrypto } from "./native-crypto.js";
 import {
   type Ecdh,
-  findPreKey,
   NoMatchingPreKeyError,
   type OwnKeys,
   type PeerKeys,
@@ -277,25 +272,21 @@ export async function openInvitation(
   const peerKeys = isSender ? recipientKeys : senderKeys;
   const peerAddress = verifiedPeerAddress(peerBundle, cache);
   const myPreKeyPub = isSender ? senderKeys.preKey : recipientKeys.preKey;
+  let secret: Uint8Array;
+  try {
+    secret = sharedSecret3dh(own, peerKeys, myPreKeyPub, !isSender, cache?.ecdh);
+  } catch (cause) {
+    if (cause instanceof NoMatchingPreKeyError)
+      throw new InvitationError("no-matching-pre-key", "no matching pre-key", { cause });
+    throw new InvitationError("bad-key", "ECDH failed", { cause });
+  }
   let plain: Uint8Array;
-  if (nativeCrypto && !cache?.ecdh) {
-    plain = openNative(nativeCrypto, own, peerKeys, myPreKeyPub, !isSender, ciphertext, headerBytes);
-  } else {
-    let secret: Uint8Array;
-    try {
-      secret = sharedSecret3dh(own, peerKeys, myPreKeyPub, !isSender, cache?.ecdh);
-    } catch (cause) {
-      if (cause instanceof NoMatchingPreKeyError)
-        throw new InvitationError("no-matching-pre-key", "no matching pre-key", { cause });
-      throw new InvitationError("bad-key", "ECDH failed", { cause });
-    }
-    try {
-      plain = await decryptCiphertext(ciphertext, secret, headerBytes);
-    } catch (cause) {
-      throw new InvitationError("decrypt-failed", `cannot decrypt invitation: ${(cause as Error).message}`, {
-        cause,
-      });
-    }
+  try {
+    plain = await decryptCiphertext(ciphertext, secret, headerBytes);
+  } catch (cause) {
+    throw new InvitationError("decrypt-failed", `cannot decrypt invitation: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   let inv: InvitationV1;
   try {
@@ -366,7 +357,7 @@ function verifiedPeerAddress(b: SignedPublicKeyBundle, cache?: OpenCache): strin
     : "";
   const hit = cache?.verified?.get(key);
   if (hit) return hit;
-  if (!preKeySigned(id, pre))
+  if (!verifySignedPreKey(id, pre))
     throw new InvitationError("bad-pre-key-signature", "peer pre-key signature invalid");
   if (id.signature?.union.case !== "walletEcdsaCompact")
     throw new InvitationError("not-wallet-signed", "key was not signed by a wallet");
@@ -385,73 +376,4 @@ function sigKey(k: SignedPublicKey): string {
   return u && (u.case === "ecdsaCompact" || u.case === "walletEcdsaCompact")
     ? `:${u.case}:${toHex(u.value.bytes)}:${u.value.recovery}`
     : ":none";
-}
-
-/**
- * The native open: OpenSSL gives only the X coordinate of each ECDH point, so each of the three
- * has two candidate points; the one combination whose key opens the AES-GCM tag is the 3DH secret
- * (any other passes the tag with probability 2^-128). Three native ECDHs and at most eight cheap
- * trial decryptions cost far less than three pure-JS scalar multiplications.
- */
-function openNative(
-  n: NativeCrypto,
-  own: OwnKeys,
-  peer: PeerKeys,
-  myPreKeyPub: Uint8Array,
-  isRecipient: boolean,
-  ciphertext: Ciphertext,
-  aad: Uint8Array,
-): Uint8Array {
-  let pre: Uint8Array;
-  try {
-    pre = findPreKey(own, myPreKeyPub).privateKey;
-  } catch (cause) {
-    throw new InvitationError("no-matching-pre-key", "no matching pre-key", { cause });
-  }
-  let parts: ReturnType<typeof ciphertextParts>;
-  try {
-    parts = ciphertextParts(ciphertext);
-  } catch (cause) {
-    throw new InvitationError("decrypt-failed", `cannot decrypt invitation: ${(cause as Error).message}`, {
-      cause,
-    });
-  }
-  let c1: [Uint8Array, Uint8Array];
-  let c2: [Uint8Array, Uint8Array];
-  let c3: [Uint8Array, Uint8Array];
-  try {
-    [c1, c2, c3] = threeDhPairs(own.identity.privateKey, pre, peer, isRecipient).map(([k, p]) =>
-      n.ecdhPoints(k, p),
-    ) as [typeof c1, typeof c2, typeof c3];
-  } catch (cause) {
-    throw new InvitationError("bad-key", "ECDH failed", { cause });
-  }
-  const secret = new Uint8Array(195);
-  for (const a of c1)
-    for (const b of c2)
-      for (const c of c3) {
-        secret.set(a, 0);
-        secret.set(b, 65);
-        secret.set(c, 130);
-        const out = n.gcmOpen(
-          n.hkdf32(secret, parts.hkdfSalt, EMPTY_BYTES),
-          parts.gcmNonce,
-          parts.payload,
-          aad,
-        );
-        if (out) return out;
-      }
-  throw new InvitationError("decrypt-failed", "cannot decrypt invitation: aes-256-gcm decryption failed");
-}
-
-/** `verifySignedPreKey`, natively where available: ecdsa_compact by the identity over sha256(key_bytes). */
-export function preKeySigned(identity: SignedPublicKey, pre: SignedPublicKey): boolean {
-  if (!nativeCrypto) return verifySignedPreKey(identity, pre);
-  const sig = pre.signature?.union;
-  if (sig?.case !== "ecdsaCompact") return false;
-  try {
-    return nativeCrypto.verifySha256(signedPublicKeyBytes(identity), pre.keyBytes, sig.value.bytes);
-  } catch {
-    return false;
-  }
 }

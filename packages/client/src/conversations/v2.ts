@@ -22,10 +22,10 @@ import {
   MAX_MESSAGE_BYTES,
   signCompact,
   verifyCompact,
+  verifySignedPreKey,
   walletAddressFromSignedKey,
 } from "@xmtp-ts/protocol";
-import { peerKeysFromSignedBundle, preKeySigned } from "./invitation.js";
-import { nativeCrypto } from "./native-crypto.js";
+import { peerKeysFromSignedBundle } from "./invitation.js";
 import { NoMatchingPreKeyError, type OwnKeys } from "./own-keys.js";
 import {
   concatBytes,
@@ -250,16 +250,13 @@ export async function decodeMessageV2(i: DecodeV2Input): Promise<DecodedV2> {
   } catch (cause) {
     return fail("bad-key", (cause as Error).message, cause);
   }
-  if (!senderAddress && !preKeySigned(sender.identityKey!, sender.preKey!))
+  if (!senderAddress && !verifySignedPreKey(sender.identityKey!, sender.preKey!))
     fail("pre-key-not-signed", "pre key not signed by identity key");
   const sig = signed.signature!.union;
   if (sig.case !== "ecdsaCompact" || sig.value.bytes.length !== 64)
     return fail("bad-signature", "invalid signature");
   const signedData = concatBytes(headerBytes, signed.payload);
-  const ok = nativeCrypto
-    ? nativeCrypto.verifySha256(preKey, signedData, sig.value.bytes)
-    : verifyCompact(preKey, sha256(signedData), sig.value.bytes);
-  if (!ok) fail("bad-signature", "invalid signature");
+  if (!verifyCompact(preKey, sha256(signedData), sig.value.bytes)) fail("bad-signature", "invalid signature");
   if (!senderAddress) {
     try {
       senderAddress = walletAddressFromSignedKey(sender.identityKey!);

@@ -16,8 +16,21 @@ import {
   type MessageDecodeErrorReason,
 } from "./v2.js";
 
-/** Below this many items the work stays on the calling thread. */
-export const POOL_MIN_ITEMS = 32;
+/**
+ * Smallest batch handed to the workers. Smaller ones stay on the calling thread: 50 invitations
+ * are ~0.1 s of libsecp256k1 work on one core, which copying keys and envelopes to the workers and
+ * back and waking them does not win back on a small machine.
+ */
+export const POOL_MIN_ITEMS = 64;
+
+/**
+ * Items one listing or history read must reach before it starts the pool. Starting is not free:
+ * every worker loads the SDK and its own libsecp256k1 (~0.3 s of CPU each on an idle 2-core
+ * machine, several seconds on a loaded one), CPU that a short listing would rather spend on its
+ * own work. With libsecp256k1 a 300-conversation list takes well under a second on one thread, so
+ * only operations past this size start the pool; they use it once it is ready.
+ */
+export const POOL_START_ITEMS = 500;
 
 type Builtin = <T>(id: string) => T | undefined;
 const getBuiltin: Builtin | undefined = (() => {
@@ -27,7 +40,10 @@ const getBuiltin: Builtin | undefined = (() => {
 
 interface PoolWorker {
   postMessage(m: unknown): void;
-  on(ev: "message", f: (m: { id: number; results?: WorkerResult[]; error?: string }) => void): void;
+  on(
+    ev: "message",
+    f: (m: { id: number; results?: WorkerResult[]; error?: string; ready?: string }) => void,
+  ): void;
   on(ev: "error", f: (e: unknown) => void): void;
   ref(): void;
   unref(): void;
@@ -42,11 +58,23 @@ export class CryptoPool {
   >();
   private readonly busy: number[];
   private rr = 0;
+  /** The secp256k1 backend each worker reported once it was ready (see crypto-worker.ts). */
+  readonly backends: string[] = [];
+  private readonly allReady: Promise<void>;
+  private onReady!: () => void;
 
   constructor(private readonly workers: PoolWorker[]) {
     this.busy = workers.map(() => 0);
+    this.allReady = new Promise((r) => {
+      this.onReady = r;
+    });
     workers.forEach((w, i) => {
       w.on("message", (m) => {
+        if (m.ready !== undefined) {
+          this.backends.push(m.ready);
+          if (this.ready) this.onReady();
+          return;
+        }
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
@@ -69,6 +97,20 @@ export class CryptoPool {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /**
+   * True once every worker has loaded its code and libsecp256k1. Until then work stays on the
+   * calling thread: a job sent to a booting worker waits for the boot, which can cost more than
+   * doing the job here.
+   */
+  get ready(): boolean {
+    return this.backends.length === this.workers.length;
+  }
+
+  /** Resolves once {@link ready} is true. */
+  whenReady(): Promise<void> {
+    return this.allReady;
   }
 
   private send(build: (id: number) => WorkerRequest): Promise<WorkerResult[]> {
@@ -122,6 +164,17 @@ export class CryptoPool {
 }
 
 let shared: CryptoPool | null | undefined;
+
+/**
+ * The pool when a batch of `batch` items, in an operation that has seen `seen` so far, is worth
+ * handing to it: the batch has at least {@link POOL_MIN_ITEMS} and every worker is ready. An
+ * operation past {@link POOL_START_ITEMS} starts the pool for the batches that follow. Undefined
+ * otherwise (and where worker threads are unavailable): do the work on this thread.
+ */
+export function cryptoPoolFor(batch: number, seen: number): CryptoPool | undefined {
+  const pool = seen >= POOL_START_ITEMS ? cryptoPool() : shared;
+  return pool && batch >= POOL_MIN_ITEMS && pool.ready ? pool : undefined;
+}
 
 /** The process-wide pool, created on first use; undefined where worker threads are unavailable. */
 export function cryptoPool(): CryptoPool | undefined {
