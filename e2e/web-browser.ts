@@ -103,3 +103,11 @@ export async function expectMessage(page: Page, text: string | RegExp, timeout =
 export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+/** Sends a file through the composer's "Attach a file". */
+export async function attach(
+  page: Page,
+  file: { name: string; mimeType: string; buffer: Buffer },
+): Promise<void> {
+  await page.getByLabel("Attach a file").setInputFiles(file);
+}

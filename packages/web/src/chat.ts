@@ -440,6 +440,8 @@ export class ChatStore {
       t.items = t.items.filter((i) => i !== item);
       this.mergePage(topic, [sent]);
       this.scheduleSave();
+      // Answering a request accepts it (on every device), as the person clearly wants to talk.
+      if (this.consentOf(c.peerAddress) === "unknown") void this.setConsent(c.peerAddress, "allowed");
     } catch (err) {
       item.state = "failed";
       item.error = `Not sent: ${errorText(err)}. Press Retry to send it again${this.connection === "online" ? "" : " once the node is back"}.`;
