@@ -64,6 +64,14 @@ export async function createIdentity(page: Page): Promise<string> {
   return ownAddress(page);
 }
 
+/** "Import a key" with a wallet key; resolves with the address once the chat shows. */
+export async function importKey(page: Page, key: string): Promise<string> {
+  await page.getByRole("button", { name: "Import a key" }).click();
+  await page.getByLabel(/Wallet key/).fill(key);
+  await page.getByRole("button", { name: "Import", exact: true }).click();
+  return ownAddress(page);
+}
+
 /** Opens "New conversation", types the address and presses Start. */
 export async function startConversation(page: Page, address: string): Promise<void> {
   await page.getByRole("button", { name: "New conversation" }).click();

@@ -13,6 +13,7 @@ import {
   type Conversation,
   type DecodedMessage,
   decodePrivateKeyBundle,
+  type Envelope,
   localAuthenticator,
   type Reaction,
   RemoteAttachmentCodec,
@@ -103,6 +104,12 @@ export class ChatStore {
   private healthTimer: ReturnType<typeof setTimeout> | undefined;
   private openTopic: string | undefined;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
+  private resubscribeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Ends the current all-conversations subscription. */
+  private messagesAbort: AbortController | undefined;
+  /** Topics of the live subscription, and conversations it does not cover yet. */
+  private subscribed = new Set<string>();
+  private readonly unsubscribed = new Set<Conversation>();
 
   constructor(
     readonly client: Client,
@@ -138,24 +145,28 @@ export class ChatStore {
     for (const s of cached ?? []) if (this.conversations.has(s.topic)) this.summaries.set(s.topic, s);
     for (const c of this.conversations.values()) this.ensureSummary(c);
     this.changed();
+    for (const c of this.conversations.values()) this.unsubscribed.add(c);
     this.watchHealth();
     await this.sync();
     void this.streamConversations();
-    void this.streamMessages();
+    await this.resubscribe();
   }
 
   /** Lists conversations, loads consent and refreshes every preview. */
   private async sync(): Promise<void> {
     try {
       const [list] = await Promise.all([this.client.conversations.list(), this.client.consent.load()]);
+      let added = false;
       for (const c of list) {
+        if (!this.conversations.has(c.topic)) added = true;
+        if (!this.subscribed.has(c.topic)) this.unsubscribed.add(c);
         this.conversations.set(c.topic, c);
         this.ensureSummary(c);
       }
+      if (added && this.messagesAbort) this.scheduleResubscribe();
       this.listed = true;
       this.problem = undefined;
       this.changed();
-      await this.refreshLatest([...this.conversations.values()]);
     } catch (err) {
       this.problem = `Could not read your conversations from ${this.nodeUrl} (${errorText(err)}). They will load when the node answers again.`;
       this.changed();
@@ -297,34 +308,81 @@ export class ChatStore {
   private async streamConversations(): Promise<void> {
     while (!this.abort.signal.aborted) {
       try {
-        for await (const c of await this.client.conversations.stream({ signal: this.abort.signal })) {
-          this.conversations.set(c.topic, c);
-          this.ensureSummary(c);
-          this.changed();
-        }
+        for await (const c of await this.client.conversations.stream({ signal: this.abort.signal }))
+          this.addConversation(c);
       } catch {
         await pause(1000, this.abort.signal);
       }
     }
   }
 
-  private async streamMessages(): Promise<void> {
-    while (!this.abort.signal.aborted) {
-      try {
-        const stream = await this.client.conversations.streamAllMessages({ signal: this.abort.signal });
-        for await (const m of stream) {
-          const c = m.conversation;
-          if (!this.conversations.has(c.topic)) {
-            this.conversations.set(c.topic, c);
-            this.ensureSummary(c);
-          }
-          this.mergePage(c.topic, [m]);
+  /** Adds a conversation found after the first listing: its messages, and a place in the stream. */
+  private addConversation(c: Conversation): void {
+    if (this.conversations.has(c.topic)) return;
+    this.conversations.set(c.topic, c);
+    this.unsubscribed.add(c);
+    this.ensureSummary(c);
+    this.changed();
+    this.scheduleResubscribe();
+  }
+
+  private scheduleResubscribe(): void {
+    clearTimeout(this.resubscribeTimer);
+    this.resubscribeTimer = setTimeout(() => void this.resubscribe(), 200);
+  }
+
+  /**
+   * One subscription for the topics of every conversation. Browsers open at most six connections
+   * to a host, so there is never one stream per conversation: when conversations are added, a new
+   * subscription for all of them starts, and the old one ends once the new one is live (messages
+   * seen twice meanwhile are applied once). Conversations new to the subscription then have their
+   * newest page read, so nothing sent before it was live is missed.
+   */
+  private async resubscribe(): Promise<void> {
+    if (this.abort.signal.aborted || this.conversations.size === 0) return;
+    const previous = this.messagesAbort;
+    const mine = new AbortController();
+    this.messagesAbort = mine;
+    const fresh = [...this.unsubscribed];
+    this.unsubscribed.clear();
+    const topics = [...this.conversations.keys()];
+    let source: AsyncIterable<Envelope>;
+    try {
+      source = await this.client.api.subscribe(topics, AbortSignal.any([mine.signal, this.abort.signal]));
+    } catch {
+      for (const c of fresh) this.unsubscribed.add(c);
+      if (this.messagesAbort === mine) {
+        await pause(1000, this.abort.signal);
+        void this.resubscribe();
+      }
+      return;
+    }
+    previous?.abort();
+    this.subscribed = new Set(topics);
+    void this.pump(source, mine);
+    void this.refreshLatest(fresh);
+  }
+
+  private async pump(source: AsyncIterable<Envelope>, mine: AbortController): Promise<void> {
+    try {
+      for await (const env of source) {
+        const c = this.conversations.get(env.contentTopic);
+        if (!c) continue;
+        try {
+          this.mergePage(c.topic, [await c.decodeMessage(env)]);
           this.markReadIfOpen(c.topic);
           this.scheduleSave();
+        } catch {
+          // not decodable: skipped, as in listings
         }
-      } catch {
-        await pause(1000, this.abort.signal);
       }
+    } catch {
+      // ended by an error the SDK could not heal: start again below
+    }
+    if (this.messagesAbort === mine && !this.abort.signal.aborted) {
+      await pause(1000, this.abort.signal);
+      for (const c of this.conversations.values()) this.unsubscribed.add(c);
+      void this.resubscribe();
     }
   }
 
@@ -529,9 +587,7 @@ export class ChatStore {
   /** Starts a conversation (the address was checked by the caller). */
   async newConversation(peerAddress: string): Promise<string> {
     const c = await this.client.conversations.newConversation(peerAddress);
-    this.conversations.set(c.topic, c);
-    this.ensureSummary(c);
-    this.changed();
+    this.addConversation(c);
     return c.topic;
   }
 
@@ -589,6 +645,7 @@ export class ChatStore {
     this.abort.abort();
     clearTimeout(this.healthTimer);
     clearTimeout(this.saveTimer);
+    clearTimeout(this.resubscribeTimer);
     await this.client.close();
   }
 }
