@@ -48,6 +48,9 @@ export class GroupError extends Error {
   }
 }
 
+/** Rejections kept by `conversations.groups` (and message ids remembered per group to report once). */
+export const MAX_KEPT_REJECTIONS = 1000;
+
 /** A rejected invitation or message, as reported by `conversations.groups`. */
 export interface GroupRejection {
   reason: GroupRejectionReason;
@@ -103,6 +106,8 @@ export class Group implements Conversation {
   readonly isGroup = true as const;
   /** Known epochs, oldest first. */
   private readonly epochs: EpochState[] = [];
+  /** Ids of messages already reported as rejected. */
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly host: GroupHost,
@@ -239,7 +244,7 @@ export class Group implements Conversation {
       try {
         change = membershipCodec.decode(c.encoded);
       } catch (cause) {
-        this.reject(e, "malformed", d.senderAddress, `membership content: ${(cause as Error).message}`);
+        this.reject(e, d.id, "malformed", d.senderAddress, `membership content: ${(cause as Error).message}`);
         throw new MessageDecodeError("forged-membership", "undecodable membership message", env, { cause });
       }
       content = change;
@@ -275,7 +280,7 @@ export class Group implements Conversation {
     if (o.change) {
       const v = judgeMembership(e, { change: o.change, sender, sentNs: o.d.sentNs });
       if (v.kind === "reject") {
-        this.reject(e, v.reason, sender, v.detail);
+        this.reject(e, o.d.id, v.reason, sender, v.detail);
         throw new MessageDecodeError("forged-membership", `membership message rejected: ${v.detail}`, env);
       }
       if (v.kind === "accept") this.putEpoch(v.value);
@@ -284,26 +289,38 @@ export class Group implements Conversation {
     const v = judgeMessage(e, sender, o.d.sentNs);
     if (v.kind === "reject") {
       if (v.reason === "epoch-closed") {
-        this.reject(e, v.reason, sender, v.detail);
+        this.reject(e, o.d.id, v.reason, sender, v.detail);
         throw new MessageDecodeError("epoch-closed", v.detail, env);
       }
-      if (final) this.reject(e, v.reason, sender, v.detail);
+      if (final) this.reject(e, o.d.id, v.reason, sender, v.detail);
       throw new MessageDecodeError("sender-not-participant", v.detail, env);
     }
     return o.message;
   }
 
-  private reject(e: EpochState, reason: GroupRejectionReason, from: string, detail: string): void {
+  /** Reports a rejected message once, however often it is read again. */
+  private reject(
+    e: EpochState,
+    id: string,
+    reason: GroupRejectionReason,
+    from: string,
+    detail: string,
+  ): void {
+    if (this.reported.has(id)) return;
+    if (this.reported.size >= MAX_KEPT_REJECTIONS) this.reported.clear();
+    this.reported.add(id);
     this.host.report({ reason, topic: e.topic, groupId: e.groupId, from, detail });
   }
 
   /**
-   * Reads one epoch's envelopes: membership messages are applied first, in topic order, then every
-   * other message is judged against the resulting list. Rejections go to `onError`.
+   * Reads one epoch's envelopes: membership messages are applied first, in topic order, then (unless
+   * `membershipOnly`) every other message is judged against the resulting list. Rejections go to
+   * `onError`.
    */
   private async readEpoch(
     envs: Envelope[],
     onError?: (e: MessageDecodeError) => void,
+    membershipOnly = false,
   ): Promise<DecodedMessage[]> {
     const opened = await Promise.all(
       envs.map((env) =>
@@ -330,7 +347,7 @@ export class Group implements Conversation {
       }
     };
     for (const x of opened) if (x?.o.change) tryAdmit(x);
-    for (const x of opened) if (x && !x.o.change) tryAdmit(x);
+    if (!membershipOnly) for (const x of opened) if (x && !x.o.change) tryAdmit(x);
     const out: DecodedMessage[] = [];
     const seen = new Set<string>();
     for (const x of opened) {
@@ -346,7 +363,8 @@ export class Group implements Conversation {
   private async syncEpoch(epoch: number): Promise<void> {
     const e = this.epochs.find((x) => x.epoch === epoch);
     if (!e) return;
-    await this.readEpoch(await queryAll(this.ctx.transport, e.topic, { direction: "ascending" }));
+    const envs = await queryAll(this.ctx.transport, e.topic, { direction: "ascending" });
+    await this.readEpoch(envs, undefined, true);
   }
 
   /** Reads the membership messages of every known epoch again (members, closes). */

@@ -1,5 +1,5 @@
 /** Group conversations on V2 invitations (docs/groups.md). */
-export { Group, GroupError, type GroupRejection } from "./group.js";
+export { Group, GroupError, type GroupRejection, MAX_KEPT_REJECTIONS } from "./group.js";
 export {
   ContentTypeGroupMembership,
   GroupMembershipCodec,
@@ -14,5 +14,5 @@ export {
   MAX_GROUP_MEMBERS,
   MAX_GROUP_NAME_CHARS,
 } from "./metadata.js";
-export { GroupRegistry, MAX_KEPT_REJECTIONS, type NewGroupOptions } from "./registry.js";
+export { GroupRegistry, type NewGroupOptions } from "./registry.js";
 export type { EpochState, GroupRejectionReason } from "./rules.js";

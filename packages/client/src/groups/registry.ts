@@ -18,7 +18,14 @@ import { sealInvitation } from "../conversations/invitation.js";
 import { memoEcdh } from "../conversations/own-keys.js";
 import type { SnapshotV2 } from "../conversations/persistence.js";
 import { toSignedPublicKeyBundle } from "../keys/public.js";
-import { Group, GroupError, type GroupHost, type GroupRecipient, type GroupRejection } from "./group.js";
+import {
+  Group,
+  GroupError,
+  type GroupHost,
+  type GroupRecipient,
+  type GroupRejection,
+  MAX_KEPT_REJECTIONS,
+} from "./group.js";
 import {
   GroupFormatError,
   groupContext,
@@ -29,9 +36,6 @@ import {
   parseGroupContext,
 } from "./metadata.js";
 import { type EpochState, judgeInvitation } from "./rules.js";
-
-/** Rejections kept for {@link GroupRegistry.rejections}. */
-export const MAX_KEPT_REJECTIONS = 1000;
 
 export interface NewGroupOptions {
   name?: string;

@@ -1,0 +1,116 @@
+import { toChecksumAddress } from "@xmtp-ts/protocol";
+import { describe, expect, test } from "vitest";
+import { defaultCodecRegistry, encodeContent } from "../content/index.js";
+import type { ConversationsContext } from "../conversations/conversation.js";
+import { Conversations } from "../conversations/conversations.js";
+import type { OwnKeys } from "../conversations/own-keys.js";
+import { randomKeys } from "../conversations/test-fixtures.js";
+import { MemoryTransport } from "../conversations/test-transport.js";
+import { encodeMessageV2, MessageDecodeError, v2Envelope } from "../conversations/v2.js";
+import { Group, type GroupError } from "./group.js";
+import { MAX_GROUP_MEMBERS } from "./metadata.js";
+
+function network() {
+  const net = new MemoryTransport();
+  const registered = new Map<string, OwnKeys>();
+  const client = (keys: OwnKeys) => {
+    registered.set(keys.address, keys);
+    const ctx: ConversationsContext = {
+      keys,
+      transport: net,
+      codecs: defaultCodecRegistry(),
+      introduced: new Set(),
+      verifiedSenders: new Map(),
+      getContact: async (a) => registered.get(a)?.signedBundle,
+    };
+    return new Conversations(ctx);
+  };
+  return { net, client };
+}
+
+async function groupOf(c: Conversations): Promise<Group> {
+  const g = (await c.list()).find((x): x is Group => x instanceof Group);
+  if (!g) throw new Error("no group listed");
+  return g;
+}
+
+const lastEnvelope = (net: MemoryTransport, topic: string) => net.rows.get(topic)!.at(-1)!.env;
+
+describe("Group", () => {
+  test("a message from a member added since this client last read the list is accepted after one re-read", async () => {
+    const { net, client } = network();
+    const [ka, kb, kc, kd] = [randomKeys(), randomKeys(), randomKeys(), randomKeys()];
+    const [a, b, , d] = [client(ka), client(kb), client(kc), client(kd)];
+    const ga = await a.newGroup([kb.address, kc.address], { name: "unit" });
+    const gb = await groupOf(b);
+    await ga.addMembers([kd.address]);
+    const gd = await groupOf(d);
+    expect(gd.members).toContain(kd.address);
+    await gd.send("hello from D");
+    expect(gb.members).not.toContain(kd.address); // B has not read the addition yet
+    const m = await gb.decodeMessage(lastEnvelope(net, ga.topic));
+    expect([m.content, m.senderAddress]).toEqual(["hello from D", kd.address]);
+    expect(gb.members).toContain(kd.address);
+    expect(b.groups.rejections).toEqual([]);
+  });
+
+  test("a holder of the key who is not a member is rejected and reported once", async () => {
+    const { net, client } = network();
+    const [ka, kb, outsider] = [randomKeys(), randomKeys(), randomKeys()];
+    const [a, b] = [client(ka), client(kb)];
+    const ga = await a.newGroup([kb.address]);
+    const gb = await groupOf(b);
+    const createdNs = BigInt(Date.now()) * 1_000_000n;
+    const payload = (await encodeContent("leaked key", {}, defaultCodecRegistry())).payload;
+    const msg = await encodeMessageV2({
+      own: outsider,
+      topic: ga.topic,
+      keyMaterial: ga.knownEpochs[0]!.keyMaterial,
+      payload,
+      createdNs,
+    });
+    await net.publish([v2Envelope(ga.topic, createdNs, msg.bytes)]);
+    const env = lastEnvelope(net, ga.topic);
+    const err = await gb.decodeMessage(env).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MessageDecodeError);
+    expect((err as MessageDecodeError).reason).toBe("sender-not-participant");
+    expect(b.groups.rejections.map((r) => [r.reason, r.from])).toEqual([
+      ["sender-not-member", outsider.address],
+    ]);
+    const errors: MessageDecodeError[] = [];
+    expect(await gb.messages({ onError: (e) => errors.push(e) })).toEqual([]);
+    expect(errors.map((e) => e.reason)).toEqual(["sender-not-participant"]);
+    expect(b.groups.rejections).toHaveLength(1); // read again, reported once
+  });
+
+  test("membership changes are the creator's, within the cap, and keep someone besides the creator", async () => {
+    const { client } = network();
+    const [ka, kb, kc] = [randomKeys(), randomKeys(), randomKeys()];
+    const [a, b] = [client(ka), client(kb)];
+    client(kc);
+    const reason = (p: Promise<unknown>) =>
+      p.then(
+        () => "ok",
+        (e: GroupError) => e.reason,
+      );
+    const stranger = toChecksumAddress(`0x${"12".repeat(20)}`);
+    const many = Array.from({ length: MAX_GROUP_MEMBERS }, (_, i) =>
+      toChecksumAddress(`0x${(i + 1).toString(16).padStart(40, "a")}`),
+    );
+    expect(await reason(a.newGroup([]))).toBe("too-few-members");
+    expect(await reason(a.newGroup([ka.address]))).toBe("too-few-members");
+    expect(await reason(a.newGroup(["not an address"]))).toBe("invalid-address");
+    expect(await reason(a.newGroup(many))).toBe("too-many-members");
+    expect(await reason(a.newGroup([kb.address, stranger]))).toBe("not-on-network");
+    expect(await reason(a.newGroup([kb.address], { name: "n".repeat(101) }))).toBe("invalid-options");
+    const ga = await a.newGroup([kb.address, kc.address]);
+    const gb = await groupOf(b);
+    expect(await reason(gb.addMembers([stranger]))).toBe("not-creator");
+    expect(await reason(gb.removeMembers([kc.address]))).toBe("not-creator");
+    expect(await reason(ga.removeMembers([ka.address]))).toBe("invalid-address");
+    expect(await reason(ga.removeMembers([kb.address, kc.address]))).toBe("too-few-members");
+    expect(await reason(ga.addMembers(many.slice(0, MAX_GROUP_MEMBERS - 2)))).toBe("too-many-members");
+    expect(ga.members).toEqual([ka.address, kb.address, kc.address].sort());
+    expect(ga.epoch).toBe(0);
+  });
+});
