@@ -1,102 +1,113 @@
 /**
- * Using the network from a terminal, for developers testing apps against a local network:
- * `xmtp identity` makes a wallet key, `xmtp send` sends a text, `xmtp listen` prints every message
- * as it arrives (JSON lines). Keys come from `--key` or `XMTP_WALLET_KEY`; the node from `--api` or
- * `XMTP_API_URL` (default http://localhost:5555).
+ * Using the network from a terminal: `xmtp login` saves an identity once, then `whoami`,
+ * `conversations`, `messages`, `send` and `chat` use it without a key on the command line; `logout`
+ * forgets it. `identity`, `send --key` and `listen` also serve scripts with a raw key
+ * (`--key` / `XMTP_WALLET_KEY`). The node comes from `--api`, `XMTP_API_URL`, the one `login` used,
+ * or http://localhost:5555.
+ *
+ * Only commander is loaded here: each action imports its implementation when it runs, so `xmtp
+ * whoami` never loads the SDK and no client command loads the node.
  */
-import { Client, fromPrivateKey } from "@xmtp-ts/client";
-import { getPublicKey, isAddress, publicKeyToAddress, randomPrivateKey } from "@xmtp-ts/protocol";
-import { type Command, Option } from "commander";
-
-const DEFAULT_API = "http://localhost:5555";
+import { type Command, InvalidArgumentError, Option } from "commander";
 
 const apiOption = () =>
-  new Option("--api <url>", `HTTP gateway of a node (default ${DEFAULT_API}, XMTP_API_URL)`);
-const keyOption = () => new Option("--key <hex>", "wallet private key, 64 hex digits (XMTP_WALLET_KEY)");
+  new Option(
+    "--api <url>",
+    "HTTP gateway of a node (XMTP_API_URL; default: the one `login` used, else http://localhost:5555)",
+  );
+const keyOption = () =>
+  new Option("--key <hex>", "use this wallet key instead of the saved identity (XMTP_WALLET_KEY)");
+const jsonOption = () => new Option("--json", "print JSON (one object per line) for scripts");
+const limitOption = (fallback: number) =>
+  new Option("--limit <n>", `how many of the latest messages (default ${fallback})`)
+    .argParser((v: string) => {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("a whole number from 1 up");
+      return n;
+    })
+    .default(fallback, String(fallback));
 
-interface ClientFlags {
-  api?: string;
-  key?: string;
-}
+const actions = () => import("../client/actions.js");
 
-/** Starts a client for the flags (keys are created and published on first use, as xmtp-js does). */
-async function clientFor(flags: ClientFlags): Promise<Client> {
-  const key = flags.key ?? process.env.XMTP_WALLET_KEY;
-  if (!key)
-    throw new Error(
-      "a wallet key is required: --key <hex> or XMTP_WALLET_KEY (make one with `xmtp identity`)",
-    );
-  const apiUrl = flags.api ?? process.env.XMTP_API_URL ?? DEFAULT_API;
-  const signer = fromPrivateKey(key);
-  try {
-    return await Client.create(signer, { apiUrl });
-  } catch (err) {
-    throw new Error(
-      `cannot start a client on ${apiUrl}: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
-}
-
-const line = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
-
-/** Registers `identity`, `send` and `listen` on the root command. */
+/** Registers the client commands on the root command. */
 export function registerClientCommands(program: Command): void {
   program
-    .command("identity")
-    .description("Print a new random wallet key and its address (JSON)")
-    .action(() => {
-      const priv = randomPrivateKey();
-      line({
-        key: `0x${Buffer.from(priv).toString("hex")}`,
-        address: publicKeyToAddress(getPublicKey(priv)),
-      });
-    });
+    .command("login")
+    .description(
+      "Create an XMTP identity (a new wallet key, or --key-file) and save it for the other commands",
+    )
+    .option(
+      "--key-file <path>",
+      "use the wallet key in this file (64 hex digits, or the JSON of `xmtp identity`)",
+    )
+    .addOption(apiOption())
+    .addOption(jsonOption())
+    .action(async (flags) => (await actions()).login(flags));
+
+  program
+    .command("logout")
+    .description("Forget the saved identity (asks first: it may hold the only copy of the wallet key)")
+    .option("-y, --yes", "do not ask")
+    .addOption(jsonOption())
+    .action(async (flags) => (await actions()).logout(flags));
+
+  program
+    .command("whoami")
+    .description("Print the address of the saved identity and the node it uses")
+    .addOption(apiOption())
+    .addOption(jsonOption())
+    .action(async (flags) => (await import("../client/whoami.js")).whoami(flags));
+
+  program
+    .command("conversations")
+    .description("List conversations, latest activity first, with the newest message of each")
+    .addOption(apiOption())
+    .addOption(keyOption())
+    .addOption(jsonOption())
+    .action(async (flags) => (await actions()).conversations(flags));
+
+  program
+    .command("messages")
+    .description("Print the latest messages with an address, oldest first")
+    .argument("<address>", "the peer's wallet address")
+    .addOption(limitOption(50))
+    .addOption(apiOption())
+    .addOption(keyOption())
+    .addOption(jsonOption())
+    .action(async (address: string, flags) => (await actions()).messages(address, flags));
 
   program
     .command("send")
-    .description("Send a text message to an address (starts or reuses the conversation)")
+    .description(
+      "Send a text to an address (starts or reuses the conversation); the text is read from stdin when not given",
+    )
     .argument("<address>", "the peer's wallet address")
-    .argument("<text...>", "the message")
-    .addOption(keyOption())
-    .addOption(apiOption())
+    .argument("[text...]", "the message")
     .addOption(new Option("--conversation-id <id>", "a V2 conversation id (a separate conversation per id)"))
-    .action(async (address: string, words: string[], flags: ClientFlags & { conversationId?: string }) => {
-      if (!isAddress(address)) throw new Error(`not an Ethereum address: ${JSON.stringify(address)}`);
-      const client = await clientFor(flags);
-      try {
-        if (!(await client.canMessage(address)))
-          throw new Error(`${address} has no XMTP identity on this network yet`);
-        const convo = await client.conversations.newConversation(
-          address,
-          flags.conversationId ? { conversationId: flags.conversationId } : {},
-        );
-        const sent = await convo.send(words.join(" "));
-        line({ id: sent.id, topic: convo.topic, from: client.address, to: convo.peerAddress });
-      } finally {
-        await client.close();
-      }
-    });
+    .addOption(apiOption())
+    .addOption(keyOption())
+    .addOption(jsonOption())
+    .action(async (address: string, words: string[], flags) => (await actions()).send(address, words, flags));
+
+  program
+    .command("chat")
+    .description("Chat with an address: recent history, then live messages; type a line and Enter to send")
+    .argument("<address>", "the peer's wallet address")
+    .addOption(limitOption(20))
+    .addOption(apiOption())
+    .addOption(keyOption())
+    .addOption(jsonOption())
+    .action(async (address: string, flags) => (await import("../client/chat.js")).chat(address, flags));
+
+  program
+    .command("identity")
+    .description("Print a new random wallet key and its address (JSON); nothing is saved")
+    .action(async () => (await actions()).identity());
 
   program
     .command("listen")
     .description("Print every message to or from this identity as a JSON line, until Ctrl-C")
-    .addOption(keyOption())
     .addOption(apiOption())
-    .action(async (flags: ClientFlags) => {
-      const client = await clientFor(flags);
-      const stop = new AbortController();
-      for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => stop.abort());
-      const stream = await client.conversations.streamAllMessages({ signal: stop.signal });
-      process.stderr.write(`listening as ${client.address}\n`);
-      for await (const m of stream) {
-        line({
-          id: m.id,
-          topic: m.contentTopic,
-          sender: m.senderAddress,
-          sent: m.sent.toISOString(),
-          content: typeof m.content === "string" ? m.content : (m.contentFallback ?? null),
-        });
-      }
-      await client.close();
-    });
+    .addOption(keyOption())
+    .action(async (flags) => (await actions()).listen(flags));
 }
