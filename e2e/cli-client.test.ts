@@ -5,6 +5,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { cliEnv, newConfigDir } from "./cli-support.js";
 import { Clients, wallet, within } from "./client-helpers.js";
 import { CLI, type NodeProcess, spawnNode } from "./node-process.js";
 
@@ -22,8 +23,9 @@ afterAll(async () => {
   expect(await node.stop()).toBe(0);
 });
 
+// An empty config directory: these commands run on raw keys, never on a saved identity.
 const xmtp = (...args: string[]) =>
-  run(process.execPath, [CLI, ...args], { timeout: 30_000, env: { ...process.env, XMTP_API_URL: node.url } });
+  run(process.execPath, [CLI, ...args], { timeout: 30_000, env: cliEnv(node.url, newConfigDir()) });
 
 describe("xmtp identity, send and listen", () => {
   test("identity → listen → send: the listener prints the message; xmtp-js reads it too", async () => {
@@ -82,7 +84,9 @@ describe("xmtp identity, send and listen", () => {
   test("clear errors: no key, a bad address, a peer without an identity, an unreachable node", async () => {
     const noKey = await xmtp("send", wallet().address, "x").catch((e: { code: number; stderr: string }) => e);
     expect(noKey).toMatchObject({ code: 1 });
-    expect((noKey as { stderr: string }).stderr).toContain("a wallet key is required");
+    expect((noKey as { stderr: string }).stderr).toBe(
+      "error: no identity yet: run `xmtp login` first (or pass a wallet key with --key)\n",
+    );
     const a = JSON.parse((await xmtp("identity")).stdout) as { key: string };
     const stranger = wallet().address;
     const r = await xmtp("send", stranger, "x", "--key", a.key).catch(
