@@ -9,6 +9,8 @@ import { cliEnv, newConfigDir, Terminal, xmtpOk } from "./cli-support.js";
 import { Clients, nextOf, wallet, within } from "./client-helpers.js";
 import { type NodeProcess, spawnNode } from "./node-process.js";
 
+// Each test runs several CLI processes one after the other; a busy machine makes them slow.
+const SLOW = 240_000;
 let node: NodeProcess;
 const clients = new Clients(() => node.url);
 const terminals: Terminal[] = [];
@@ -30,7 +32,7 @@ afterAll(async () => {
 
 const texts = (ms: DecodedMessage[]) => ms.map((m) => m.content);
 
-describe("xmtp send, messages and conversations with an xmtp-js peer", () => {
+describe("xmtp send, messages and conversations with an xmtp-js peer", { timeout: SLOW }, () => {
   test("texts go both ways; the history and the conversation list show them", async () => {
     const sent = await xmtpOk(env, ["send", peer.address, "hello", "from", "the", "terminal"]);
     expect(sent.stdout).toBe(`sent to ${peer.address}\n`);
@@ -83,7 +85,7 @@ describe("xmtp send, messages and conversations with an xmtp-js peer", () => {
   });
 });
 
-describe("xmtp chat in a terminal", () => {
+describe("xmtp chat in a terminal", { timeout: SLOW }, () => {
   test("history, then live messages both ways; Ctrl-D leaves", async () => {
     const [convo] = await peer.conversations.list();
     const t = new Terminal(env, ["chat", peer.address]);
@@ -94,7 +96,7 @@ describe("xmtp chat in a terminal", () => {
 
     const stream = await convo!.streamMessages();
     t.type("typed in the terminal\r");
-    const got = await nextOf(stream, "the typed line at the xmtp-js peer", 30_000);
+    const got = await nextOf(stream, "the typed line at the xmtp-js peer", 90_000);
     expect(got.content).toBe("typed in the terminal");
     await t.waitFor(/me {11}typed in the terminal/);
 
@@ -103,7 +105,7 @@ describe("xmtp chat in a terminal", () => {
     await stream.return?.();
 
     t.type("\x04");
-    expect(await within(t.exited, 20_000, "chat exits on Ctrl-D")).toBe(0);
+    expect(await within(t.exited, 60_000, "chat exits on Ctrl-D")).toBe(0);
   });
 
   test("Ctrl-C leaves cleanly too; --json prints messages as JSON lines", async () => {
@@ -112,7 +114,7 @@ describe("xmtp chat in a terminal", () => {
     await t.waitFor('"content":"live from xmtp-js"');
     expect(t.screen()).not.toContain("typed in the terminal"); // --limit 1
     t.type("\x03");
-    expect(await within(t.exited, 20_000, "chat exits on Ctrl-C")).toBe(0);
+    expect(await within(t.exited, 60_000, "chat exits on Ctrl-C")).toBe(0);
   });
 
   test("lines piped into chat are sent in order, then it exits", async () => {

@@ -10,6 +10,8 @@ import { Clients, wallet, within } from "./client-helpers.js";
 import { CLI, type NodeProcess, spawnNode } from "./node-process.js";
 
 const run = promisify(execFile);
+// Each test runs several CLI processes one after the other; a busy machine makes them slow.
+const SLOW = 240_000;
 let node: NodeProcess;
 const clients = new Clients(() => node.url);
 const children: ChildProcess[] = [];
@@ -25,9 +27,9 @@ afterAll(async () => {
 
 // An empty config directory: these commands run on raw keys, never on a saved identity.
 const xmtp = (...args: string[]) =>
-  run(process.execPath, [CLI, ...args], { timeout: 30_000, env: cliEnv(node.url, newConfigDir()) });
+  run(process.execPath, [CLI, ...args], { timeout: 120_000, env: cliEnv(node.url, newConfigDir()) });
 
-describe("xmtp identity, send and listen", () => {
+describe("xmtp identity, send and listen", { timeout: SLOW }, () => {
   test("identity → listen → send: the listener prints the message; xmtp-js reads it too", async () => {
     const a = JSON.parse((await xmtp("identity")).stdout) as { key: string; address: string };
     const b = JSON.parse((await xmtp("identity")).stdout) as { key: string; address: string };
@@ -48,7 +50,7 @@ describe("xmtp identity, send and listen", () => {
       err += c.toString();
     });
     const until = async (cond: () => boolean, what: string) => {
-      for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 1800 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
       if (!cond()) throw new Error(`timed out: ${what} (stderr: ${err})`);
     };
     await until(() => err.includes(`listening as ${b.address}`), "listener ready");
@@ -77,7 +79,7 @@ describe("xmtp identity, send and listen", () => {
     expect(JSON.parse(out.split("\n")[1]!)).toMatchObject({ sender: b.address, content: "hi back" });
 
     listener.kill("SIGINT");
-    const code = await within(new Promise((r) => listener.once("exit", r)), 10_000, "listener exit");
+    const code = await within(new Promise((r) => listener.once("exit", r)), 60_000, "listener exit");
     expect(code).toBe(0);
   });
 

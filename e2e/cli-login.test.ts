@@ -10,6 +10,8 @@ import { cliEnv, newConfigDir, Terminal, xmtp, xmtpOk } from "./cli-support.js";
 import { Clients, wallet, within } from "./client-helpers.js";
 import { type NodeProcess, spawnNode } from "./node-process.js";
 
+// Each test runs several CLI processes one after the other; a busy machine makes them slow.
+const SLOW = 240_000;
 let node: NodeProcess;
 const clients = new Clients(() => node.url);
 const terminals: Terminal[] = [];
@@ -23,7 +25,7 @@ afterAll(async () => {
   expect(await node.stop()).toBe(0);
 });
 
-describe("xmtp login, whoami and logout", () => {
+describe("xmtp login, whoami and logout", { timeout: SLOW }, () => {
   test("login saves a new identity (mode 0600) that whoami reads; a second login is refused", async () => {
     const dir = newConfigDir();
     const env = cliEnv(node.url, dir);
@@ -86,14 +88,14 @@ describe("xmtp login, whoami and logout", () => {
     terminals.push(no);
     await no.waitFor(`Delete the identity of ${address}?`);
     no.type("n\r");
-    expect(await within(no.exited, 20_000, "logout answered no")).toBe(0);
+    expect(await within(no.exited, 60_000, "logout answered no")).toBe(0);
     expect(existsSync(file)).toBe(true);
 
     const yes = new Terminal(env, ["logout"]);
     terminals.push(yes);
     await yes.waitFor("[y/N]");
     yes.type("y\r");
-    expect(await within(yes.exited, 20_000, "logout answered yes")).toBe(0);
+    expect(await within(yes.exited, 60_000, "logout answered yes")).toBe(0);
     expect(yes.screen()).toContain(`logged out ${address}`);
     expect(readdirSync(dir)).toEqual([]); // the identity and the conversation cache
 
@@ -103,7 +105,7 @@ describe("xmtp login, whoami and logout", () => {
   });
 });
 
-describe("clear errors", () => {
+describe("clear errors", { timeout: SLOW }, () => {
   test("no identity, a bad or own address, a peer not on the network, an unreachable node", async () => {
     const none = cliEnv(node.url, newConfigDir());
     for (const args of [["conversations"], ["messages", wallet().address], ["chat", wallet().address]]) {

@@ -41,7 +41,7 @@ export function xmtp(env: NodeJS.ProcessEnv, args: string[], input = ""): Promis
     stderr += c.toString();
   });
   child.stdin.end(input);
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
   return new Promise((resolve) =>
     child.once("close", (code) => {
       clearTimeout(timer);
@@ -97,7 +97,7 @@ export class Terminal {
   }
 
   /** Resolves once the screen matches; fails with the screen after a bound. */
-  async waitFor(what: string | RegExp, ms = 30_000): Promise<void> {
+  async waitFor(what: string | RegExp, ms = 90_000): Promise<void> {
     const matches = () =>
       typeof what === "string" ? this.screen().includes(what) : what.test(this.screen());
     const deadline = Date.now() + ms;
