@@ -6,6 +6,7 @@ import { Conversations } from "../conversations/conversations.js";
 import type { OwnKeys } from "../conversations/own-keys.js";
 import { randomKeys } from "../conversations/test-fixtures.js";
 import { MemoryTransport } from "../conversations/test-transport.js";
+import type { ConversationTransport } from "../conversations/transport.js";
 import { encodeMessageV2, MessageDecodeError, v2Envelope } from "../conversations/v2.js";
 import { Group, type GroupError } from "./group.js";
 import { MAX_GROUP_MEMBERS } from "./metadata.js";
@@ -13,11 +14,24 @@ import { MAX_GROUP_MEMBERS } from "./metadata.js";
 function network() {
   const net = new MemoryTransport();
   const registered = new Map<string, OwnKeys>();
+  /** When set, the next publish with invitations in it fails (a round that breaks half-way). */
+  const faults = { failNextInvitations: false };
+  const transport: ConversationTransport = {
+    publish: async (envs) => {
+      if (faults.failNextInvitations && envs.some((e) => e.contentTopic.startsWith("/xmtp/0/invite-"))) {
+        faults.failNextInvitations = false;
+        throw new Error("network down");
+      }
+      return net.publish(envs);
+    },
+    queryPages: (t, r) => net.queryPages(t, r),
+    subscribe: (t, s) => net.subscribe(t, s),
+  };
   const client = (keys: OwnKeys) => {
     registered.set(keys.address, keys);
     const ctx: ConversationsContext = {
       keys,
-      transport: net,
+      transport,
       codecs: defaultCodecRegistry(),
       introduced: new Set(),
       verifiedSenders: new Map(),
@@ -25,7 +39,7 @@ function network() {
     };
     return new Conversations(ctx);
   };
-  return { net, client };
+  return { net, client, faults };
 }
 
 async function groupOf(c: Conversations): Promise<Group> {
@@ -112,5 +126,26 @@ describe("Group", () => {
     expect(await reason(ga.addMembers(many.slice(0, MAX_GROUP_MEMBERS - 2)))).toBe("too-many-members");
     expect(ga.members).toEqual([ka.address, kb.address, kc.address].sort());
     expect(ga.epoch).toBe(0);
+  });
+
+  test("a round that failed half-way is finished by naming the members again", async () => {
+    const { client, faults } = network();
+    const [ka, kb, kc, kd] = [randomKeys(), randomKeys(), randomKeys(), randomKeys()];
+    const [a, b, c, d] = [client(ka), client(kb), client(kc), client(kd)];
+    const ga = await a.newGroup([kb.address, kc.address]);
+    faults.failNextInvitations = true;
+    await expect(ga.addMembers([kd.address])).rejects.toThrow("network down");
+    expect((await d.list()).some((x) => x instanceof Group)).toBe(false);
+    await ga.addMembers([kd.address]);
+    expect((await groupOf(d)).members).toContain(kd.address);
+    // A removal whose new-epoch round failed: the creator holds the new epoch and re-sends it.
+    faults.failNextInvitations = true;
+    await expect(ga.removeMembers([kc.address])).rejects.toThrow("network down");
+    expect(ga.epoch).toBe(1);
+    await ga.addMembers([kb.address, kd.address]);
+    expect((await groupOf(b)).epoch).toBe(1);
+    const gc = await groupOf(c);
+    await gc.sync();
+    expect([gc.epoch, gc.isActive]).toEqual([0, false]);
   });
 });

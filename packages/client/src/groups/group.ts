@@ -418,17 +418,24 @@ export class Group implements Conversation {
   /**
    * Adds members (creator only): a membership message in the current epoch topic first, then the
    * invitation with the new list to each new member. They read the current epoch from its start.
+   * Naming a current member re-sends its invitation.
    */
   async addMembers(addresses: readonly string[]): Promise<void> {
     this.requireCreator();
     await this.sync();
     const e = this.current;
-    const added = checkedAddresses(addresses).filter((a) => !e.members.includes(a));
-    if (added.length === 0) return;
+    const requested = checkedAddresses(addresses).filter((a) => a !== e.creator);
+    const added = requested.filter((a) => !e.members.includes(a));
+    // Members named again get the current invitation again (a round that failed half-way is
+    // finished this way; receivers drop copies they already hold).
+    const again = requested.filter((a) => e.members.includes(a));
     const members = normalizeMembers([...e.members, ...added]);
     if (members.length > MAX_GROUP_MEMBERS)
       throw new GroupError("too-many-members", `a group has at most ${MAX_GROUP_MEMBERS} members`);
-    const recipients = await this.host.contactsOf(added);
+    const contacts = (list: string[]) => (list.length > 0 ? this.host.contactsOf(list) : Promise.resolve([]));
+    const [resend, recipients] = await Promise.all([contacts(again), contacts(added)]);
+    if (resend.length > 0) await this.host.invite(e, resend);
+    if (added.length === 0) return;
     await this.sendChange(e, { revision: e.revision + 1, action: "add", members, changed: added });
     await this.host.invite(this.current, recipients);
     await this.host.allow(added);
@@ -468,8 +475,10 @@ export class Group implements Conversation {
       changed: removed,
       nextEpoch: next.epoch,
     });
-    await this.host.invite(next, recipients);
+    // The next epoch is ours from here on: should the round fail, `addMembers` on the remaining
+    // members re-sends it.
     this.putEpoch(next);
+    await this.host.invite(next, recipients);
   }
 }
 
