@@ -104,6 +104,26 @@ describe("dispatcher", () => {
     expect(d.stats().subscriptions).toBe(0);
   });
 
+  it("a subscriber is also held to a byte budget, and a reader that keeps up gets its bytes back", async () => {
+    const big = (i: number) =>
+      create(EnvelopeSchema, { contentTopic: T1, timestampNs: BigInt(i), message: new Uint8Array(1000) });
+    const d = createDispatcher({ bufferSize: 100, bufferBytes: 3 * (1000 + T1.length) });
+    const slow = d.subscribe([T1]);
+    const reader = d.subscribe([T1]);
+    const it = reader[Symbol.asyncIterator]();
+    // Three fit; the reader drains between rounds so it never holds more than three.
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 3; i++) d.publish(big(round * 3 + i));
+      expect(await take(it, 3)).toHaveLength(3);
+    }
+    expect(d.stats()).toMatchObject({ subscriptions: 1, overflows: 1 });
+    const err = await slow[Symbol.asyncIterator]()
+      .next()
+      .catch((e: unknown) => e);
+    expect((err as XmtpError).message).toBe(OVERFLOW_MESSAGE);
+    reader.close();
+  });
+
   it("overflow ends only the slow subscriber, with an explicit Aborted error, and is counted", async () => {
     const overflowed: unknown[] = [];
     const d = createDispatcher({ bufferSize: 4, onOverflow: (s) => overflowed.push(s) });

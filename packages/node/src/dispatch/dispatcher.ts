@@ -11,6 +11,11 @@ import type { Dispatcher, DispatcherOptions } from "./types.js";
 /** Buffer sizes the reference uses (protocol.md §2.10). */
 export const DEFAULT_BUFFER_SIZE = 1024;
 export const DEFAULT_ALL_BUFFER_SIZE = 4096;
+/**
+ * Our byte budget on top of the reference's counts: 1024 envelopes of 1 MB would otherwise let one
+ * slow reader pin a gigabyte. 16 MiB is thousands of ordinary messages.
+ */
+export const DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024;
 
 /** The message a slow subscriber's stream ends with (protocol.md §18 row 9). */
 export const OVERFLOW_MESSAGE = "subscription buffer overflow, resubscribe and backfill";
@@ -29,6 +34,7 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
 export function createDispatcher(opts: CreateDispatcherOptions = {}): Dispatcher {
   const bufferSize = positive(opts.bufferSize ?? DEFAULT_BUFFER_SIZE, "bufferSize");
   const allBufferSize = positive(opts.allBufferSize ?? DEFAULT_ALL_BUFFER_SIZE, "allBufferSize");
+  const bufferBytes = positive(opts.bufferBytes ?? DEFAULT_BUFFER_BYTES, "bufferBytes");
   const byTopic = new Map<string, Set<Sub>>();
   const all = new Set<Sub>();
   const open = new Set<Sub>();
@@ -98,7 +104,7 @@ export function createDispatcher(opts: CreateDispatcherOptions = {}): Dispatcher
       }
     },
     subscribe(topics, subOpts) {
-      const sub = new Sub(hooks, subOpts?.onEnd);
+      const sub = new Sub(hooks, bufferBytes, subOpts?.onEnd);
       open.add(sub);
       hooks.retarget(sub, toTopicSet(topics));
       const signal = subOpts?.signal;
@@ -125,6 +131,11 @@ function toTopicSet(topics: readonly string[] | "all"): Set<string> | "all" {
   return new Set(topics);
 }
 
+/** What an envelope costs a subscription's buffer (UTF-16 topic length is close enough). */
+function sizeOf(env: Envelope): number {
+  return env.message.length + env.contentTopic.length;
+}
+
 interface SubHooks {
   retarget(sub: Sub, next: Set<string> | "all"): void;
   remove(sub: Sub, overflowed: boolean): void;
@@ -139,6 +150,7 @@ class Sub implements Subscription, AsyncIterator<Envelope> {
   limit = 1;
   private queue: Envelope[] = [];
   private head = 0;
+  private queuedBytes = 0;
   private closed = false;
   private error: XmtpError | undefined;
   private waiter: ((r: IteratorResult<Envelope>) => void) | undefined;
@@ -147,6 +159,7 @@ class Sub implements Subscription, AsyncIterator<Envelope> {
 
   constructor(
     private readonly hooks: SubHooks,
+    private readonly maxBytes: number,
     private readonly onEnd: (() => void) | undefined,
   ) {}
 
@@ -160,11 +173,13 @@ class Sub implements Subscription, AsyncIterator<Envelope> {
       w({ done: false, value: env });
       return;
     }
-    if (this.queue.length - this.head >= this.limit) {
+    const size = sizeOf(env);
+    if (this.queue.length - this.head >= this.limit || this.queuedBytes + size > this.maxBytes) {
       this.end(new XmtpError(Code.Aborted, OVERFLOW_MESSAGE), true);
       return;
     }
     this.queue.push(env);
+    this.queuedBytes += size;
   }
 
   /** Closes this subscription when `signal` aborts; the listener is removed when it ends. */
@@ -191,6 +206,7 @@ class Sub implements Subscription, AsyncIterator<Envelope> {
       }
       this.queue = kept;
       this.head = 0;
+      this.queuedBytes = kept.reduce((n, e) => n + sizeOf(e), 0);
     }
   }
 
@@ -205,6 +221,7 @@ class Sub implements Subscription, AsyncIterator<Envelope> {
       const value = this.queue[this.head] as Envelope;
       this.queue[this.head] = undefined as unknown as Envelope;
       this.head++;
+      this.queuedBytes -= sizeOf(value);
       if (this.head === this.queue.length) {
         this.queue.length = 0;
         this.head = 0;
@@ -255,6 +272,7 @@ class Sub implements Subscription, AsyncIterator<Envelope> {
     // backfill anyway, so the error should reach it now rather than after the queue drains.
     this.queue = [];
     this.head = 0;
+    this.queuedBytes = 0;
     const w = this.waiter;
     const f = this.failWaiter;
     this.waiter = undefined;

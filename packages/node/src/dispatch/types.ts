@@ -7,6 +7,8 @@ export interface DispatcherOptions {
   bufferSize: number;
   /** Buffer for subscribe-all subscriptions. */
   allBufferSize: number;
+  /** Bytes (messages and topics) buffered per subscription before it is ended with an overflow error. */
+  bufferBytes: number;
 }
 
 export interface SubscribeOptions {

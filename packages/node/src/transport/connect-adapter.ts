@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import * as http2 from "node:http2";
 import type { JsonValue } from "@bufbuild/protobuf";
 import {
   Code,
@@ -77,11 +78,21 @@ export interface ConnectServerOptions extends Omit<ConnectRouterOptions, "readMa
   logger: Logger;
   /** Largest request message, by request path. */
   readMaxBytes: (requestPath: string) => number;
+  /**
+   * Bytes all calls together may hold in response buffers their clients are not reading (default
+   * {@link DEFAULT_UNREAD_BYTES}). connect serialises each call's messages itself, so a thousand
+   * slow readers of one 1 MB envelope hold a thousand copies; a call whose write would take the
+   * total past this is cut instead (RST_STREAM on HTTP/2, connection closed on HTTP/1.1).
+   */
+  unreadBytes?: number | undefined;
 }
+
+export const DEFAULT_UNREAD_BYTES = 256 * 1024 * 1024;
 
 /** Builds the universal handlers for `routes`, one router per distinct message size limit. */
 export function createConnectServer(options: ConnectServerOptions): ConnectServer {
-  const { routes, logger, readMaxBytes, ...routerOptions } = options;
+  const { routes, logger, readMaxBytes, unreadBytes, ...routerOptions } = options;
+  const unread = { held: 0, max: unreadBytes ?? DEFAULT_UNREAD_BYTES };
   const routers = new Map<number, Map<string, UniversalHandler>>();
   const routerFor = (max: number) => {
     let handlers = routers.get(max);
@@ -110,12 +121,12 @@ export function createConnectServer(options: ConnectServerOptions): ConnectServe
           return;
         }
         if (uRes.body !== undefined) {
-          for await (const chunk of uRes.body) await write(res, chunk);
+          for await (const chunk of uRes.body) await write(res, chunk, unread);
         }
         if (uRes.trailer !== undefined) res.addTrailers(nodeHeaders(uRes.trailer));
         res.end();
       } catch (err) {
-        // A client that went away mid-call is not a failure of the node.
+        // A client that went away (or was cut for not reading) is not a failure of the node.
         if (ConnectError.from(err).code === Code.Aborted || res.destroyed) return;
         logger.error({ err, rpc: handler.requestPath }, "rpc failed");
         if (!res.headersSent) res.writeHead(500);
@@ -133,24 +144,42 @@ function nodeHeaders(headers: Headers): Record<string, string> {
   return out;
 }
 
-/** Writes a chunk, waiting for the buffer to drain; rejects when the response is gone. */
-function write(res: RawResponse, chunk: Uint8Array): Promise<void> {
+/**
+ * Writes a chunk, waiting for the buffer to drain. A chunk the client does not take at once counts
+ * against `unread` until it drains; past the budget the call is cut. Rejects (Aborted) when the
+ * response is gone.
+ */
+function write(res: RawResponse, chunk: Uint8Array, unread: { held: number; max: number }): Promise<void> {
   return new Promise((resolve, reject) => {
+    const gone = () => reject(new ConnectError("client went away", Code.Aborted));
     if (res.destroyed) {
-      reject(new ConnectError("client went away", Code.Aborted));
+      gone();
       return;
     }
     if ((res as ServerResponse).write(chunk)) {
       resolve();
       return;
     }
+    if (unread.held + chunk.length > unread.max) {
+      cut(res);
+      gone();
+      return;
+    }
+    unread.held += chunk.length;
     const done = () => {
+      unread.held -= chunk.length;
       res.off("drain", done);
       res.off("close", done);
-      if (res.destroyed && res.writableNeedDrain) reject(new ConnectError("client went away", Code.Aborted));
+      if (res.destroyed && res.writableNeedDrain) gone();
       else resolve();
     };
     res.on("drain", done);
     res.on("close", done);
   });
+}
+
+/** Ends a call whose client does not read, dropping what it buffered. */
+function cut(res: RawResponse): void {
+  if ("stream" in res) res.stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  else res.destroy();
 }

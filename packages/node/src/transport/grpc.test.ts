@@ -239,6 +239,54 @@ describe("gRPC", () => {
     await limited.close();
   });
 
+  test("calls that do not read are cut once together they hold more than the unread budget", async () => {
+    const small = await startHarness({ unreadBytes: 256 * 1024 });
+    const topic = "/xmtp/0/m-unread/proto";
+    const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { contentTopics: [topic] }));
+    const frame = Buffer.alloc(5 + body.length);
+    frame.writeUInt32BE(body.length, 1);
+    frame.set(body, 5);
+    const session = http2.connect(small.grpcUrl);
+    const streams = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const req = session.request({
+          ":method": "POST",
+          ":path": "/xmtp.message_api.v1.MessageApi/Subscribe",
+          "content-type": "application/grpc",
+          te: "trailers",
+        });
+        req.end(frame);
+        req.pause();
+        req.on("error", () => undefined);
+        await new Promise((resolve) => req.once("response", resolve));
+        return req;
+      }),
+    );
+    const reader = createClient(
+      MessageApi,
+      createClientTransport({ baseUrl: small.grpcUrl, httpVersion: "2" }),
+    );
+    const ac = new AbortController();
+    const it = reader.subscribe({ contentTopics: [topic] }, { signal: ac.signal })[Symbol.asyncIterator]();
+    const first = it.next();
+    await until(() => small.dispatcher.stats().subscriptions === 6, "six subscriptions");
+    const codes: number[] = [];
+    for (const req of streams) req.once("close", () => codes.push(req.rstCode));
+    await reader.publish({
+      envelopes: [{ contentTopic: topic, timestampNs: 1n, message: new Uint8Array(200_000) }],
+    });
+    expect((await first).value?.message.length).toBe(200_000);
+    // One 200 kB message fits the 256 kB budget; the other four non-readers are cut.
+    await until(
+      () => small.dispatcher.stats().subscriptions === 2 && codes.length === 4,
+      "the cut calls to end",
+    );
+    expect(codes).toEqual(Array(4).fill(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM));
+    ac.abort();
+    session.destroy();
+    await small.close();
+  });
+
   test("grpc.health.v1.Health/Check answers SERVING", async () => {
     const health = createClient(Health, transport);
     expect((await health.check({})).status).toBe(HealthCheckResponse_ServingStatus.SERVING);

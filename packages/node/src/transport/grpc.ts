@@ -30,6 +30,8 @@ export interface GrpcTransportOptions {
   /** The client address for rate limits (default: the socket's peer address). */
   clientIp?: ClientIpResolver | undefined;
   timeouts?: Partial<EdgeTimeouts> | undefined;
+  /** Response bytes that calls not being read may hold together (default 256 MiB). */
+  unreadBytes?: number | undefined;
 }
 
 export interface GrpcTransport {
@@ -73,6 +75,7 @@ export function createGrpcTransport(opts: GrpcTransportOptions): GrpcTransport {
     acceptCompression: [compressionGzip],
     shutdownSignal: shutdown.signal,
     logger: log,
+    unreadBytes: opts.unreadBytes,
   });
   const server = http2.createServer(
     { settings: { maxConcurrentStreams: MAX_STREAMS_PER_CONNECTION } },

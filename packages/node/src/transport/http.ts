@@ -60,6 +60,8 @@ export interface HttpTransportOptions {
   /** The client address for rate limits (default: the socket's peer address). */
   clientIp?: ClientIpResolver | undefined;
   timeouts?: Partial<EdgeTimeouts> | undefined;
+  /** Response bytes that calls not being read may hold together (default 256 MiB). */
+  unreadBytes?: number | undefined;
 }
 
 export interface HttpTransport {
@@ -244,6 +246,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
       readMaxBytes: requestSizeLimit(cap),
       acceptCompression: [compressionGzip, compressionBrotli],
       logger: logger.child({ component: "connect" }),
+      unreadBytes: opts.unreadBytes,
     });
     app.register(async (scope) => {
       // connect reads the body itself.

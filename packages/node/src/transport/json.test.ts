@@ -305,7 +305,9 @@ describe("response encoding", () => {
     expect(statusJson(new XmtpError(Code.InvalidArgument, "content topics required"))).toBe(
       '{"code":3,"message":"content topics required","details":[]}',
     );
-    expect(streamResultLine(env)).toBe(`{"result":${envelopeJson(env)}}\n`);
+    expect(streamResultLine(env).toString()).toBe(`{"result":${envelopeJson(env)}}\n`);
+    // Encoded once: every subscriber writes the same bytes.
+    expect(streamResultLine(env)).toBe(streamResultLine(env));
     expect(streamErrorLine(new XmtpError(Code.Aborted, 'x"y'))).toBe(
       '{"error":{"code":10,"message":"x\\"y","details":[]}}\n',
     );

@@ -252,16 +252,17 @@ export function statusJson(err: XmtpError): string {
   return `{"code":${err.code},"message":${JSON.stringify(err.message)},"details":[]}`;
 }
 
-const lines = new WeakMap<Envelope, string>();
+const lines = new WeakMap<Envelope, Buffer>();
 
 /**
- * One NDJSON stream line carrying an envelope. A fanned-out envelope is the same object for every
- * subscriber, so its line is encoded once and reused.
+ * One NDJSON stream line carrying an envelope, as bytes. A fanned-out envelope is the same object
+ * for every subscriber, so its line is encoded once and the same buffer is written to every
+ * stream: a thousand slow readers of a 1 MB envelope hold one copy, not a thousand.
  */
-export function streamResultLine(env: Envelope): string {
+export function streamResultLine(env: Envelope): Buffer {
   let line = lines.get(env);
   if (line === undefined) {
-    line = `{"result":${envelopeJson(env)}}\n`;
+    line = Buffer.from(`{"result":${envelopeJson(env)}}\n`);
     lines.set(env, line);
   }
   return line;

@@ -32,6 +32,7 @@ export async function startHarness(
     rateLimits?: RateLimiterOptions;
     trustedProxies?: string[];
     timeouts?: Partial<EdgeTimeouts>;
+    unreadBytes?: number;
   } = {},
 ): Promise<Harness> {
   const store = createSqliteStore({ path: ":memory:" });
@@ -57,6 +58,7 @@ export async function startHarness(
     maxBodyBytes: opts.maxBodyBytes ?? 50 * 1024 * 1024,
     clientIp,
     timeouts: opts.timeouts,
+    unreadBytes: opts.unreadBytes,
   });
   const grpc = createGrpcTransport({
     api,
@@ -66,6 +68,7 @@ export async function startHarness(
     maxMessageBytes: opts.maxBodyBytes,
     clientIp,
     timeouts: opts.timeouts,
+    unreadBytes: opts.unreadBytes,
   });
   const port = await http.listen("127.0.0.1", 0);
   const grpcPort = await grpc.listen("127.0.0.1", 0);
