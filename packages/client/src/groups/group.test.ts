@@ -76,13 +76,8 @@ describe("Group", () => {
     const gb = await groupOf(b);
     const createdNs = BigInt(Date.now()) * 1_000_000n;
     const payload = (await encodeContent("leaked key", {}, defaultCodecRegistry())).payload;
-    const msg = await encodeMessageV2({
-      own: outsider,
-      topic: ga.topic,
-      keyMaterial: ga.knownEpochs[0]!.keyMaterial,
-      payload,
-      createdNs,
-    });
+    const input = { own: outsider, topic: ga.topic, keyMaterial: ga.knownEpochs[0]!.keyMaterial, payload };
+    const msg = await encodeMessageV2({ ...input, createdNs });
     await net.publish([v2Envelope(ga.topic, createdNs, msg.bytes)]);
     const env = lastEnvelope(net, ga.topic);
     const err = await gb.decodeMessage(env).catch((e: unknown) => e);
@@ -95,6 +90,13 @@ describe("Group", () => {
     expect(await gb.messages({ onError: (e) => errors.push(e) })).toEqual([]);
     expect(errors.map((e) => e.reason)).toEqual(["sender-not-participant"]);
     expect(b.groups.rejections).toHaveLength(1); // read again, reported once
+    // The stranger's next message is rejected without reading the list again.
+    const later = createdNs + 1_000_000n;
+    const again = await encodeMessageV2({ ...input, createdNs: later });
+    await net.publish([v2Envelope(ga.topic, later, again.bytes)]);
+    const queries = net.queries.length;
+    await expect(gb.decodeMessage(lastEnvelope(net, ga.topic))).rejects.toBeInstanceOf(MessageDecodeError);
+    expect(net.queries.length).toBe(queries);
   });
 
   test("membership changes are the creator's, within the cap, and keep someone besides the creator", async () => {

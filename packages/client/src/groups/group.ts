@@ -108,6 +108,8 @@ export class Group implements Conversation {
   private readonly epochs: EpochState[] = [];
   /** Ids of messages already reported as rejected. */
   private readonly reported = new Set<string>();
+  /** `epoch:revision:sender` of unknown senders the list was re-read for. */
+  private readonly resynced = new Set<string>();
 
   constructor(
     private readonly host: GroupHost,
@@ -216,8 +218,15 @@ export class Group implements Conversation {
     } catch (err) {
       if (!(err instanceof MessageDecodeError) || err.reason !== "sender-not-participant") throw err;
       // A relayed network may deliver a new member's message before the addition: read the
-      // topic's membership messages once before rejecting it.
-      await this.syncEpoch(o.epoch);
+      // topic's membership messages once before rejecting it. Once per sender and list revision,
+      // so a stranger's stream of messages costs no more than one re-read.
+      const e = this.epochs.find((x) => x.epoch === o.epoch)!;
+      const key = `${e.epoch}:${e.revision}:${o.d.senderAddress}`;
+      if (!this.resynced.has(key)) {
+        if (this.resynced.size >= MAX_KEPT_REJECTIONS) this.resynced.clear();
+        this.resynced.add(key);
+        await this.syncEpoch(o.epoch);
+      }
       return this.admit(o, env, true);
     }
   }
