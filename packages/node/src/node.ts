@@ -12,9 +12,11 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Envelope } from "@xmtp-ts/proto";
+import { Code, XmtpError } from "@xmtp-ts/protocol";
 import type { FastifyInstance } from "fastify";
 import { createMessageApi, type MessageApiService } from "./api/service.js";
 import type { NodeConfig } from "./config.js";
+import { lockDataDir } from "./data-dir-lock.js";
 import { createDispatcher } from "./dispatch/dispatcher.js";
 import type { Dispatcher } from "./dispatch/types.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -88,7 +90,7 @@ export interface XmtpNode {
 export class PortInUseError extends Error {
   override readonly name = "PortInUseError";
   constructor(
-    readonly listener: "HTTP" | "gRPC",
+    readonly listener: "HTTP" | "gRPC" | "p2p",
     readonly port: number,
     options?: { cause?: unknown },
   ) {
@@ -130,7 +132,13 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
   for (const make of options.parts ?? []) parts.push(make(ctx));
 
   let ready = false;
-  const healthy = async () => ready && (await store.healthy());
+  /** Ready and the store healthy; otherwise rejects with why, which `/healthz` shows. */
+  const healthy = async () => {
+    if (!ready) return false;
+    const h = await store.health();
+    if (!h.ok) throw new XmtpError(Code.Unavailable, `not serving: ${h.error}`);
+    return true;
+  };
   const healthDetails = async () => {
     const details: Record<string, unknown> = { store: "ok" };
     for (const p of parts) if (p.health !== undefined) details[p.name] = p.health();
@@ -191,6 +199,9 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
       if (stopping !== undefined) return Promise.reject(new Error("node was stopped"));
       starting ??= (async () => {
         try {
+          // Released last (pushed first, stopped last): the data dir stays ours until all is flushed.
+          const lock = lockDataDir(config.dataDir);
+          started.push(async () => lock.release());
           await store.start();
           started.push(() => store.stop());
           if (config.retentionMs !== undefined) {

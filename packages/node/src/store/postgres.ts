@@ -25,7 +25,15 @@ import {
   validateEnvelopes,
   withinBytes,
 } from "./common.js";
-import type { InsertResult, ReceivedLimits, Store, StoredEnvelope, StoreQuery, StoreScan } from "./types.js";
+import type {
+  InsertResult,
+  ReceivedLimits,
+  Store,
+  StoredEnvelope,
+  StoreHealth,
+  StoreQuery,
+  StoreScan,
+} from "./types.js";
 
 export interface PostgresStoreOptions {
   /** Connection URL, e.g. `postgres://user@host:5432/db`. */
@@ -234,6 +242,25 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     return rows.map(toEnvelope);
   };
 
+  const health = async (): Promise<StoreHealth> => {
+    if (state !== "running" || sql === undefined) {
+      return { ok: false, error: notRunning(state === "new" ? "new" : "stopped").message };
+    }
+    const db = sql;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("no answer within 5 s")), 5000);
+      });
+      await Promise.race([db.unsafe("SELECT 1"), timeout]);
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, error: `PostgreSQL unavailable: ${(err as Error).message}` };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -365,21 +392,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       });
     },
 
+    health,
+
     async healthy() {
-      if (state !== "running" || sql === undefined) return false;
-      const db = sql;
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error("health check timed out")), 5000);
-        });
-        const [r] = await Promise.race([db.unsafe<{ ok: number }[]>("SELECT 1 AS ok"), timeout]);
-        return r?.ok === 1;
-      } catch {
-        return false;
-      } finally {
-        clearTimeout(timer);
-      }
+      return (await health()).ok;
     },
   };
 }
@@ -461,17 +477,35 @@ const UNAVAILABLE = new Set([
   "53300",
 ]);
 
+/** SQLSTATEs of rows the database refuses, with what was wrong. */
+const REJECTED: Record<string, string> = {
+  "23502": "a required value is missing",
+  "23514": "a value breaks a check",
+  "22021": "text is not valid UTF-8",
+  "22P05": "text holds a character the database cannot store",
+};
+
 /** Driver errors become XmtpErrors here, once (architecture.md §6.3). */
 function translate(err: unknown): XmtpError {
   if (err instanceof XmtpError) return err;
   const code = (err as { code?: unknown } | null)?.code;
-  if (code === "23514" || code === "22021") {
-    return new XmtpError(Code.InvalidArgument, "envelope rejected by the store (digest must be 32 bytes)", {
+  const rejected = REJECTED[code as string];
+  if (rejected !== undefined) {
+    const e = err as { column?: string; constraint_name?: string; message: string };
+    const what = e.constraint_name ?? e.column;
+    return new XmtpError(
+      Code.InvalidArgument,
+      `envelope rejected by the store: ${rejected}${what !== undefined ? ` (${what})` : ""}: ${e.message}`,
+      { cause: err },
+    );
+  }
+  if (code === "53100") {
+    return new XmtpError(Code.Unavailable, `disk full on the PostgreSQL server: ${(err as Error).message}`, {
       cause: err,
     });
   }
   if (typeof code === "string" && (UNAVAILABLE.has(code) || code.startsWith("08"))) {
-    return new XmtpError(Code.Unavailable, "store is unavailable", { cause: err });
+    return new XmtpError(Code.Unavailable, `store is unavailable: ${(err as Error).message}`, { cause: err });
   }
   if (typeof code === "string" && RETRYABLE.has(code)) {
     return new XmtpError(Code.Aborted, "store transaction conflict, retry", { cause: err });

@@ -11,6 +11,8 @@
  * all-or-nothing on its own, and every caller resolves only after the shared commit.
  */
 
+import { statfsSync } from "node:fs";
+import { dirname } from "node:path";
 import { Code, shouldExpire, XmtpError } from "@xmtp-ts/protocol";
 import Database from "better-sqlite3";
 import {
@@ -27,7 +29,15 @@ import {
   validateEnvelopes,
   withinBytes,
 } from "./common.js";
-import type { InsertResult, ReceivedLimits, Store, StoredEnvelope, StoreQuery, StoreScan } from "./types.js";
+import type {
+  InsertResult,
+  ReceivedLimits,
+  Store,
+  StoredEnvelope,
+  StoreHealth,
+  StoreQuery,
+  StoreScan,
+} from "./types.js";
 
 export interface SqliteStoreOptions {
   /** Database file; `":memory:"` for a throwaway store. */
@@ -111,6 +121,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   let queue: Pending[] = [];
   let flushScheduled = false;
   const statements = new Map<string, Database.Statement>();
+  /**
+   * A condition of the database itself, kept until it is seen to be over: a full disk clears once
+   * a write goes through again; a damaged file only with a restart after recovery.
+   */
+  let fault: StoreFault | undefined;
+  const fail = (err: unknown): XmtpError => {
+    const f = faultOf(err);
+    if (f !== undefined && fault?.kind !== "damaged") fault = f;
+    return translate(err);
+  };
   /** This store's id and the last receive number handed out (docs/sync.md). */
   let storeId: Uint8Array = new Uint8Array(0);
   let lastSeq = 0n;
@@ -184,14 +204,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         stmt("UPDATE store_meta SET value = ? WHERE key = 'last_receive_seq'").run(lastSeq);
       })();
     } catch (err) {
-      const e = translate(err);
+      const e = fail(err);
       for (const p of batch) p.reject(e);
       return;
     }
+    // A commit went through: whatever stopped writes (a full disk) is over.
+    if (fault?.kind !== "damaged") fault = undefined;
     batch.forEach((p, i) => {
       const o = outcomes[i]!;
       if ("ok" in o) p.resolve({ inserted: o.ok });
-      else p.reject(translate(o.err));
+      else p.reject(fail(o.err));
     });
   };
 
@@ -257,7 +279,36 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     try {
       return fn();
     } catch (err) {
-      throw translate(err);
+      throw fail(err);
+    }
+  };
+
+  /** Free bytes on the database's file system (Infinity in memory or when unknown). */
+  const freeBytes = (): number => {
+    if (options.path === ":memory:" || options.path === "") return Number.POSITIVE_INFINITY;
+    try {
+      const fs = statfsSync(dirname(options.path));
+      return fs.bavail * fs.bsize;
+    } catch {
+      return Number.POSITIVE_INFINITY;
+    }
+  };
+
+  const health = async (): Promise<StoreHealth> => {
+    if (state !== "running") return { ok: false, error: notRunning(state).message };
+    if (fault?.kind === "damaged") return { ok: false, error: fault.message };
+    try {
+      // Reads the newest rows' pages, not just the connection.
+      stmt("SELECT rowid FROM envelopes ORDER BY rowid DESC LIMIT 1").get();
+      if (fault !== undefined) {
+        // Writes failed: serve again only once there is room and a write goes through.
+        if (freeBytes() < MIN_FREE_BYTES) return { ok: false, error: fault.message };
+        stmt("UPDATE store_meta SET value = value WHERE key = 'last_receive_seq'").run();
+        fault = undefined;
+      }
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, error: fail(err).message };
     }
   };
 
@@ -276,16 +327,27 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const meta = (key: string) =>
           (d.prepare("SELECT value FROM store_meta WHERE key = ?").get(key) as { value: unknown }).value;
         storeId = bytes(meta("store_id") as Buffer);
-        const maxRowid = (
-          d.prepare("SELECT coalesce(max(rowid), 0) AS m FROM envelopes").get() as { m: bigint }
-        ).m;
         const counter = meta("last_receive_seq") as bigint;
-        // Whichever is larger: rows written by an older version advanced the rowid, not the counter.
-        lastSeq = maxRowid;
-        if (counter > lastSeq) lastSeq = counter;
+        lastSeq = counter;
       } catch (err) {
         d.close();
         throw translate(err);
+      }
+      fault = undefined;
+      try {
+        // Rows written by an older version advanced the rowid, not the counter.
+        const maxRowid = (
+          d.prepare("SELECT coalesce(max(rowid), 0) AS m FROM envelopes").get() as { m: bigint }
+        ).m;
+        if (maxRowid > lastSeq) lastSeq = maxRowid;
+      } catch (err) {
+        // The schema reads but the rows do not: start anyway, refusing writes, so /healthz can say
+        // why (a node that exits at once explains nothing to a load balancer).
+        fault = faultOf(err);
+        if (fault?.kind !== "damaged") {
+          d.close();
+          throw translate(err);
+        }
       }
       db = d;
       statements.clear();
@@ -309,6 +371,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       try {
         validateEnvelopes(envelopes);
         open();
+        // Writing into a damaged file could spread the damage.
+        if (fault?.kind === "damaged") throw new XmtpError(Code.Unavailable, fault.message);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -374,13 +438,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       return guard(() => Number((stmt("SELECT count(*) AS n FROM envelopes").get() as { n: bigint }).n));
     },
 
+    health,
+
     async healthy() {
-      if (state !== "running") return false;
-      try {
-        return (stmt("SELECT 1 AS ok").get() as { ok: bigint }).ok === 1n;
-      } catch {
-        return false;
-      }
+      return (await health()).ok;
     },
   };
 }
@@ -410,16 +471,51 @@ function migrate(d: Database.Database): void {
   for (const m of MIGRATIONS) step.immediate(m);
 }
 
+/** Below this much free space a store whose writes failed stays unhealthy. */
+const MIN_FREE_BYTES = 8 * 1_048_576;
+
+interface StoreFault {
+  kind: "full" | "damaged" | "io";
+  message: string;
+}
+
+/** The database-level condition an error reveals, if any. */
+function faultOf(err: unknown): StoreFault | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return undefined;
+  const detail = (err as Error).message;
+  if (code === "SQLITE_FULL") {
+    return {
+      kind: "full",
+      message:
+        "disk full: the store cannot write (free space on the data dir's disk; the node recovers by itself)",
+    };
+  }
+  if (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB") {
+    return {
+      kind: "damaged",
+      message: `the database file is damaged (${detail}): stop the node and recover it (docs/operations.md)`,
+    };
+  }
+  if (code.startsWith("SQLITE_IOERR") || code.startsWith("SQLITE_READONLY")) {
+    return { kind: "io", message: `store I/O error (${detail})` };
+  }
+  return undefined;
+}
+
 /** Driver errors become XmtpErrors here, once (architecture.md §6.3). */
 function translate(err: unknown): XmtpError {
   if (err instanceof XmtpError) return err;
   const code = (err as { code?: unknown } | null)?.code;
-  if (code === "SQLITE_CONSTRAINT_CHECK" || code === "SQLITE_CONSTRAINT_NOTNULL") {
-    return new XmtpError(Code.InvalidArgument, "envelope rejected by the store (digest must be 32 bytes)", {
+  if (typeof code === "string" && code.startsWith("SQLITE_CONSTRAINT")) {
+    // The driver names the rule and column, e.g. "NOT NULL constraint failed: envelopes.message".
+    return new XmtpError(Code.InvalidArgument, `envelope rejected by the store: ${(err as Error).message}`, {
       cause: err,
     });
   }
-  if (code === "SQLITE_BUSY" || code === "SQLITE_LOCKED" || code === "SQLITE_FULL") {
+  const f = faultOf(err);
+  if (f !== undefined) return new XmtpError(Code.Unavailable, f.message, { cause: err });
+  if (code === "SQLITE_BUSY" || code === "SQLITE_LOCKED") {
     return new XmtpError(Code.Unavailable, "store is busy", { cause: err });
   }
   if (err instanceof TypeError && /not open/.test(err.message)) {

@@ -140,6 +140,9 @@ export function describeStoreCompliance(
           const bad = { ...makeEnvelope(t, 3n, "c"), digest: new Uint8Array(31) };
           await expectCode(store.insert([...good, bad]), Code.InvalidArgument);
           await expectCode(store.insert([good[0]!, bad, good[1]!]), Code.InvalidArgument);
+          // The error names the rule that failed, not a guess.
+          const err = (await store.insert([bad]).catch((e: unknown) => e)) as XmtpError;
+          expect(err.message).toMatch(/^envelope rejected by the store: .*digest/);
           expect(await store.count()).toBe(0);
           expect(await store.query({ topics: [t], direction: "asc", limit: 10 })).toEqual([]);
           // The rows were not half-claimed either: they insert fine afterwards.
@@ -646,11 +649,13 @@ export function describeStoreCompliance(
           expect(await store.newestTimestampNs()).toBeUndefined();
           expect(await store.count()).toBe(0);
           expect(await store.healthy()).toBe(true);
+          expect(await store.health()).toEqual({ ok: true });
           await store.insert([makeEnvelope(topicName("n"), 5n), makeEnvelope(topicName("n2"), 3n)]);
           expect(await store.newestTimestampNs()).toBe(5n);
           expect(await store.count()).toBe(2);
           await store.stop();
           expect(await store.healthy()).toBe(false);
+          expect(await store.health()).toEqual({ ok: false, error: "store is stopped" });
         }));
 
       it("can be stopped twice and started twice, also concurrently", () =>

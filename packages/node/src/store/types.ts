@@ -63,6 +63,9 @@ export interface ReceivedLimits {
   maxBytes: number;
 }
 
+/** The store's own view of its health, shown by `/healthz`. */
+export type StoreHealth = { ok: true } | { ok: false; error: string };
+
 export interface InsertResult {
   /** For each input envelope, in order: true when newly stored, false when it was a duplicate. */
   inserted: boolean[];
@@ -101,6 +104,11 @@ export interface Store {
   newestTimestampNs(): Promise<bigint | undefined>;
   /** Number of stored envelopes (may be approximate for large PostgreSQL tables). */
   count(): Promise<number>;
-  /** True when the backend answers a trivial query. */
+  /** True when {@link health} is ok. */
   healthy(): Promise<boolean>;
+  /**
+   * Whether the store can serve, and when not, why in words an operator can act on (database
+   * unreachable, disk full, damaged file). Never rejects.
+   */
+  health(): Promise<StoreHealth>;
 }

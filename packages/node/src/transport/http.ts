@@ -144,16 +144,18 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
 
   app.get("/healthz", async (_req, reply) => {
     let ok = false;
+    // `healthy` may reject with an XmtpError saying why the node is not serving (e.g. disk full).
+    let reason: XmtpError | undefined;
     try {
       ok = await opts.healthy();
-    } catch {
-      ok = false;
+    } catch (err) {
+      if (err instanceof XmtpError) reason = err;
     }
     if (ok) {
       const details = opts.healthDetails === undefined ? {} : await opts.healthDetails().catch(() => ({}));
       return sendJson(reply, 200, JSON.stringify({ status: "SERVING", ...details }));
     }
-    return sendError(reply, new XmtpError(Code.Unavailable, "not serving: store unavailable"));
+    return sendError(reply, reason ?? new XmtpError(Code.Unavailable, "not serving: store unavailable"));
   });
   app.get("/metrics", async (_req, reply) => {
     const text = await metrics.render();
