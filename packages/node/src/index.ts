@@ -10,6 +10,7 @@ export * from "./api/rate-limit.js";
 export * from "./api/service.js";
 export type * from "./api/types.js";
 export * from "./config.js";
+export { DataDirLockedError, LOCK_FILE } from "./data-dir-lock.js";
 export * from "./dispatch/dispatcher.js";
 export type * from "./dispatch/types.js";
 export * from "./logger.js";
@@ -25,12 +26,12 @@ export { createPostgresStore, type PostgresStoreOptions } from "./store/postgres
 export { createSqliteStore, type SqliteStoreOptions } from "./store/sqlite.js";
 export type * from "./store/types.js";
 export { createGrpcTransport, type GrpcTransport, type GrpcTransportOptions } from "./transport/grpc.js";
-export { type BlobStore, createBlobStore } from "./web/blob-store.js";
-export { DEFAULT_MAX_BLOB_BYTES } from "./web/blobs.js";
-export { type WebPartOptions, webPart } from "./web/part.js";
 export {
   createHttpTransport,
   GATEWAY_ROUTES,
   type HttpTransport,
   type HttpTransportOptions,
 } from "./transport/http.js";
+export { type BlobStore, createBlobStore } from "./web/blob-store.js";
+export { DEFAULT_MAX_BLOB_BYTES } from "./web/blobs.js";
+export { type WebPartOptions, webPart } from "./web/part.js";

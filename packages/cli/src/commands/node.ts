@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import {
   ConfigError,
   createNode,
+  DataDirLockedError,
   ENV_VARS,
   LOG_LEVELS,
   type NodeConfig,
@@ -133,18 +134,15 @@ export async function runNode(config: NodeConfig): Promise<XmtpNode> {
   } catch (err) {
     await node.stop().catch(() => undefined);
     if (err instanceof PortInUseError) {
-      process.stderr.write(
-        `error: ${err.message} (choose another with --${err.listener === "HTTP" ? "http" : "grpc"}-port)\n`,
-      );
+      const flag = { HTTP: "http", gRPC: "grpc", p2p: "p2p" }[err.listener];
+      process.stderr.write(`error: ${err.message} (choose another with --${flag}-port)\n`);
       process.exit(1);
     }
-    // libp2p reports a taken port inside a multi-line message.
+    if (err instanceof DataDirLockedError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(1);
+    }
     const text = err instanceof Error ? err.message : String(err);
-    if (/EADDRINUSE/.test(text) && /\/tcp\/\d+/.test(text)) {
-      const port = /\/tcp\/(\d+)/.exec(text)?.[1];
-      process.stderr.write(`error: p2p port ${port} is already in use (choose another with --p2p-port)\n`);
-      process.exit(1);
-    }
     process.stderr.write(`error: the node could not start: ${text.split("\n")[0]}\n`);
     process.exit(1);
   }

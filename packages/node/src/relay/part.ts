@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import type { Envelope } from "@xmtp-ts/proto";
 import { DEFAULT_P2P_PORT } from "../config.js";
-import type { NodeContext, NodePart } from "../node.js";
+import { type NodeContext, type NodePart, PortInUseError } from "../node.js";
 import { loadOrCreateNodeKey } from "./node-key.js";
 import { createRelay, type Relay } from "./relay.js";
 
@@ -54,7 +54,16 @@ export function relayPart(options: RelayPartOptions = {}): (ctx: NodeContext) =>
           metrics: metrics.registry,
           syncStateFile: join(config.dataDir, "sync-state.json"),
         });
-        await relay.start();
+        try {
+          await relay.start();
+        } catch (err) {
+          // libp2p reports listen failures as one message; a bind probe tells a taken port apart.
+          const port = listenPort;
+          if (port !== 0 && !(await portFree(config.p2pHost, port))) {
+            throw new PortInUseError("p2p", port, { cause: err });
+          }
+          throw err;
+        }
         options.onStarted?.(relay);
       },
       async stop() {
