@@ -22,6 +22,7 @@ import {
   waitFor,
   waitMesh,
 } from "./network-support.js";
+import { startPublishLoad } from "./node-crash-support.js";
 
 const schemas: string[] = [];
 const nodes: NetNode[] = [];
@@ -130,32 +131,12 @@ describe("SIGKILL under publish load", () => {
     let n = await startNetNode({ name: "P", db });
     nodes.push(n);
     const t = topic(`kill-${Date.now()}`);
-    const auth = alice.bearer(nowNs());
-    const acked: string[] = [];
-    let stop = false;
-    const base = nowNs();
-    let seq = 0;
-    const writer = async () => {
-      while (!stop) {
-        const batch = Array.from({ length: 5 }, () => {
-          const i = seq++;
-          return { contentTopic: t, timestampNs: base + BigInt(i), message: bytes(`k${i}`) };
-        });
-        try {
-          await publish(n, batch, auth);
-          for (const e of batch) acked.push(text(e.message));
-        } catch {
-          return; // the node is gone: unacknowledged batches may or may not be stored
-        }
-      }
-    };
-    const writers = Array.from({ length: 8 }, () => writer());
-    await waitFor("some acknowledged load", () => acked.length >= 500, 30_000);
+    const load = startPublishLoad({ target: () => n, topic: t });
+    await waitFor("some acknowledged load", () => load.acked.length >= 500, 30_000);
     n.proc.kill("SIGKILL");
     expect(await n.exited).toBe("SIGKILL");
-    stop = true;
-    await Promise.all(writers);
-    const ackedNow = [...acked];
+    await load.stop();
+    const ackedNow = [...load.acked];
 
     n = await restartNetNode(n);
     nodes[nodes.length - 1] = n;
