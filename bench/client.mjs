@@ -4,40 +4,28 @@
 //
 //   npx tsc -b packages/cli packages/client && node bench/client.mjs
 //
-// Env: BENCH_INVITES (default 1000), BENCH_MESSAGES (10000), BENCH_CREATE (100), BENCH_ROUNDS (2),
-// BENCH_NO_DOCS=1.
-import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { cpus, tmpdir } from "node:os";
+// Env: BENCH_LISTS (list sizes, default "300,1000"), BENCH_POOL_LISTS (sizes whose listing also runs
+// with a forced pool of two workers and without one, default "50,300,1000"), BENCH_MESSAGES (10000), BENCH_CREATE (100),
+// BENCH_ROUNDS (2), BENCH_NO_DOCS=1.
+import { execFile } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import {
-  Client,
-  createInvitation,
-  createPrivateKeyBundle,
-  defaultCodecRegistry,
-  deriveInvitationSecrets,
-  encodeContent,
-  encodeMessageV2,
-  fromViemAccount,
-  invitationEnvelopes,
-  networkClientApi,
-  ownKeysFromBundleV1,
-  publishContactBundles,
-  sealInvitation,
-  v2Envelope,
-} from "../packages/client/dist/index.js";
+import { Client, fromViemAccount } from "../packages/client/dist/index.js";
+import { newIdentity, seedInvitations, seedMessages, startNode, stopNode } from "./client-setup.mjs";
 
-const INVITES = Number(process.env.BENCH_INVITES ?? 1000);
+const sizes = (v) => (v ? v.split(",").filter(Boolean).map(Number) : []);
+const LISTS = sizes(process.env.BENCH_LISTS ?? "300,1000");
+const POOL_LISTS = sizes(process.env.BENCH_POOL_LISTS ?? "50,300,1000");
+const INVITES = Math.max(...LISTS, ...POOL_LISTS);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10000);
 const CREATE = Number(process.env.BENCH_CREATE ?? 100);
 // Each task runs ROUNDS times per SDK, interleaved (ours, xmtp-js, ours, …); the best time of each
 // counts, which keeps a busy machine from deciding the ratio.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const CLI = fileURLToPath(new URL("../packages/cli/bin/xmtp.js", import.meta.url));
 const WORKER = fileURLToPath(new URL("./client-worker.mjs", import.meta.url));
 const NOTES = [
   "Reading the numbers:",
@@ -64,117 +52,33 @@ const out = (s) => {
   lines.push(s);
 };
 
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-
-async function startNode() {
-  const [http, grpc] = [await freePort(), await freePort()];
-  const dataDir = mkdtempSync(join(tmpdir(), "xmtp-bench-client-"));
-  const proc = spawn(
-    process.execPath,
-    [
-      CLI,
-      "node",
-      "--http-port",
-      String(http),
-      "--grpc-port",
-      String(grpc),
-      "--p2p-port",
-      "0",
-      "--data-dir",
-      dataDir,
-      "--host",
-      "127.0.0.1",
-      "--log-level",
-      "warn",
-    ],
-    { stdio: ["ignore", "inherit", "inherit"] },
-  );
-  const url = `http://127.0.0.1:${http}`;
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return { url, proc, dataDir };
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("node did not start");
-}
-
 const run = promisify(execFile);
-async function measure(sdk, task, args) {
+async function measure(sdk, task, args, env = {}) {
   const { stdout } = await run(process.execPath, [WORKER, sdk, task, JSON.stringify(args)], {
     maxBuffer: 1 << 24,
+    env: { ...process.env, ...env },
   });
   return JSON.parse(stdout.trim().split("\n").pop());
 }
 
-async function newIdentity(url, { contact = false } = {}) {
-  const key = generatePrivateKey();
-  const bundle = await createPrivateKeyBundle(fromViemAccount(privateKeyToAccount(key)));
-  if (contact) {
-    const api = networkClientApi(url);
-    api.setIdentity(bundle);
-    await publishContactBundles(api, bundle);
-  }
-  return { key, bundle, keys: ownKeysFromBundleV1(bundle) };
-}
-
-async function inBatches(api, envs, size = 200) {
-  for (let i = 0; i < envs.length; i += size) await api.publish(envs.slice(i, i + size));
-}
-
 const node = await startNode();
 try {
-  out(`# Client SDK benchmark (${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version})`);
-  // The lister / reader identity, stored on the network so both SDKs load the same keys.
-  const aliceKey = generatePrivateKey();
-  const alice = await Client.create(fromViemAccount(privateKeyToAccount(aliceKey)), { apiUrl: node.url });
-  const api = alice.api;
-
-  // 1. INVITES invitations to Alice from as many distinct peers.
-  let t = performance.now();
-  let bob;
-  const envs = [];
-  const base = BigInt(Date.now() - 86_400_000) * 1_000_000n;
-  for (let i = 0; i < INVITES; i++) {
-    const peer = await newIdentity(node.url);
-    if (i === 0) bob = peer;
-    const inv = await createInvitation(peer.keys, alice.keys.signedBundle, alice.address);
-    const createdNs = base + BigInt(i) * 1_000_000n;
-    const sealed = await sealInvitation(peer.keys, alice.keys.signedBundle, inv, createdNs);
-    envs.push(...invitationEnvelopes(sealed, createdNs, alice.address, peer.keys.address));
-  }
-  await inBatches(api, envs);
-  out(`setup: ${INVITES} invitations from ${INVITES} peers in ${Math.round(performance.now() - t)} ms`);
-
-  // 2. MESSAGES V2 messages between Alice and the first peer, from both sides.
-  t = performance.now();
-  const { topic, keyMaterial } = await deriveInvitationSecrets(
-    bob.keys,
-    alice.keys.signedBundle,
-    alice.address,
+  out(
+    `# Client SDK benchmark (${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}, load average ${loadavg()[0].toFixed(1)})`,
   );
-  const registry = defaultCodecRegistry();
-  const msgEnvs = [];
-  for (let i = 0; i < MESSAGES; i++) {
-    const { payload } = await encodeContent(`message number ${i}`, {}, registry);
-    const createdNs = base + 10_000_000_000n + BigInt(i) * 1_000n;
-    const own = i % 2 === 0 ? bob.keys : alice.keys;
-    const m = await encodeMessageV2({ own, topic, keyMaterial, payload, createdNs, shouldPush: true });
-    msgEnvs.push(v2Envelope(topic, createdNs, m.bytes));
-  }
-  await inBatches(api, msgEnvs, 500);
+  // The listers (one per list size), each with invitations from distinct peers, stored on the
+  // network so both SDKs load the same keys; the largest one also reads a long conversation.
+  let t = performance.now();
+  const { listers, peer } = await seedInvitations(node.url, [...LISTS, ...POOL_LISTS]);
+  const { key: aliceKey, client: alice } = listers.get(INVITES);
+  out(
+    `setup: invitations for lists of ${[...listers.keys()].join(", ")} from ${INVITES} peers in ${Math.round(performance.now() - t)} ms`,
+  );
+  t = performance.now();
+  const topic = await seedMessages(alice, peer, MESSAGES);
   out(`setup: ${MESSAGES} messages in ${Math.round(performance.now() - t)} ms`);
 
-  // 3. Peers with contacts for newConversation: fresh sets per SDK and round, so nothing is reused.
+  // Peers with contacts for newConversation: fresh sets per SDK and round, so nothing is reused.
   t = performance.now();
   const createSets = [];
   for (let r = 0; r < ROUNDS; r++) {
@@ -190,32 +94,48 @@ try {
     createSets.push(set);
   }
   out(`setup: ${2 * ROUNDS * CREATE} peers with contacts in ${Math.round(performance.now() - t)} ms`);
-  await alice.close();
+  for (const { client } of listers.values()) await client.close();
 
   const rows = [];
-  const compare = async (name, goal, argsFor, expectCount) => {
+  // `theirs` is the baseline run: xmtp-js, or our client without its worker pool.
+  const XMTPJS = { sdk: "xmtpjs", env: {} };
+  const compare = async (name, goal, argsFor, expectCount, theirs = XMTPJS, mine = {}) => {
     let o;
     let j;
+    const task = name.split(" ")[0];
     for (let r = 0; r < ROUNDS; r++) {
-      const ro = await measure("ours", name, argsFor("ours", r));
-      const rj = await measure("xmtpjs", name, argsFor("xmtpjs", r));
+      const ro = await measure("ours", task, argsFor("ours", r), mine);
+      const rj = await measure(theirs.sdk, task, argsFor(theirs.sdk, r), theirs.env);
       if (ro.count !== expectCount || rj.count !== expectCount)
-        throw new Error(`${name}: expected ${expectCount}, ours ${ro.count}, xmtp-js ${rj.count}`);
-      out(`  ${name} round ${r + 1}: ours ${ro.ms} ms, xmtp-js ${rj.ms} ms`);
+        throw new Error(`${name}: expected ${expectCount}, ours ${ro.count}, baseline ${rj.count}`);
+      out(`  ${name} round ${r + 1}: ours ${ro.ms} ms, baseline ${rj.ms} ms`);
       if (!o || ro.ms < o.ms) o = { ...ro, maxRssMB: Math.max(ro.maxRssMB, o?.maxRssMB ?? 0) };
       else o.maxRssMB = Math.max(o.maxRssMB, ro.maxRssMB);
       if (!j || rj.ms < j.ms) j = { ...rj, maxRssMB: Math.max(rj.maxRssMB, j?.maxRssMB ?? 0) };
       else j.maxRssMB = Math.max(j.maxRssMB, rj.maxRssMB);
     }
     const ratio = j.ms / o.ms;
-    rows.push({ name, goal, o, j, ratio });
+    rows.push({ name, goal, o, j, ratio, pool: theirs.sdk === "ours" });
     out(
-      `${name}: ours ${o.ms} ms (${o.maxRssMB} MB peak RSS), xmtp-js ${j.ms} ms (${j.maxRssMB} MB) → ${ratio.toFixed(2)}× (goal ≥ ${goal}×)`,
+      `${name}: ours ${o.ms} ms (${o.maxRssMB} MB peak RSS), baseline ${j.ms} ms (${j.maxRssMB} MB) → ${ratio.toFixed(2)}× (goal ≥ ${goal}×)`,
     );
   };
-  await compare("list", 5, () => ({ apiUrl: node.url, key: aliceKey }), INVITES);
-  await compare("decrypt", 5, () => ({ apiUrl: node.url, key: aliceKey, topic }), MESSAGES);
-  await compare("create", 3, (sdk, r) => createSets[r][sdk], CREATE);
+  const listArgs = (n) => () => ({ apiUrl: node.url, key: listers.get(n).key });
+  for (const n of LISTS) await compare(`list ${n}`, 10, listArgs(n), n);
+  // The pool against none, forced to two workers (the default on 2 cores is none).
+  for (const n of POOL_LISTS)
+    await compare(
+      `list ${n} pool`,
+      1,
+      listArgs(n),
+      n,
+      { sdk: "ours", env: { XMTP_CRYPTO_WORKERS: "0" } },
+      {
+        XMTP_CRYPTO_WORKERS: "2",
+      },
+    );
+  await compare("decrypt", 10, () => ({ apiUrl: node.url, key: aliceKey, topic }), MESSAGES);
+  await compare("create", 5, (sdk, r) => createSets[r][sdk], CREATE);
 
   // A restarted client with a conversation store (ours; xmtp-js in Node keeps its cache in memory):
   // one cold run with the store fills it, then fresh processes start from it.
@@ -233,18 +153,24 @@ try {
     rmSync(storePath, { force: true });
   }
 
-  const labels = {
-    list: `list ${INVITES} conversations, cold client`,
-    decrypt: `read and decrypt ${MESSAGES} V2 messages`,
-    create: `create ${CREATE} conversations`,
+  const label = (name) => {
+    const [task, n] = name.split(" ");
+    if (task === "list") return `list ${n} conversations, cold client`;
+    if (task === "decrypt") return `read and decrypt ${MESSAGES} V2 messages`;
+    return `create ${CREATE} conversations`;
   };
+  const row = (r) =>
+    `| ${label(r.name)} | ${r.o.ms} ms | ${r.j.ms} ms | **${r.ratio.toFixed(2)}×** | ≥ ${r.goal}× | ${r.o.maxRssMB} MB / ${r.j.maxRssMB} MB |`;
   const table = [
     "| task | ours | xmtp-js 12.1.0 | speed-up | goal | peak RSS ours / xmtp-js |",
     "|---|---|---|---|---|---|",
-    ...rows.map(
-      (r) =>
-        `| ${labels[r.name]} | ${r.o.ms} ms | ${r.j.ms} ms | **${r.ratio.toFixed(2)}×** | ≥ ${r.goal}× | ${r.o.maxRssMB} MB / ${r.j.maxRssMB} MB |`,
-    ),
+    ...rows.filter((r) => !r.pool).map(row),
+    "",
+    "Our listing with a pool of two workers (`XMTP_CRYPTO_WORKERS=2`) against the same client without one (`=0`), same run:",
+    "",
+    "| task | with pool | without pool | speed-up | goal | peak RSS with / without |",
+    "|---|---|---|---|---|---|",
+    ...rows.filter((r) => r.pool).map(row),
   ];
   table.push(
     "",
@@ -253,9 +179,7 @@ try {
   for (const l of table) out(l);
   if (!process.env.BENCH_NO_DOCS) writeDocs(table);
 } finally {
-  node.proc.kill("SIGTERM");
-  await new Promise((r) => node.proc.once("exit", r));
-  rmSync(node.dataDir, { recursive: true, force: true });
+  await stopNode(node);
 }
 
 function writeDocs(table) {

@@ -22,6 +22,8 @@ const { encodeMessageV2, decodeMessageV2, v2Envelope } = await import(`${dist}/c
 const { deriveInvitationSecrets } = await import(`${dist}/conversations/invitation.js`);
 const { randomKeys } = await import("../packages/client/src/conversations/test-fixtures.js");
 
+// A pool of two even where the default gives none (2 cores: one per core but one).
+process.env.XMTP_CRYPTO_WORKERS ??= "2";
 const pool = cryptoPool();
 afterAll(async () => {
   await pool?.close();
@@ -120,7 +122,9 @@ describe("crypto pool (built code)", () => {
   test("an idle pool never keeps the process alive", () => {
     const script = `
       const { cryptoPool } = await import(${JSON.stringify(new URL(`${dist}/conversations/worker-pool.js`, import.meta.url).href)});
-      const pool = cryptoPool();
+      // A pool of two even where the default gives none (2 cores: one per core but one).
+process.env.XMTP_CRYPTO_WORKERS ??= "2";
+const pool = cryptoPool();
       if (!pool) throw new Error("no pool");
       // Let the workers come online (their ports start) before the script ends.
       await new Promise((r) => setTimeout(r, 500));

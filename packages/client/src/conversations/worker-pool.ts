@@ -3,7 +3,9 @@
  * messages), so every core works on it. Node only: it is found at runtime through
  * `process.getBuiltinModule` and needs the built `crypto-worker.js` next to this module; anywhere
  * else {@link cryptoPool} returns undefined and callers do the work on the calling thread.
- * `XMTP_CRYPTO_WORKERS=<n>` sets the pool size (0 or 1 turns it off; default: the core count, ≤ 8).
+ * `XMTP_CRYPTO_WORKERS=<n>` sets the pool size (0 or 1 turns it off). The default is one worker per
+ * core but one, up to 8: the calling thread keeps a core for fetching pages and building messages,
+ * so a 2-core machine gets no pool (its one worker would only move the work, not share it).
  */
 import type { Envelope } from "@xmtp-ts/proto";
 import type { WorkerRequest, WorkerResult } from "./crypto-worker.js";
@@ -194,7 +196,7 @@ export function cryptoPool(): CryptoPool | undefined {
     const n =
       wanted !== undefined && Number.isInteger(wanted)
         ? wanted
-        : Math.max(1, Math.min(8, os.availableParallelism()));
+        : Math.min(8, os.availableParallelism() - 1);
     if (n < 2) return undefined;
     shared = new CryptoPool(Array.from({ length: n }, () => new wt.Worker(script) as unknown as PoolWorker));
   } catch {
