@@ -2,16 +2,18 @@
 // "Node API"):
 //   1. batched publish through the HTTP gateway vs raw better-sqlite3 inserts of the same rows at
 //      the same durability (WAL, synchronous=FULL, one transaction per batch)   goal ≥ 0.5×
-//   2. single-envelope publishes/s vs a bare fastify echo route, concurrent keep-alive clients
+//   2. single-envelope publishes/s vs a bare fastify echo route, 16 and 64 concurrent keep-alive
+//      clients (node:http with a keep-alive Agent: the echo rate shows the client is not the limit)
 //                                                                                 goal ≥ 0.5×
+//   Both with auth on (every publish carries a client's bearer token, as in production) and off.
 //   3. 10k concurrent subscriptions (bench/subscriptions.mjs): node RSS (< 1 GiB), publish→deliver p99
-// The node is the real CLI process (`xmtp node --no-auth`), the echo server a child process too, so
+// The node is the real CLI process (`xmtp node`, and `--no-auth`), the echo server a child process too, so
 // the client never shares a CPU-bound event loop with the server it measures.
 //
 //   npx tsc -b packages/cli packages/client && node bench/gateway.mjs
 //
 // Env: BENCH_ENVELOPES (batched publish rows, default 50000), BENCH_BATCH (default 100),
-// BENCH_SECONDS (per throughput comparison side, default 10), BENCH_CONCURRENCY (default 64),
+// BENCH_SECONDS (per throughput comparison side, default 10), BENCH_CONCURRENCY (default "16,64"),
 // BENCH_SUBS (default 10000), BENCH_SKIP_SUBS=1, BENCH_NO_DOCS=1.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -25,7 +27,7 @@ import Database from "better-sqlite3";
 const ENVELOPES = Number(process.env.BENCH_ENVELOPES ?? 50_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 100);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "16,64").split(",").map(Number);
 const CLI = fileURLToPath(new URL("../packages/cli/bin/xmtp.js", import.meta.url));
 const ECHO = fileURLToPath(new URL("./gateway-echo-server.mjs", import.meta.url));
 const API_ONLY = fileURLToPath(new URL("./gateway-node-server.mjs", import.meta.url));
@@ -44,8 +46,8 @@ export const tmp = () => {
 const fmt = (n, digits = 0) =>
   n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-/** Starts `xmtp node --no-auth` on free ports; resolves once /healthz answers. */
-export async function startNode(extraArgs = []) {
+/** Starts `xmtp node --no-auth` (or with auth) on free ports; resolves once /healthz answers. */
+export async function startNode(extraArgs = [], { auth = false } = {}) {
   const dataDir = tmp();
   const { freePort } = await import("./gateway-ports.mjs");
   const httpPort = await freePort();
@@ -55,7 +57,7 @@ export async function startNode(extraArgs = []) {
     [
       CLI,
       "node",
-      "--no-auth",
+      ...(auth ? [] : ["--no-auth"]),
       "--host",
       "127.0.0.1",
       "--http-port",
@@ -192,11 +194,13 @@ const bodyOf = (batch) =>
     })),
   });
 
-/** Publishes pre-built bodies with `clients` concurrent keep-alive clients; elapsed ms. */
-async function gatewayBatches(url, bodies, clients) {
+/**
+ * A keep-alive HTTP client over node:http (an Agent with one socket per concurrent client): the
+ * lightest client, so it drives a server near the server's own rate. `post(body)` resolves on 200.
+ */
+function poster(url, path, clients, headers = {}) {
   const u = new URL(url);
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
-  // node:http with a keep-alive agent: the lightest HTTP client, so the client costs little.
   const post = (body) =>
     new Promise((resolve, reject) => {
       const req = httpRequest(
@@ -204,9 +208,13 @@ async function gatewayBatches(url, bodies, clients) {
           host: u.hostname,
           port: u.port,
           method: "POST",
-          path: "/message/v1/publish",
+          path,
           agent,
-          headers: { "content-length": Buffer.byteLength(body) },
+          headers: {
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(body),
+            ...headers,
+          },
         },
         (res) => {
           let text = "";
@@ -215,13 +223,19 @@ async function gatewayBatches(url, bodies, clients) {
             text += c;
           });
           res.on("end", () =>
-            res.statusCode === 200 ? resolve() : reject(new Error(`publish: ${res.statusCode} ${text}`)),
+            res.statusCode === 200 ? resolve() : reject(new Error(`${path}: ${res.statusCode} ${text}`)),
           );
         },
       );
       req.on("error", reject);
       req.end(body);
     });
+  return { post, close: () => agent.destroy() };
+}
+
+/** Publishes pre-built bodies with `clients` concurrent keep-alive clients; elapsed ms. */
+async function gatewayBatches(url, bodies, clients, headers = {}) {
+  const { post, close } = poster(url, "/message/v1/publish", clients, headers);
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -230,25 +244,20 @@ async function gatewayBatches(url, bodies, clients) {
     }),
   );
   const ms = performance.now() - t0;
-  agent.destroy();
+  close();
   return ms;
 }
 
 /** Requests completed and elapsed ms over `seconds` with `clients` keep-alive clients (after a 1 s warm-up). */
-async function throughput(url, path, makeBody, clients, seconds) {
+async function throughput(url, path, makeBody, clients, seconds, headers = {}) {
+  const { post, close } = poster(url, path, clients, headers);
   let stopAt = 0;
   let count = 0;
   let counting = false;
   let seq = 0;
   const worker = async () => {
     while (performance.now() < stopAt) {
-      const r = await fetch(`${url}${path}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: makeBody(seq++),
-      });
-      if (r.status !== 200) throw new Error(`${path}: ${r.status} ${await r.text()}`);
-      await r.arrayBuffer();
+      await post(makeBody(seq++));
       if (counting) count++;
     }
   };
@@ -258,12 +267,22 @@ async function throughput(url, path, makeBody, clients, seconds) {
   const t0 = performance.now();
   stopAt = t0 + seconds * 1000;
   await Promise.all(Array.from({ length: clients }, worker));
+  close();
   return { count, ms: performance.now() - t0 };
+}
+
+/** `Authorization` header of a fresh identity, as a client sends it (one token, reused). */
+async function bearer() {
+  const { createPrivateKeyBundle, fromViemAccount } = await import("../packages/client/dist/index.js");
+  const { localAuthenticator } = await import("../packages/client/dist/api/authenticator.js");
+  const { generatePrivateKey, privateKeyToAccount } = await import("viem/accounts");
+  const bundle = await createPrivateKeyBundle(fromViemAccount(privateKeyToAccount(generatePrivateKey())));
+  return { authorization: `Bearer ${await localAuthenticator(bundle).createToken()}` };
 }
 
 async function main() {
   out(
-    `Machine: ${cpus().length}× ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}, load average ${loadavg()[0]?.toFixed(1)} at start (the machine may be shared; ours and the baseline alternate in rounds). Node under test: \`xmtp node --no-auth\` (SQLite, synchronous=FULL) in its own process; the client is this process.`,
+    `Machine: ${cpus().length}× ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}, load average ${loadavg()[0]?.toFixed(1)} at start (the machine may be shared; ours and the baseline alternate in rounds). Nodes under test: \`xmtp node\` (auth on: every publish carries a bearer token) and \`xmtp node --no-auth\`, SQLite, synchronous=FULL, each in its own process; the client is this process.`,
   );
   out("");
   out("| benchmark | ours | baseline | ratio | goal |");
@@ -277,16 +296,32 @@ async function main() {
   const rows = makeEnvelopes(ENVELOPES * 2);
   const raw = rawSqlite();
   const node = await startNode();
+  const authed = await startNode([], { auth: true });
+  const auth = await bearer();
   const apiOnly = await startServer(API_ONLY, [tmp()]);
   const peered = await startPeeredPair();
   const bodies = [];
   for (let i = 0; i < rows.length; i += BATCH) bodies.push(bodyOf(rows.slice(i, i + BATCH)));
   const per = Math.floor(ENVELOPES / ROUNDS / BATCH) * BATCH;
-  const t = { raw: 0, gw1: 0, gw4: 0, api1: 0, api4: 0, peer1: 0 };
+  const t = { raw: 0, gw1: 0, gw4: 0, auth1: 0, auth4: 0, api1: 0, api4: 0, peer1: 0 };
+  const rounds = [];
   for (let r = 0; r < ROUNDS; r++) {
     // The baseline inserts the very rows each node receives this round (the 1-client and the
     // 4-client slice), so its table grows as the nodes' tables do.
+    const before = { ...t };
     t.raw += raw.run(rows.slice(2 * r * per, (2 * r + 2) * per));
+    t.auth1 += await gatewayBatches(
+      authed.url,
+      bodies.slice((2 * r * per) / BATCH, ((2 * r + 1) * per) / BATCH),
+      1,
+      auth,
+    );
+    t.auth4 += await gatewayBatches(
+      authed.url,
+      bodies.slice(((2 * r + 1) * per) / BATCH, ((2 * r + 2) * per) / BATCH),
+      4,
+      auth,
+    );
     t.gw1 += await gatewayBatches(
       node.url,
       bodies.slice((2 * r * per) / BATCH, ((2 * r + 1) * per) / BATCH),
@@ -312,6 +347,10 @@ async function main() {
       bodies.slice((2 * r * per) / BATCH, ((2 * r + 1) * per) / BATCH),
       1,
     );
+    // Per-round ratios (envelopes/s against raw envelopes/s of the same round).
+    const d = (k) => t[k] - before[k];
+    const ratio = (k) => (per / d(k) / ((2 * per) / d("raw"))).toFixed(2);
+    rounds.push(`auth on ${ratio("auth1")}/${ratio("auth4")}, auth off ${ratio("gw1")}/${ratio("gw4")}`);
   }
   await peered.stop();
   raw.close();
@@ -321,19 +360,21 @@ async function main() {
   const row = (what, ms, baseline) =>
     out(`| ${what} | ${fmt(rate(ms))} | ${baseline} | ${(rate(ms) / rawRate).toFixed(2)}× | ≥ 0.5× |`);
   row(
-    `batched publish, ${BATCH} × 256 B envelopes per request, 1 client (envelopes/s)`,
-    t.gw1,
+    `batched publish, ${BATCH} × 256 B envelopes per request, auth on, 1 client (envelopes/s)`,
+    t.auth1,
     `raw SQLite inserts, ${BATCH}/transaction: ${fmt(rawRate)}`,
   );
-  row("batched publish, same, 4 concurrent clients (envelopes/s)", t.gw4, fmt(rawRate));
-  row("batched publish, 1 client, node without its relay part (envelopes/s)", t.api1, fmt(rawRate));
+  row("batched publish, same, auth on, 4 concurrent clients (envelopes/s)", t.auth4, fmt(rawRate));
+  row("batched publish, same, auth off, 1 client (envelopes/s)", t.gw1, fmt(rawRate));
+  row("batched publish, same, auth off, 4 concurrent clients (envelopes/s)", t.gw4, fmt(rawRate));
+  row("batched publish, auth off, 1 client, node without its relay part (envelopes/s)", t.api1, fmt(rawRate));
   row(
-    "batched publish, 4 concurrent clients, node without its relay part (envelopes/s)",
+    "batched publish, auth off, 4 concurrent clients, node without its relay part (envelopes/s)",
     t.api4,
     fmt(rawRate),
   );
   out(
-    `| batched publish, 1 client, node with one relay peer on this host that stores every envelope too (envelopes/s) | ${fmt(rate(t.peer1))} | ${fmt(rawRate)} | ${(rate(t.peer1) / rawRate).toFixed(2)}× | (informative) |`,
+    `| batched publish, auth off, 1 client, node with one relay peer on this host that stores every envelope too (envelopes/s) | ${fmt(rate(t.peer1))} | ${fmt(rawRate)} | ${(rate(t.peer1) / rawRate).toFixed(2)}× | (informative) |`,
   );
 
   // 2. Single-envelope publish vs a bare fastify echo route
@@ -342,33 +383,36 @@ async function main() {
   const singleBodies = Array.from({ length: 4096 }, (_, i) => single(i));
   const echo = await startServer(ECHO);
   let seq = 0;
-  const sum = { echo: { count: 0, ms: 0 }, pub: { count: 0, ms: 0 } };
-  for (let r = 0; r < ROUNDS; r++) {
-    const e = await throughput(
-      echo.url,
-      "/echo",
-      (i) => singleBodies[i % 4096],
-      CONCURRENCY,
-      SECONDS / ROUNDS,
-    );
-    const p = await throughput(
-      node.url,
-      "/message/v1/publish",
-      () => single(seq++),
-      CONCURRENCY,
-      SECONDS / ROUNDS,
-    );
-    sum.echo.count += e.count;
-    sum.echo.ms += e.ms;
-    sum.pub.count += p.count;
-    sum.pub.ms += p.ms;
+  const singleRows = [];
+  for (const clients of CONCURRENCY) {
+    const sum = { echo: { count: 0, ms: 0 }, on: { count: 0, ms: 0 }, off: { count: 0, ms: 0 } };
+    const add = (k, x) => {
+      sum[k].count += x.count;
+      sum[k].ms += x.ms;
+    };
+    for (let r = 0; r < ROUNDS; r++) {
+      const slice = SECONDS / ROUNDS;
+      add("echo", await throughput(echo.url, "/echo", (i) => singleBodies[i % 4096], clients, slice));
+      const path = "/message/v1/publish";
+      add("on", await throughput(authed.url, path, () => single(seq++), clients, slice, auth));
+      add("off", await throughput(node.url, path, () => single(seq++), clients, slice));
+    }
+    const rps = (k) => (sum[k].count / sum[k].ms) * 1000;
+    for (const [k, what] of [
+      ["on", "auth on"],
+      ["off", "auth off"],
+    ])
+      singleRows.push(
+        `| single-envelope publish, ${what}, ${clients} concurrent keep-alive clients (requests/s) | ${fmt(rps(k))} | bare fastify JSON echo route, same client: ${fmt(rps("echo"))} | ${(rps(k) / rps("echo")).toFixed(2)}× | ≥ 0.5× |`,
+      );
   }
   await echo.stop();
-  const echoRps = (sum.echo.count / sum.echo.ms) * 1000;
-  const pubRps = (sum.pub.count / sum.pub.ms) * 1000;
+  for (const l of singleRows) out(l);
+  out("");
   out(
-    `| single-envelope publish, ${CONCURRENCY} concurrent keep-alive clients (requests/s) | ${fmt(pubRps)} | bare fastify JSON echo route: ${fmt(echoRps)} | ${(pubRps / echoRps).toFixed(2)}× | ≥ 0.5× |`,
+    `Batched publish per round (1 client / 4 clients, against raw SQLite of the same round): ${rounds.join("; ")}.`,
   );
+  await authed.stop();
   await node.stop();
 
   // 3. Subscriptions
