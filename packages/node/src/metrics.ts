@@ -17,6 +17,8 @@ export interface NodeMetrics {
   request(transport: Transport, method: string, code: number, seconds: number): void;
   /** Hooks for the message API: published envelopes by topic category, rate limiting. */
   readonly api: MessageApiMetrics;
+  /** Counts a call into a node part that threw (`action`: broadcast, health, …). */
+  partFailed(part: string, action: string): void;
   /** Adds gauges that read the dispatcher's live counts at scrape time. */
   observeDispatcher(dispatcher: Dispatcher): void;
   /** The Prometheus text exposition. */
@@ -66,6 +68,13 @@ export function createMetrics(): NodeMetrics {
     registers: [registry],
   });
 
+  const partFailures = new Counter({
+    name: "xmtp_part_failures_total",
+    help: "Calls into a node part that threw (the relay's broadcast after a publish, a health report), by part and action",
+    labelNames: ["part", "action"] as const,
+    registers: [registry],
+  });
+
   const api: MessageApiMetrics = {
     envelope(source: EnvelopeSource, envelope: Envelope, outcome: EnvelopeOutcome) {
       published.inc({ topic_category: topicCategory(envelope.contentTopic), source, outcome });
@@ -77,12 +86,18 @@ export function createMetrics(): NodeMetrics {
     rateLimited() {
       rateLimited.inc();
     },
+    relayFailed() {
+      partFailures.inc({ part: "all", action: "broadcast" });
+    },
   };
 
   return {
     registry,
     api,
     contentType: registry.contentType,
+    partFailed(part, action) {
+      partFailures.inc({ part, action });
+    },
     request(transport, method, code, seconds) {
       const labels = { transport, method, code: String(code) };
       requests.inc(labels);

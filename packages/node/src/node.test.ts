@@ -58,6 +58,53 @@ describe("createNode", () => {
     await expect(node.start()).rejects.toThrow(/stopped/);
   });
 
+  test("a part that throws is logged and counted; the parts after it still get every broadcast", async () => {
+    const got: number[] = [];
+    const broken = (): NodePart => ({
+      name: "broken",
+      start: async () => {},
+      stop: async () => {},
+      broadcast: () => {
+        throw new Error("broadcast exploded");
+      },
+      health: () => {
+        throw new Error("health exploded");
+      },
+    });
+    const after = (): NodePart => ({
+      name: "after",
+      start: async () => {},
+      stop: async () => {},
+      broadcast: (envs) => {
+        got.push(envs.length);
+      },
+      health: () => ({ fine: true }),
+    });
+    const node = createNode(config(), { logger, parts: [broken, after] });
+    await node.start();
+    try {
+      const r = await fetch(`${node.urls.http}/message/v1/publish`, {
+        method: "POST",
+        body: JSON.stringify({
+          envelopes: [{ contentTopic: "/xmtp/0/m-iso/proto", timestampNs: "1", message: "AQ==" }],
+        }),
+      });
+      expect(r.status).toBe(200);
+      expect(got).toEqual([1]);
+      const health = await fetch(`${node.urls.http}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({
+        broken: { error: "health exploded" },
+        after: { fine: true },
+      });
+      const metrics = await (await fetch(`${node.urls.http}/metrics`)).text();
+      expect(metrics).toContain('xmtp_part_failures_total{part="broken",action="broadcast"} 1');
+      expect(metrics).toContain('xmtp_part_failures_total{part="broken",action="health"} 1');
+    } finally {
+      await node.stop();
+    }
+  });
+
   test("a taken port fails start with PortInUseError and leaves nothing running", async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));

@@ -124,11 +124,24 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
     metrics: metrics.api,
     relay: {
       broadcast(envelopes) {
-        for (const p of parts) p.broadcast?.(envelopes);
+        // Each part on its own: one that throws must not keep the envelopes from the others.
+        for (const p of parts) {
+          isolated(p, "broadcast", () => p.broadcast?.(envelopes));
+        }
       },
     },
   });
   const ctx: NodeContext = { config, logger, metrics, store, dispatcher, api };
+  /** Runs a call into a part; a throw is logged and counted, never passed on. */
+  function isolated<T>(part: NodePart, action: string, call: () => T): T | { error: string } {
+    try {
+      return call();
+    } catch (err) {
+      logger.error({ err, part: part.name, action }, "a node part failed");
+      metrics.partFailed(part.name, action);
+      return { error: (err as Error).message };
+    }
+  }
   for (const make of options.parts ?? []) parts.push(make(ctx));
 
   let ready = false;
@@ -141,7 +154,8 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
   };
   const healthDetails = async () => {
     const details: Record<string, unknown> = { store: "ok" };
-    for (const p of parts) if (p.health !== undefined) details[p.name] = p.health();
+    for (const p of parts)
+      if (p.health !== undefined) details[p.name] = isolated(p, "health", () => p.health?.());
     return details;
   };
   const clientIp = clientIpResolver(config.trustedProxies);

@@ -71,7 +71,14 @@ export function relayPart(options: RelayPartOptions = {}): (ctx: NodeContext) =>
       },
       broadcast(envelopes: Envelope[]) {
         // After the current turn, so the publish answer goes out before the gossip work.
-        if (relay !== undefined) setImmediate(() => void relay?.broadcast(envelopes));
+        const r = relay;
+        if (r === undefined) return;
+        setImmediate(() => {
+          r.broadcast(envelopes).catch((err: Error) => {
+            r.stats().relayPublishFailed += envelopes.length;
+            logger.error({ err: err.message, envelopes: envelopes.length }, "relay broadcast failed");
+          });
+        });
       },
       urls() {
         const addrs = relay?.multiaddrs() ?? [];

@@ -311,6 +311,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     async broadcast(envelopes) {
       // With no peer subscribed to the relay topic gossipsub would only fill its message cache:
       // skip the encoding and hashing. Peers that join later catch up over Waku store.
+      if (stopping) return;
       if (pubsub.getSubscribers(WAKU_PUBSUB_TOPIC).length === 0) {
         stats.relayUnsent += envelopes.length;
         return;
