@@ -1,9 +1,11 @@
+import { pino } from "pino";
 import { Registry } from "prom-client";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createLogger } from "../logger.js";
 import { startCleaner } from "./cleaner.js";
 import { createSqliteStore } from "./sqlite.js";
 import { makeEnvelope } from "./store.compliance.js";
+import type { Store } from "./types.js";
 
 const MINUTE = 60_000;
 
@@ -46,18 +48,60 @@ describe("retention cleaner", () => {
     }
   });
 
-  it("a failing store only logs; stop() waits for a run in progress", async () => {
+  it("a failing run is logged and the timer keeps running", async () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
     const store = createSqliteStore({ path: ":memory:" });
     await store.start();
-    const cleaner = startCleaner({
-      store,
-      retentionMs: MINUTE,
-      intervalMs: 5,
-      logger: createLogger("silent"),
+    await store.stop(); // every delete now fails
+    const cleaner = startCleaner({ store, retentionMs: MINUTE, intervalMs: 1000, logger });
+    try {
+      await vi.advanceTimersByTimeAsync(1000);
+      await vi.advanceTimersByTimeAsync(1000);
+      const failures = lines.map((l) => JSON.parse(l) as { msg: string; err: string });
+      expect(failures).toHaveLength(2);
+      expect(failures[0]).toMatchObject({ msg: "retention run failed", err: "store is stopped" });
+    } finally {
+      await cleaner.stop();
+      vi.useRealTimers();
+    }
+  });
+
+  it("stop() waits for a run in progress, and no run starts after it", async () => {
+    const store = createSqliteStore({ path: ":memory:", now: () => 1n });
+    await store.start();
+    await store.insert([makeEnvelope("/custom/due", 1n)]);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
     });
+    let calls = 0;
+    const gated: Store = {
+      ...store,
+      async deleteExpired(before, limit) {
+        calls++;
+        await gate;
+        return store.deleteExpired(before, limit);
+      },
+    };
+    const cleaner = startCleaner({
+      store: gated,
+      retentionMs: 0,
+      logger: createLogger("silent"),
+      now: () => 10,
+    });
+    const run = cleaner.runOnce();
+    let stopped = false;
+    const stopping = cleaner.stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    expect(await run).toBe(1);
+    expect(calls).toBe(1);
     await store.stop();
-    await new Promise((r) => setTimeout(r, 30));
-    await expect(cleaner.runOnce()).rejects.toThrow();
-    await cleaner.stop();
   });
 });
