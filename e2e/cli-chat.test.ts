@@ -120,7 +120,13 @@ describe("xmtp chat in a terminal", { timeout: SLOW }, () => {
   test("lines piped into chat are sent in order, then it exits", async () => {
     const [convo] = await peer.conversations.list();
     const before = (await convo!.messages()).length;
-    await xmtpOk(env, ["chat", peer.address], "one\ntwo\n\nthree\n");
+    const r = await xmtpOk(env, ["chat", peer.address], "one\ntwo\n\nthree\n");
+    // No prompts in piped output: one line per message.
+    expect(r.stdout.trimEnd().split("\n").slice(-3)).toEqual([
+      expect.stringMatching(/ {2}me {11}one$/),
+      expect.stringMatching(/ {2}me {11}two$/),
+      expect.stringMatching(/ {2}me {11}three$/),
+    ]);
     const after = texts(await convo!.messages()).slice(before);
     expect(after).toEqual(["one", "two", "three"]);
   });

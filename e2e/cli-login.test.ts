@@ -149,7 +149,7 @@ describe("clear errors", { timeout: SLOW }, () => {
     );
   });
 
-  test("a long sync shows progress on stderr; the next run starts from the saved conversations", async () => {
+  test("a long sync shows progress on stderr; the next run starts from the saved conversations; requests are answered, blocked, allowed", async () => {
     const env = cliEnv(node.url, newConfigDir(), { XMTP_PROGRESS_DELAY_MS: "0" });
     const { address } = JSON.parse((await xmtpOk(env, ["login", "--json"])).stdout);
     const friend = await clients.jsClient(wallet());
@@ -158,5 +158,19 @@ describe("clear errors", { timeout: SLOW }, () => {
     expect(r.stderr).toContain("syncing conversations…\nsyncing conversations: 1 conversations (");
     expect(r.stdout).toMatch(new RegExp(`^${friend.address}  .*  \\(request\\) gm\\n$`));
     expect(readdirSync(join(env.XMTP_CONFIG_DIR!, "cache"))).toHaveLength(1);
+
+    // Answering accepts the request; block and allow change it on the network's consent list.
+    await xmtpOk(env, ["send", friend.address, "gm to you too"]);
+    const consent = async () =>
+      JSON.parse((await xmtpOk(env, ["conversations", "--json"])).stdout.trimEnd()).consent;
+    expect(await consent()).toBe("allowed");
+    expect((await xmtpOk(env, ["block", friend.address])).stdout).toBe(`blocked ${friend.address}\n`);
+    expect(await consent()).toBe("denied");
+    expect((await xmtpOk(env, ["conversations"])).stdout).toContain("(blocked) me: gm to you too");
+    expect(JSON.parse((await xmtpOk(env, ["allow", friend.address, "--json"])).stdout)).toEqual({
+      address: friend.address,
+      consent: "allowed",
+    });
+    expect(await consent()).toBe("allowed");
   });
 });

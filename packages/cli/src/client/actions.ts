@@ -26,6 +26,7 @@ import {
 import { startProgress, withProgress } from "./progress.js";
 import { describe, formatLine, formatTime, isShown, messageJson, printJson } from "./render.js";
 import {
+  allowIfUnknown,
   type ClientFlags,
   conversationsWith,
   openClient,
@@ -265,9 +266,31 @@ export async function send(
       flags.conversationId ? { conversationId: flags.conversationId } : {},
     );
     const sent = await convo.send(text);
+    await allowIfUnknown(client, peer).catch((err: unknown) =>
+      note(
+        `warning: sent, but could not accept ${peer}'s request: ${err instanceof Error ? err.message : String(err)}`,
+      ),
+    );
     if (json) printJson({ id: sent.id, topic: convo.topic, from: client.address, to: convo.peerAddress });
     else out(`sent to ${convo.peerAddress}`);
   });
+}
+
+/** `xmtp allow` / `xmtp block`: one action on the consent list, read by all of this account's apps. */
+export async function setConsent(
+  addresses: string[],
+  state: "allowed" | "denied",
+  flags: ClientFlags & OutputFlags,
+): Promise<void> {
+  const peers = addresses.map((a) => peerAddress(a));
+  await withClient(flags, async (client) => {
+    if (state === "allowed") await client.consent.allow(peers);
+    else await client.consent.deny(peers);
+  });
+  for (const peer of peers) {
+    if (flags.json) printJson({ address: peer, consent: state });
+    else out(`${state === "allowed" ? "allowed" : "blocked"} ${peer}`);
+  }
 }
 
 /** `xmtp listen`: every message to or from this identity as a JSON line, until Ctrl-C. */

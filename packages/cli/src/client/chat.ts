@@ -8,7 +8,7 @@ import type { Conversation, DecodedMessage } from "@xmtp-ts/client";
 import { history, type OutputFlags } from "./actions.js";
 import { withProgress } from "./progress.js";
 import { formatLine, isShown, messageJson } from "./render.js";
-import { type ClientFlags, openClient, peerAddress, requireReachable } from "./session.js";
+import { allowIfUnknown, type ClientFlags, openClient, peerAddress, requireReachable } from "./session.js";
 
 export async function chat(address: string, flags: ClientFlags & OutputFlags & { limit: number }) {
   peerAddress(address);
@@ -19,7 +19,8 @@ export async function chat(address: string, flags: ClientFlags & OutputFlags & {
     input: process.stdin,
     output: process.stdout,
     terminal,
-    prompt: flags.json ? "" : "> ",
+    // A prompt only for a person at a terminal: piped output stays one line per message.
+    prompt: flags.json || !terminal ? "" : "> ",
   });
   // Lines typed while the conversation loads wait here, in order.
   rl.pause();
@@ -78,6 +79,7 @@ export async function chat(address: string, flags: ClientFlags & OutputFlags & {
     // Sends go out one at a time, in the order typed; the conversation starts with the first one.
     let target = convos.find((c) => !c.context?.conversationId);
     let sending = Promise.resolve();
+    let accepted: Promise<void> | undefined;
     rl.on("line", (line) => {
       if (terminal) {
         // The typed line is replaced by the message once it is sent.
@@ -94,7 +96,13 @@ export async function chat(address: string, flags: ClientFlags & OutputFlags & {
           show(await target.send(line));
         } catch (err) {
           print(`not sent: ${err instanceof Error ? err.message : String(err)} (↑ brings the text back)`);
+          return;
         }
+        accepted ??= allowIfUnknown(client, peer).catch((err: unknown) => {
+          accepted = undefined; // tried again after the next message
+          print(`could not accept ${peer}'s request: ${err instanceof Error ? err.message : String(err)}`);
+        });
+        await accepted;
       });
       rl.prompt();
     });

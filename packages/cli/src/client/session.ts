@@ -91,6 +91,15 @@ export async function requireReachable(client: Client, peer: string): Promise<vo
     throw new UserError(`${peer} has no XMTP identity on this network yet`);
 }
 
+/**
+ * Writing to a peer accepts their request: an address still unknown to the consent list on the
+ * network is allowed (as the web app does when one answers). A block stays until `xmtp allow`.
+ */
+export async function allowIfUnknown(client: Client, peer: string): Promise<void> {
+  await client.consent.load();
+  if (client.consent.consentState(peer) === "unknown") await client.consent.allow([peer]);
+}
+
 /** Every conversation with `peer` (usually one; more when apps used conversation ids). */
 export async function conversationsWith(client: Client, peer: string) {
   const all = await withProgress(

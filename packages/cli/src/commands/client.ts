@@ -99,6 +99,20 @@ export function registerClientCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (address: string, flags) => (await import("../client/chat.js")).chat(address, flags));
 
+  for (const [name, state, description] of [
+    ["allow", "allowed", "Accept conversations from these addresses (the consent list on the network)"],
+    ["block", "denied", "Block these addresses (the consent list on the network)"],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .argument("<address...>", "wallet addresses")
+      .addOption(apiOption())
+      .addOption(keyOption())
+      .addOption(jsonOption())
+      .action(async (addresses: string[], flags) => (await actions()).setConsent(addresses, state, flags));
+  }
+
   program
     .command("identity")
     .description("Print a new random wallet key and its address (JSON); nothing is saved")
