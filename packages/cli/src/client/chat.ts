@@ -24,7 +24,14 @@ export async function chat(address: string, flags: ClientFlags & OutputFlags & {
   });
   // Lines typed while the conversation loads wait here, in order.
   rl.pause();
-  const closed = new Promise<void>((resolve) => rl.once("close", resolve));
+  /** True while the prompt is on screen (not before the history is shown, not after leaving). */
+  let prompting = false;
+  const closed = new Promise<void>((resolve) =>
+    rl.once("close", () => {
+      prompting = false;
+      resolve();
+    }),
+  );
   const leave = () => rl.close();
   rl.on("SIGINT", leave);
   process.once("SIGINT", leave);
@@ -37,7 +44,6 @@ export async function chat(address: string, flags: ClientFlags & OutputFlags & {
 
     if (!flags.json)
       process.stderr.write(`chatting with ${peer} as ${self}; Enter sends, Ctrl-D or Ctrl-C leaves\n`);
-    let prompting = false;
     /** Prints above the prompt (once there is one), keeping what the user is typing. */
     const print = (text: string) => {
       if (!terminal || !prompting) {
@@ -80,6 +86,14 @@ export async function chat(address: string, flags: ClientFlags & OutputFlags & {
     let target = convos.find((c) => !c.context?.conversationId);
     let sending = Promise.resolve();
     let accepted: Promise<void> | undefined;
+    // The prompt counts the messages still on their way, so a slow send is visibly not lost.
+    let pending = 0;
+    const setPending = (delta: number) => {
+      pending += delta;
+      if (!terminal || flags.json) return;
+      rl.setPrompt(pending > 0 ? `(sending ${pending}) > ` : "> ");
+      if (prompting) rl.prompt(true);
+    };
     rl.on("line", (line) => {
       if (terminal) {
         // The typed line is replaced by the message once it is sent.
@@ -87,9 +101,10 @@ export async function chat(address: string, flags: ClientFlags & OutputFlags & {
         clearLine(process.stdout, 0);
       }
       if (line.trim() === "") {
-        rl.prompt();
+        if (prompting) rl.prompt();
         return;
       }
+      setPending(1);
       sending = sending.then(async () => {
         try {
           target ??= await client.conversations.newConversation(peer);
@@ -97,6 +112,8 @@ export async function chat(address: string, flags: ClientFlags & OutputFlags & {
         } catch (err) {
           print(`not sent: ${err instanceof Error ? err.message : String(err)} (↑ brings the text back)`);
           return;
+        } finally {
+          setPending(-1);
         }
         accepted ??= allowIfUnknown(client, peer).catch((err: unknown) => {
           accepted = undefined; // tried again after the next message
@@ -104,7 +121,7 @@ export async function chat(address: string, flags: ClientFlags & OutputFlags & {
         });
         await accepted;
       });
-      rl.prompt();
+      if (prompting) rl.prompt();
     });
     prompting = true;
     rl.resume();
