@@ -33,6 +33,17 @@ export type RawResponse = ServerResponse | Http2ServerResponse;
 interface RawCall {
   req: RawRequest;
   res: RawResponse;
+  unread: Unread;
+  /** Bytes this call reserved for its next message ({@link reserveUnread}), until it is written. */
+  reserved: number;
+}
+
+/** Response bytes held for clients that have not read them yet, node-wide. */
+interface Unread {
+  held: number;
+  max: number;
+  /** Calls whose last write waits for the client to read, oldest first. */
+  waiting: Set<RawCall>;
 }
 
 const kRawCall = createContextKey<RawCall | undefined>(undefined, { description: "raw node call" });
@@ -45,6 +56,33 @@ export function rawRequestOf(ctx: HandlerContext): RawRequest | undefined {
 /** The node response a handler is writing, for transport-level checks (buffered bytes). */
 export function rawResponseOf(ctx: HandlerContext): RawResponse | undefined {
   return ctx.values.get(kRawCall)?.res;
+}
+
+/**
+ * Reserves room in the node-wide unread budget for a message about to be yielded, before connect
+ * serialises it (so a thousand calls do not each make a copy first). The reservation is returned
+ * once the message is written and drained. False when the budget is spent: the caller should end
+ * the call.
+ */
+export function reserveUnread(ctx: HandlerContext, bytes: number): boolean {
+  const call = ctx.values.get(kRawCall);
+  if (call === undefined) return true;
+  const { unread } = call;
+  // Make room by cutting the calls that have waited longest for their client to read.
+  for (const other of unread.waiting) {
+    if (unread.held + bytes <= unread.max) break;
+    if (other === call) continue;
+    cut(other.res);
+    release(other);
+  }
+  if (unread.held + bytes > unread.max) {
+    // A call still holding unread bytes would not see an error either: cut it, freeing them.
+    if (call.res.writableNeedDrain) cut(call.res);
+    return false;
+  }
+  call.unread.held += bytes;
+  call.reserved += bytes;
+  return true;
 }
 
 /**
@@ -81,8 +119,10 @@ export interface ConnectServerOptions extends Omit<ConnectRouterOptions, "readMa
   /**
    * Bytes all calls together may hold in response buffers their clients are not reading (default
    * {@link DEFAULT_UNREAD_BYTES}). connect serialises each call's messages itself, so a thousand
-   * slow readers of one 1 MB envelope hold a thousand copies; a call whose write would take the
-   * total past this is cut instead (RST_STREAM on HTTP/2, connection closed on HTTP/1.1).
+   * slow readers of one 1 MB envelope hold a thousand copies. Past this, the calls that have
+   * waited longest for their clients to read are cut (RST_STREAM on HTTP/2, connection closed on
+   * HTTP/1.1) to make room; when none is waiting, a stream is refused its next message
+   * ({@link reserveUnread}) and ends with an error.
    */
   unreadBytes?: number | undefined;
 }
@@ -92,7 +132,7 @@ export const DEFAULT_UNREAD_BYTES = 256 * 1024 * 1024;
 /** Builds the universal handlers for `routes`, one router per distinct message size limit. */
 export function createConnectServer(options: ConnectServerOptions): ConnectServer {
   const { routes, logger, readMaxBytes, unreadBytes, ...routerOptions } = options;
-  const unread = { held: 0, max: unreadBytes ?? DEFAULT_UNREAD_BYTES };
+  const unread: Unread = { held: 0, max: unreadBytes ?? DEFAULT_UNREAD_BYTES, waiting: new Set() };
   const routers = new Map<number, Map<string, UniversalHandler>>();
   const routerFor = (max: number) => {
     let handlers = routers.get(max);
@@ -113,7 +153,8 @@ export function createConnectServer(options: ConnectServerOptions): ConnectServe
     paths: [...byPath.keys()],
     handlerFor: (path) => byPath.get(path?.split("?", 1)[0] ?? ""),
     async serve(handler, req, res, parsedJsonBody) {
-      const values = createContextValues().set(kRawCall, { req, res });
+      const call: RawCall = { req, res, unread, reserved: 0 };
+      const values = createContextValues().set(kRawCall, call);
       try {
         const uRes = await handler(universalRequestFromNodeRequest(req, res, parsedJsonBody, values));
         if (!res.headersSent) {
@@ -121,7 +162,7 @@ export function createConnectServer(options: ConnectServerOptions): ConnectServe
           return;
         }
         if (uRes.body !== undefined) {
-          for await (const chunk of uRes.body) await write(res, chunk, unread);
+          for await (const chunk of uRes.body) await write(call, chunk);
         }
         if (uRes.trailer !== undefined) res.addTrailers(nodeHeaders(uRes.trailer));
         res.end();
@@ -131,6 +172,8 @@ export function createConnectServer(options: ConnectServerOptions): ConnectServe
         logger.error({ err, rpc: handler.requestPath }, "rpc failed");
         if (!res.headersSent) res.writeHead(500);
         res.end();
+      } finally {
+        release(call);
       }
     },
   };
@@ -145,37 +188,55 @@ function nodeHeaders(headers: Headers): Record<string, string> {
 }
 
 /**
- * Writes a chunk, waiting for the buffer to drain. A chunk the client does not take at once counts
- * against `unread` until it drains; past the budget the call is cut. Rejects (Aborted) when the
- * response is gone.
+ * Writes a chunk, waiting for the buffer to drain. Until it drains, the chunk counts against the
+ * unread budget (as the call's reservation, or by its own size when there is none); past the
+ * budget the call is cut. Rejects (Aborted) when the response is gone.
  */
-function write(res: RawResponse, chunk: Uint8Array, unread: { held: number; max: number }): Promise<void> {
+function write(call: RawCall, chunk: Uint8Array): Promise<void> {
+  const { res, unread } = call;
   return new Promise((resolve, reject) => {
-    const gone = () => reject(new ConnectError("client went away", Code.Aborted));
+    const gone = () => {
+      release(call);
+      reject(new ConnectError("client went away", Code.Aborted));
+    };
     if (res.destroyed) {
       gone();
       return;
     }
     if ((res as ServerResponse).write(chunk)) {
+      release(call);
       resolve();
       return;
     }
-    if (unread.held + chunk.length > unread.max) {
-      cut(res);
-      gone();
-      return;
+    if (call.reserved === 0) {
+      if (unread.held + chunk.length > unread.max) {
+        cut(res);
+        gone();
+        return;
+      }
+      unread.held += chunk.length;
+      call.reserved = chunk.length;
     }
-    unread.held += chunk.length;
+    unread.waiting.add(call);
     const done = () => {
-      unread.held -= chunk.length;
       res.off("drain", done);
       res.off("close", done);
       if (res.destroyed && res.writableNeedDrain) gone();
-      else resolve();
+      else {
+        release(call);
+        resolve();
+      }
     };
     res.on("drain", done);
     res.on("close", done);
   });
+}
+
+/** Gives the call's reservation back to the unread budget. */
+function release(call: RawCall): void {
+  call.unread.held -= call.reserved;
+  call.reserved = 0;
+  call.unread.waiting.delete(call);
 }
 
 /** Ends a call whose client does not read, dropping what it buffered. */

@@ -22,7 +22,7 @@ import { MAX_QUERY_REQUEST_BYTES } from "../api/limits.js";
 import type { MessageApi as Api, RequestContext, Subscription } from "../api/types.js";
 import type { NodeMetrics, Transport } from "../metrics.js";
 import { type ClientIpResolver, clientIpResolver } from "./client-ip.js";
-import { rawRequestOf, sendHeadersNow } from "./connect-adapter.js";
+import { rawRequestOf, reserveUnread, sendHeadersNow } from "./connect-adapter.js";
 import { toXmtpError } from "./errors.js";
 
 export interface MessageApiRoutesOptions {
@@ -133,6 +133,9 @@ export function messageApiRoutes(opts: MessageApiRoutesOptions): (router: Connec
   }
 }
 
+/** Why a stream ends when the node holds too much for streams that are not being read. */
+export const UNREAD_BUDGET_SPENT = "too many unread stream bytes on this node, resubscribe and backfill";
+
 /** Yields the subscription's envelopes until the call is cancelled or the subscription ends. */
 async function* pump(sub: Subscription, ctx: HandlerContext): AsyncGenerator<Envelope> {
   const onAbort = () => sub.close();
@@ -140,7 +143,13 @@ async function* pump(sub: Subscription, ctx: HandlerContext): AsyncGenerator<Env
   if (ctx.signal.aborted) sub.close();
   subscribedHeaders(ctx);
   try {
-    for await (const env of sub) yield env;
+    for await (const env of sub) {
+      // A client that does not read holds a serialised copy; the node-wide budget decides first.
+      if (!reserveUnread(ctx, env.message.length + env.contentTopic.length + 32)) {
+        throw new ConnectError(UNREAD_BUDGET_SPENT, ConnectCode.ResourceExhausted);
+      }
+      yield env;
+    }
   } catch (err) {
     throw toConnectError(err);
   } finally {

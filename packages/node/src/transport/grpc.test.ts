@@ -16,6 +16,7 @@ import {
   SubscribeRequestSchema,
 } from "@xmtp-ts/proto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { UNREAD_BUDGET_SPENT } from "./connect.js";
 import { type Harness, requestQueue, startHarness } from "./test-harness.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -239,29 +240,9 @@ describe("gRPC", () => {
     await limited.close();
   });
 
-  test("calls that do not read are cut once together they hold more than the unread budget", async () => {
-    const small = await startHarness({ unreadBytes: 256 * 1024 });
+  test("calls that do not read share one unread budget: refused first, then cut", async () => {
+    const small = await startHarness({ unreadBytes: 512 * 1024 });
     const topic = "/xmtp/0/m-unread/proto";
-    const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { contentTopics: [topic] }));
-    const frame = Buffer.alloc(5 + body.length);
-    frame.writeUInt32BE(body.length, 1);
-    frame.set(body, 5);
-    const session = http2.connect(small.grpcUrl);
-    const streams = await Promise.all(
-      Array.from({ length: 5 }, async () => {
-        const req = session.request({
-          ":method": "POST",
-          ":path": "/xmtp.message_api.v1.MessageApi/Subscribe",
-          "content-type": "application/grpc",
-          te: "trailers",
-        });
-        req.end(frame);
-        req.pause();
-        req.on("error", () => undefined);
-        await new Promise((resolve) => req.once("response", resolve));
-        return req;
-      }),
-    );
     const reader = createClient(
       MessageApi,
       createClientTransport({ baseUrl: small.grpcUrl, httpVersion: "2" }),
@@ -269,19 +250,50 @@ describe("gRPC", () => {
     const ac = new AbortController();
     const it = reader.subscribe({ contentTopics: [topic] }, { signal: ac.signal })[Symbol.asyncIterator]();
     const first = it.next();
-    await until(() => small.dispatcher.stats().subscriptions === 6, "six subscriptions");
-    const codes: number[] = [];
-    for (const req of streams) req.once("close", () => codes.push(req.rstCode));
-    await reader.publish({
-      envelopes: [{ contentTopic: topic, timestampNs: 1n, message: new Uint8Array(200_000) }],
-    });
+    await until(() => small.dispatcher.stats().subscriptions === 1, "the reader");
+    const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { contentTopics: [topic] }));
+    const frame = Buffer.alloc(5 + body.length);
+    frame.writeUInt32BE(body.length, 1);
+    frame.set(body, 5);
+    const session = http2.connect(small.grpcUrl);
+    const statuses: string[] = [];
+    const streams: http2.ClientHttp2Stream[] = [];
+    const refused = new Set<http2.ClientHttp2Stream>();
+    for (let i = 0; i < 5; i++) {
+      const req = session.request({
+        ":method": "POST",
+        ":path": "/xmtp.message_api.v1.MessageApi/Subscribe",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      req.end(frame);
+      req.pause();
+      req.on("error", () => undefined);
+      // Trailers arrive even on a paused stream (HEADERS frames are not flow-controlled).
+      req.once("trailers", (t) => {
+        statuses.push(`${t["grpc-status"]} ${decodeURIComponent(String(t["grpc-message"]))}`);
+        refused.add(req);
+      });
+      await new Promise((resolve) => req.once("response", resolve));
+      streams.push(req);
+    }
+    const send = (i: bigint, size: number) =>
+      reader.publish({ envelopes: [{ contentTopic: topic, timestampNs: i, message: new Uint8Array(size) }] });
+    await send(1n, 200_000);
     expect((await first).value?.message.length).toBe(200_000);
-    // One 200 kB message fits the 256 kB budget; the other four non-readers are cut.
-    await until(
-      () => small.dispatcher.stats().subscriptions === 2 && codes.length === 4,
-      "the cut calls to end",
-    );
-    expect(codes).toEqual(Array(4).fill(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM));
+    // The reader's copy and one non-reader's fit in 512 kB; the other four are refused the
+    // message before a copy is made, and their calls end with the reason.
+    await until(() => statuses.length === 4, "four refusals");
+    expect(statuses).toEqual(Array(4).fill(`8 ${UNREAD_BUDGET_SPENT}`));
+    expect(small.dispatcher.stats().subscriptions).toBe(2);
+    // A bigger message for the reader needs room: the non-reader still holding the first one
+    // unread has waited longest, so it is cut.
+    const holder = streams.find((req) => !refused.has(req)) as http2.ClientHttp2Stream;
+    const rst = new Promise<number>((resolve) => holder.once("close", () => resolve(holder.rstCode)));
+    await send(2n, 400_000);
+    expect((await it.next()).value?.timestampNs).toBe(2n);
+    expect(await rst).toBe(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    await until(() => small.dispatcher.stats().subscriptions === 1, "the holder's call to end");
     ac.abort();
     session.destroy();
     await small.close();
