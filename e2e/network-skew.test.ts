@@ -104,9 +104,11 @@ test("nodes that were down or joined late catch up every envelope whatever its t
   const late = [{ contentTopic: firstTopic, timestampNs: nowNs() - 9n * HOUR_NS, message: bytes("late") }];
   await publish(b, late, alice.bearer(nowNs()));
   for (const n of [a2, c, d]) {
+    // By gossip, or at the latest by the next periodic sync pass (30 s).
     await waitFor(
       `${n.name} got the late envelope`,
       async () => (await queryAll(n, firstTopic)).length === 61,
+      60_000,
     );
   }
 }, 240_000);

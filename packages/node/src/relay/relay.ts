@@ -19,6 +19,7 @@ import { tcp } from "@libp2p/tcp";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import type { Envelope } from "@xmtp-ts/proto";
 import { createLibp2p, type Libp2p } from "libp2p";
+import pRetry from "p-retry";
 import { type Logger, pino } from "pino";
 import type { Registry } from "prom-client";
 import type { Store } from "../store/types.js";
@@ -103,8 +104,7 @@ export interface Relay {
 interface StaticPeer {
   addr: Multiaddr;
   peerId?: PeerId;
-  backoffMs: number;
-  nextAttempt: number;
+  /** A dial loop is running for it. */
   dialing: boolean;
 }
 
@@ -167,12 +167,10 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
     return {
       addr,
       ...(id !== null ? { peerId: peerIdFromString(id) } : {}),
-      backoffMs: REDIAL_MIN_MS,
-      nextAttempt: 0,
       dialing: false,
     };
   });
-  let redialTimer: NodeJS.Timeout | undefined;
+  const stopped = new AbortController();
   let stopping = false;
   const decoded = new WeakMap<Message, Envelope>();
   let inflight = 0;
@@ -207,36 +205,47 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       });
   };
 
-  const redial = () => {
-    if (stopping) return;
-    const now = Date.now();
-    for (const sp of statics) {
-      if (sp.dialing || now < sp.nextAttempt) continue;
-      if (sp.peerId !== undefined && libp2p.getConnections(sp.peerId).length > 0) {
-        sp.backoffMs = REDIAL_MIN_MS;
-        continue;
-      }
-      sp.dialing = true;
-      libp2p
-        .dial(sp.addr, { signal: AbortSignal.timeout(10_000) })
-        .then((conn) => {
-          sp.peerId = conn.remotePeer;
-          sp.backoffMs = REDIAL_MIN_MS;
-          logger.info(
-            { peer: conn.remotePeer.toString(), addr: sp.addr.toString() },
-            "connected to static peer",
-          );
-        })
-        .catch((err: Error) => {
-          stats.dialFailures++;
-          sp.nextAttempt = Date.now() + sp.backoffMs;
-          logger.debug({ addr: sp.addr.toString(), err: err.message, retryMs: sp.backoffMs }, "dial failed");
-          sp.backoffMs = Math.min(sp.backoffMs * 2, REDIAL_MAX_MS);
-        })
-        .finally(() => {
-          sp.dialing = false;
+  const connectedTo = (sp: StaticPeer) =>
+    sp.peerId !== undefined && libp2p.getConnections(sp.peerId).length > 0;
+
+  /** Dials a static peer until it answers (backoff from REDIAL_MIN_MS doubling to REDIAL_MAX_MS). */
+  const keepDialling = (sp: StaticPeer) => {
+    if (sp.dialing || stopping || connectedTo(sp)) return;
+    sp.dialing = true;
+    pRetry(
+      async () => {
+        if (connectedTo(sp)) return;
+        const conn = await libp2p.dial(sp.addr, {
+          signal: AbortSignal.any([stopped.signal, AbortSignal.timeout(10_000)]),
         });
-    }
+        sp.peerId = conn.remotePeer;
+        logger.info(
+          { peer: conn.remotePeer.toString(), addr: sp.addr.toString() },
+          "connected to static peer",
+        );
+      },
+      {
+        forever: true,
+        factor: 2,
+        minTimeout: REDIAL_MIN_MS,
+        maxTimeout: REDIAL_MAX_MS,
+        randomize: false,
+        signal: stopped.signal,
+        onFailedAttempt: (err) => {
+          stats.dialFailures++;
+          logger.debug(
+            { addr: sp.addr.toString(), err: err.message, attempt: err.attemptNumber },
+            "dial failed",
+          );
+        },
+      },
+    )
+      .catch(() => {}) // only when stopping
+      .finally(() => {
+        sp.dialing = false;
+        // Lost again before this loop ended (its disconnect event found it still running).
+        if (!stopping && !connectedTo(sp)) keepDialling(sp);
+      });
   };
 
   const connectedPeers = () => new Set(libp2p.getConnections().map((c) => c.remotePeer.toString())).size;
@@ -289,21 +298,20 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
         logger.info({ peer: evt.detail.toString() }, "peer disconnected");
         sync.peerDisconnected(evt.detail);
         const sp = statics.find((s) => s.peerId?.equals(evt.detail));
-        if (sp !== undefined) sp.nextAttempt = 0;
+        if (sp !== undefined) keepDialling(sp);
       });
       libp2p.addEventListener("peer:connect", (evt) => {
         logger.info({ peer: evt.detail.toString() }, "peer connected");
       });
       await libp2p.start();
       pubsub.subscribe(WAKU_PUBSUB_TOPIC);
-      redial();
-      redialTimer = setInterval(redial, REDIAL_MIN_MS / 2);
+      for (const sp of statics) keepDialling(sp);
       logger.info({ peerId: libp2p.peerId.toString(), addrs: relay.multiaddrs() }, "relay started");
     },
     async stop() {
       if (stopping) return;
       stopping = true;
-      clearInterval(redialTimer);
+      stopped.abort();
       await sync.stop();
       pubsub.removeEventListener("message", onMessage);
       await libp2p.stop();

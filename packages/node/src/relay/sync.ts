@@ -23,6 +23,7 @@ import {
   PagingInfoSchema,
 } from "@xmtp-ts/proto/waku";
 import PQueue from "p-queue";
+import pRetry, { AbortError } from "p-retry";
 import type { Logger } from "pino";
 import type { Store } from "../store/types.js";
 import type { RelayStats } from "./metrics.js";
@@ -47,6 +48,8 @@ export const SYNC_PAGE_TIMEOUT_MS = 30_000;
 export const SYNC_INTERVAL_MS = 30_000;
 /** First delay before a failed pass is retried; it doubles up to the interval. */
 export const SYNC_RETRY_MS = 1_000;
+/** Retries of a failed pass while the peer stays connected (the periodic pass comes after). */
+export const SYNC_MAX_RETRIES = 5;
 /** Progress is saved at most this often during a pass (and always at its end). */
 const SAVE_EVERY_MS = 1_000;
 
@@ -105,7 +108,8 @@ interface PeerState {
   running?: Promise<void> | undefined;
   /** The next pass (periodic or retry). */
   timer?: NodeJS.Timeout | undefined;
-  failures: number;
+  /** Aborted when the peer disconnects or sync stops: ends retries of the current pass. */
+  connection: AbortController;
   status: PeerSyncStatus;
 }
 
@@ -181,7 +185,7 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
         peer,
         connected: false,
         mode,
-        failures: 0,
+        connection: new AbortController(),
         status: { peer: key, state: "queued", mode, envelopes: 0, pages: 0, passes: 0 },
       };
       peers.set(key, s);
@@ -323,7 +327,6 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
     try {
       if (s.mode === "received") await walkReceived(s, session);
       else await walkSenderTime(s, session);
-      s.failures = 0;
       s.status.state = "done";
       s.status.passes++;
       stats.syncCompleted++;
@@ -345,27 +348,43 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
   };
 
   /** Plans the next pass of a connected peer: the interval after success, backoff after failure. */
+  /** The next periodic pass of a connected peer. */
   const schedule = (s: PeerState) => {
     clearTimeout(s.timer);
     if (!s.connected || stopped) return;
-    const delay = s.failures === 0 ? intervalMs : Math.min(SYNC_RETRY_MS * 2 ** (s.failures - 1), intervalMs);
-    s.timer = setTimeout(() => void launch(s).catch(() => {}), delay);
+    s.timer = setTimeout(() => void launch(s).catch(() => {}), intervalMs);
     s.timer.unref();
   };
 
+  /** One pass, retried with backoff while the peer stays connected; then the next is planned. */
   const launch = (s: PeerState): Promise<void> => {
     if (s.running !== undefined) return s.running;
     clearTimeout(s.timer);
     s.status.state = "queued";
-    const p = passes.add(async () => {
-      if (stopped) throw new Error("sync stopped");
-      await runPass(s);
-    }) as Promise<void>;
+    const p = pRetry(
+      () =>
+        passes.add(async () => {
+          if (stopped) throw new AbortError("sync stopped");
+          await runPass(s);
+        }) as Promise<void>,
+      {
+        retries: SYNC_MAX_RETRIES,
+        factor: 2,
+        minTimeout: Math.min(SYNC_RETRY_MS, intervalMs),
+        maxTimeout: intervalMs,
+        signal: s.connection.signal,
+        onFailedAttempt: (err) => {
+          if (!stopped && s.connected) {
+            logger.warn(
+              { peer: s.peer.toString(), err: err.message, retriesLeft: err.retriesLeft },
+              "history sync failed",
+            );
+          }
+        },
+      },
+    );
     s.running = p;
-    p.catch((err: Error) => {
-      s.failures++;
-      if (!stopped) logger.warn({ peer: s.peer.toString(), err: err.message }, "history sync failed");
-    }).finally(() => {
+    p.catch(() => {}).finally(() => {
       s.running = undefined;
       schedule(s);
     });
@@ -380,7 +399,10 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
     async stop() {
       stopped = true;
       abort.abort();
-      for (const s of peers.values()) clearTimeout(s.timer);
+      for (const s of peers.values()) {
+        clearTimeout(s.timer);
+        s.connection.abort(new AbortError("sync stopped"));
+      }
       passes.clear();
       // Running passes end promptly once aborted; never let a stuck peer hold up shutdown.
       const settled = Promise.allSettled([...peers.values()].map((s) => s.running));
@@ -395,13 +417,14 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
       s.mode = received ? "received" : "sender-time";
       if (s.connected || stopped) return;
       s.connected = true;
-      s.failures = 0;
+      s.connection = new AbortController();
       void launch(s).catch(() => {});
     },
     peerDisconnected(peer) {
       const s = peers.get(peer.toString());
       if (s === undefined) return;
       s.connected = false;
+      s.connection.abort(new AbortError("peer disconnected"));
       clearTimeout(s.timer);
     },
     async syncNow(peer) {
