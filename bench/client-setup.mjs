@@ -9,7 +9,6 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
-  Client,
   createInvitation,
   createPrivateKeyBundle,
   defaultCodecRegistry,
@@ -23,7 +22,8 @@ import {
   publishContactBundles,
   sealInvitation,
   v2Envelope,
-} from "../packages/client/dist/index.js";
+} from "../packages/client/dist/advanced.js";
+import { Client } from "../packages/client/dist/index.js";
 
 const CLI = fileURLToPath(new URL("../packages/cli/bin/xmtp.js", import.meta.url));
 

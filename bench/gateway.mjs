@@ -273,7 +273,7 @@ async function throughput(url, path, makeBody, clients, seconds, headers = {}) {
 
 /** `Authorization` header of a fresh identity, as a client sends it (one token, reused). */
 async function bearer() {
-  const { createPrivateKeyBundle, fromViemAccount } = await import("../packages/client/dist/index.js");
+  const { createPrivateKeyBundle, fromViemAccount } = await import("../packages/client/dist/advanced.js");
   const { localAuthenticator } = await import("../packages/client/dist/api/authenticator.js");
   const { generatePrivateKey, privateKeyToAccount } = await import("viem/accounts");
   const bundle = await createPrivateKeyBundle(fromViemAccount(privateKeyToAccount(generatePrivateKey())));

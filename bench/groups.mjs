@@ -15,7 +15,6 @@ import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
-  Client,
   createPrivateKeyBundle,
   fromViemAccount,
   GROUP_KEYS,
@@ -24,7 +23,8 @@ import {
   ownKeysFromBundleV1,
   publishContactBundles,
   sealInvitation,
-} from "../packages/client/dist/index.js";
+} from "../packages/client/dist/advanced.js";
+import { Client } from "../packages/client/dist/index.js";
 import { InvitationV1Schema } from "../packages/proto/dist/index.js";
 
 const SIZES = (process.env.BENCH_GROUP_SIZES ?? "5,25,50,100").split(",").map(Number);

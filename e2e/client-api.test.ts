@@ -131,7 +131,7 @@ describe("ApiClient against the real node", () => {
     await api.publish(topics.map((t, i) => envOf(t, BigInt(i + 1), t)));
     const res = await api.batchQuery(topics.map((t) => ({ contentTopics: [t], pagingInfo: { limit: 5 } })));
     expect(res.map((r) => texts(r.envelopes))).toEqual(topics.map((t) => [t]));
-    await expect(api.query({ contentTopics: [] })).rejects.toMatchObject({ code: 3, status: 400 });
+    await expect(api.query({ contentTopics: [] })).rejects.toMatchObject({ grpcCode: 3, status: 400 });
   });
 
   it("a subscription cut by the network resubscribes, backfills the gap, and never repeats", async () => {

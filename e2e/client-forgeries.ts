@@ -1,8 +1,8 @@
 /** Forged V2 envelopes for a real conversation: each must be skipped with the named reason. */
 import { clone, create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { ConversationV2, MessageDecodeErrorReason, OwnKeys } from "../packages/client/src/advanced.js";
 import { signV2 } from "../packages/client/src/conversations/v2.js";
 import { encrypt } from "../packages/client/src/crypto/index.js";
-import type { ConversationV2, MessageDecodeErrorReason, OwnKeys } from "../packages/client/src/index.js";
 import {
   type Envelope,
   EnvelopeSchema,

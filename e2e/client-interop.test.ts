@@ -8,11 +8,11 @@
 import { ContentTypeText as JsContentTypeText } from "@xmtp/xmtp-js";
 import Long from "long";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createConsentProof } from "../packages/client/src/advanced.js";
 import {
   Client,
   ContentTypeReaction,
   type ConversationV2,
-  createConsentProof,
   type DecodedMessage,
   MessageDecodeError,
   memoryConversationStore,

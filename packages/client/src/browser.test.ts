@@ -13,6 +13,7 @@ import { build, type Plugin } from "esbuild";
 import { describe, expect, it } from "vitest";
 
 const entry = fileURLToPath(new URL("./index.ts", import.meta.url));
+const advanced = fileURLToPath(new URL("./advanced.ts", import.meta.url));
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
 async function bundle(entryPoint = entry) {
@@ -48,13 +49,20 @@ async function bundle(entryPoint = entry) {
 }
 
 describe("browser bundle of packages/client", () => {
-  it("has no node: imports and no Node builtins", async () => {
-    const { nodeImports, inputs, output } = await bundle();
-    expect(nodeImports).toEqual([]);
-    expect(inputs.some((i) => i.endsWith("packages/client/src/index.ts"))).toBe(true);
-    expect(inputs.filter((i) => /\.test\.ts$|test-vectors|test-fixtures/.test(i))).toEqual([]);
-    expect(output).not.toMatch(/\brequire\(["']/);
-  }, 60_000);
+  it.each([
+    ["index", entry],
+    ["advanced", advanced],
+  ])(
+    "%s has no node: imports and no Node builtins",
+    async (name, entryPoint) => {
+      const { nodeImports, inputs, output } = await bundle(entryPoint);
+      expect(nodeImports).toEqual([]);
+      expect(inputs.some((i) => i.endsWith(`packages/client/src/${name}.ts`))).toBe(true);
+      expect(inputs.filter((i) => /\.test\.ts$|test-vectors|test-fixtures/.test(i))).toEqual([]);
+      expect(output).not.toMatch(/\brequire\(["']/);
+    },
+    60_000,
+  );
 
   it("the guard does catch Node imports (checked on a test-only module)", async () => {
     const { nodeImports } = await bundle(fileURLToPath(new URL("./test-vectors.ts", import.meta.url)));
@@ -62,7 +70,7 @@ describe("browser bundle of packages/client", () => {
   }, 60_000);
 
   it("runs with web globals only: content pipeline and a fetch to a gateway", async () => {
-    const { output } = await bundle();
+    const { output } = await bundle(advanced);
     const srv = createServer((req, res) => {
       let body = "";
       req.on("data", (c) => {

@@ -2,35 +2,46 @@
  * `Client`: a wallet-bound XMTP V2 identity on one network, with xmtp-js's names.
  *
  * ```ts
- * const client = await Client.create(fromViemAccount(account), { apiUrl: "http://localhost:5555" });
+ * const client = await Client.create(account, { env: "local" }); // a viem account, wallet client, ethers signer or Signer
  * const convo = await client.conversations.newConversation(peerAddress);
  * await convo.send("gm");
  * for await (const m of await convo.streamMessages()) console.log(m.senderAddress, m.content);
  * ```
  */
 import type { Envelope, PrivateKeyBundleV1 } from "@xmtp-ts/proto";
-import { initSecp256k1, toChecksumAddress } from "@xmtp-ts/protocol";
+import { initSecp256k1 } from "@xmtp-ts/protocol";
 import { networkClientApi } from "./api/client-api.js";
 import { Consent } from "./consent/consent.js";
 import { ContactCache } from "./contacts/cache.js";
+import { Contacts } from "./contacts/contacts.js";
 import { publishContactBundles } from "./contacts/publish.js";
 import {
+  type Attachment,
   type CodecRegistry,
+  type Composite,
   type ContentCodec,
+  type ContentTypeIdLike,
   type DecodeContentOptions,
+  type DecodedContent,
   decodeContent,
   defaultCodecRegistry,
   type EncodeContentOptions,
   encodeContent,
+  type Reaction,
+  type ReadReceipt,
+  type RemoteAttachment,
+  type Reply,
+  type TransactionReference,
 } from "./content/index.js";
-import { type ConversationsContext, ConversationV2 } from "./conversations/conversation.js";
+import type { ConversationsContext } from "./conversations/conversation.js";
 import { Conversations, type ConversationsOptions } from "./conversations/conversations.js";
 import { type OwnKeys, ownKeysFromBundleV1 } from "./conversations/own-keys.js";
 import type { ConversationTransport } from "./conversations/transport.js";
+import { checkedAddress, clientClosed, invalidArgument } from "./errors.js";
 import { decodePrivateKeyBundle, encodePrivateKeyBundle } from "./keys/private.js";
 import type { BatchEnvelopeApi } from "./keystore/api.js";
 import { type KeySource, loadOrCreatePrivateKeyBundle } from "./keystore/bootstrap.js";
-import type { Signer } from "./signer.js";
+import { type SignerLike, toSigner } from "./signer.js";
 
 /** Everything the client needs from the network. */
 export interface ClientApi extends BatchEnvelopeApi, ConversationTransport {
@@ -39,24 +50,34 @@ export interface ClientApi extends BatchEnvelopeApi, ConversationTransport {
   close?(): void | Promise<void>;
 }
 
-/** Builds the network API for a gateway URL; the default is api/ `networkClientApi`. */
-export type ApiFactory = (apiUrl: string) => ClientApi;
+/** A codec of any content type (the type is recovered with {@link ExtractDecodedType}). */
+// biome-ignore lint/suspicious/noExplicitAny: codecs of any content type share one list
+type AnyCodec = ContentCodec<any>;
 
-let defaultApiFactory: ApiFactory = (apiUrl) => networkClientApi(apiUrl);
+/** The networks `env` names, as in xmtp-js. */
+export type XmtpEnv = "local" | "dev" | "production";
 
-/** Registers the default {@link ApiFactory} (done by the package entry). */
-export function setDefaultApiFactory(f: ApiFactory): void {
-  defaultApiFactory = f;
-}
+/** The HTTP gateway of each `env`: `local` is a node on this machine (`xmtp node`). */
+export const ApiUrls: Readonly<Record<XmtpEnv, string>> = Object.freeze({
+  local: "http://localhost:5555",
+  dev: "https://dev.xmtp.network",
+  production: "https://production.xmtp.network",
+});
 
 export interface NetworkOptions {
+  /** Which network (default `"local"`); `apiUrl` wins when both are given. */
+  env?: XmtpEnv;
   /** HTTP gateway of a node, e.g. `http://localhost:5555`. */
   apiUrl?: string;
+  /** Sent to the node as `X-App-Version` (e.g. `"my-app/1.2.0"`), as xmtp-js does. */
+  appVersion?: string;
   /** A ready API instead of `apiUrl` (tests, custom transports). */
   api?: ClientApi;
 }
 
-export interface ClientOptions extends NetworkOptions, ConversationsOptions {
+export interface ClientOptions<Codecs extends AnyCodec[] = AnyCodec[]>
+  extends NetworkOptions,
+    ConversationsOptions {
   /** An encoded `PrivateKeyBundle` from {@link Client.getKeys}: no wallet signature needed. */
   privateKeyOverride?: Uint8Array;
   /** Publish only the V1 contact bundle (peers will start V1 conversations). */
@@ -64,26 +85,92 @@ export interface ClientOptions extends NetworkOptions, ConversationsOptions {
   /** Do not publish contact bundles at start. */
   skipContactPublishing?: boolean;
   /** Extra content codecs (text, reaction, reply, attachments, read receipts are built in). */
-  codecs?: ContentCodec<unknown>[];
+  codecs?: Codecs;
   /** Bound on decompressed content (default: the maximum message size). */
   maxDecompressedBytes?: number;
 }
 
-function apiFor(opts: NetworkOptions): ClientApi {
-  if (opts.api) return opts.api;
-  if (!opts.apiUrl) throw new Error("apiUrl is required");
-  return defaultApiFactory(opts.apiUrl);
+/** The content type a codec decodes to. */
+export type ExtractDecodedType<C> = C extends ContentCodec<infer T> ? T : never;
+
+/** The content types every client reads and writes without extra codecs. */
+export type BuiltInContent =
+  | string
+  | Composite
+  | Reaction
+  | Reply
+  | ReadReceipt
+  | Attachment
+  | RemoteAttachment
+  | TransactionReference;
+
+const ENV_NAMES = Object.keys(ApiUrls) as XmtpEnv[];
+
+/** The gateway URL the options name (undefined with a ready `api`). */
+function apiUrlOf(opts: NetworkOptions): string | undefined {
+  if (opts.api) return undefined;
+  if (opts.env !== undefined && !ENV_NAMES.includes(opts.env))
+    throw invalidArgument("env", `env must be one of ${ENV_NAMES.join(", ")}; got ${String(opts.env)}`);
+  const apiUrl = opts.apiUrl ?? ApiUrls[opts.env ?? "local"];
+  if (!/^https?:\/\/[^/]/.test(apiUrl))
+    throw invalidArgument("apiUrl", `apiUrl must be an http(s) URL; got ${String(apiUrl)}`);
+  return apiUrl;
 }
 
-export class Client {
+function apiFor(opts: NetworkOptions): ClientApi {
+  const apiUrl = apiUrlOf(opts);
+  if (apiUrl === undefined) return opts.api as ClientApi;
+  return networkClientApi(apiUrl, opts.appVersion !== undefined ? { appVersion: opts.appVersion } : {});
+}
+
+/** The API with every call refused once `closed()` is true. */
+function closable(api: ClientApi, closed: () => boolean, closeSignal: AbortSignal): ClientApi {
+  const check = () => {
+    if (closed()) throw clientClosed();
+  };
+  return {
+    closed: closeSignal,
+    setIdentity: (b) => api.setIdentity(b),
+    publish: async (e) => {
+      check();
+      return api.publish(e);
+    },
+    query: async (t, o) => {
+      check();
+      return api.query(t, o);
+    },
+    batchQuery: async (r) => {
+      check();
+      return api.batchQuery(r);
+    },
+    async *queryPages(t, r) {
+      check();
+      yield* api.queryPages(t, r);
+    },
+    subscribe: async (topics, signal, hooks) => {
+      check();
+      return api.subscribe(topics, AbortSignal.any([signal, closeSignal]), hooks);
+    },
+    close: () => api.close?.(),
+  };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the content type defaults to anything, as in xmtp-js
+export class Client<ContentTypes = any> {
   /** The wallet address (EIP-55). */
   readonly address: string;
-  readonly conversations: Conversations;
-  /** Allow/deny lists (private preferences); call `consent.load()` to read them. */
+  readonly conversations: Conversations<ContentTypes>;
+  /** The consent list and other addresses' contact bundles, as xmtp-js's `client.contacts`. */
+  readonly contacts: Contacts;
+  /** The consent list alone (`client.contacts` has the same operations). */
   readonly consent: Consent;
   readonly codecs: CodecRegistry;
   /** Where the keys came from at start. */
   readonly keySource: KeySource;
+  /** The `appVersion` option, sent to nodes as `X-App-Version`. */
+  readonly appVersion: string | undefined;
+  /** The node's HTTP gateway (from `apiUrl` or `env`; undefined with a ready `api`). */
+  readonly apiUrl: string | undefined;
   private readonly closer = new AbortController();
 
   private constructor(
@@ -91,58 +178,64 @@ export class Client {
     private readonly bundle: PrivateKeyBundleV1,
     /** The identity and pre-keys, private parts included (for advanced use; keep them secret). */
     readonly keys: OwnKeys,
-    readonly contacts: ContactCache,
+    private readonly contactCache: ContactCache,
     keySource: KeySource,
     private readonly options: ClientOptions,
   ) {
     this.address = keys.address;
     this.keySource = keySource;
+    this.appVersion = options.appVersion;
+    this.apiUrl = apiUrlOf(options);
     this.codecs = defaultCodecRegistry(options.codecs ?? []);
-    const closeSignal = this.closer.signal;
-    const transport: ConversationTransport = {
-      publish: (e) => api.publish(e),
-      queryPages: (t, r) => api.queryPages(t, r),
-      subscribe: (topics, signal) => api.subscribe(topics, AbortSignal.any([signal, closeSignal])),
-    };
-    this.consent = new Consent(keys.identity, transport, {
+    this.consent = new Consent(keys.identity, api, {
       ownAddress: keys.address,
       conversations: async () =>
         (await this.conversations.list()).map((c) => ({
           peerAddress: c.peerAddress,
-          consentProof: c instanceof ConversationV2 ? c.consentProof : undefined,
+          consentProof: c.conversationVersion === "v2" ? c.consentProof : undefined,
         })),
     });
+    this.contacts = new Contacts(this.consent, contactCache);
     const ctx: ConversationsContext = {
       keys,
-      transport,
+      transport: api,
       codecs: this.codecs,
       introduced: new Set(),
       verifiedSenders: new Map(),
-      getContact: (a) => contacts.get(a),
+      getContact: (a) => contactCache.get(a),
       allowPeer: (a) => this.consent.allow([a]),
-      getContacts: (a) => contacts.getMany(a),
+      getContacts: (a) => contactCache.getMany(a),
       allowPeers: (a) => this.consent.allow(a),
+      consent: this.consent,
       ...(options.maxDecompressedBytes !== undefined
         ? { maxDecompressedBytes: options.maxDecompressedBytes }
         : {}),
     };
-    this.conversations = new Conversations(ctx, options);
+    this.conversations = new Conversations<ContentTypes>(ctx, options);
   }
 
   /**
-   * Starts a client for the signer's wallet (protocol.md §12): keys from `privateKeyOverride`, else
-   * the network backup (one signature), else a new identity (two signatures); then publishes the
-   * contact bundles unless they are current or `skipContactPublishing`.
+   * Starts a client for the wallet (protocol.md §12): keys from `privateKeyOverride`, else the
+   * network backup (one signature), else a new identity (two signatures); then publishes the
+   * contact bundles unless they are current or `skipContactPublishing`. The wallet may be a
+   * {@link Signer}, a viem account or wallet client, or an ethers signer.
    */
-  static async create(signer: Signer | null, options: ClientOptions = {}): Promise<Client> {
+  static async create<Codecs extends AnyCodec[] = []>(
+    wallet: SignerLike | null,
+    options: ClientOptions<Codecs> = {},
+  ): Promise<Client<BuiltInContent | ExtractDecodedType<Codecs[number]>>> {
+    const signer = wallet === null ? null : toSigner(wallet);
     // libsecp256k1 first (a few ms in Node): the keys are checked with it rather than with noble,
     // whose first use costs more.
     await initSecp256k1();
-    const api = apiFor(options);
+    let closed = false;
+    const closer = new AbortController();
+    const api = closable(apiFor(options), () => closed, closer.signal);
     let bundle: PrivateKeyBundleV1;
     let source: KeySource;
     if (!signer) {
-      if (!options.privateKeyOverride) throw new Error("a signer or privateKeyOverride is required");
+      if (!options.privateKeyOverride)
+        throw invalidArgument("signer", "a wallet or the privateKeyOverride option is required");
       bundle = decodePrivateKeyBundle(options.privateKeyOverride).bundle;
       source = "static";
     } else {
@@ -157,7 +250,7 @@ export class Client {
         publishLegacyContact: options.publishLegacyContact ?? false,
       });
     }
-    const client = new Client(
+    const client = new Client<BuiltInContent | ExtractDecodedType<Codecs[number]>>(
       api,
       bundle,
       ownKeysFromBundleV1(bundle),
@@ -165,25 +258,32 @@ export class Client {
       source,
       options,
     );
+    client.markClosed = () => {
+      closed = true;
+      closer.abort();
+    };
     await client.conversations.restore();
     return client;
   }
 
-  /** The encoded private key bundle of the signer's wallet, for `privateKeyOverride` later. */
+  /** Set by {@link create}: refuses further calls and ends every stream. */
+  private markClosed: () => void = () => undefined;
+
+  /** The encoded private key bundle of the wallet, for `privateKeyOverride` later. */
   static async getKeys(
-    signer: Signer,
+    wallet: SignerLike,
     options: Omit<ClientOptions, "privateKeyOverride"> = {},
   ): Promise<Uint8Array> {
-    const client = await Client.create(signer, options);
+    const client = await Client.create(wallet, options);
     const keys = client.exportKeys();
     await client.close();
     return keys;
   }
 
   /** Whether the address (or each address) has published a contact bundle. */
-  static async canMessage(address: string, options: NetworkOptions): Promise<boolean>;
-  static async canMessage(addresses: string[], options: NetworkOptions): Promise<boolean[]>;
-  static async canMessage(a: string | string[], options: NetworkOptions): Promise<boolean | boolean[]> {
+  static async canMessage(address: string, options?: NetworkOptions): Promise<boolean>;
+  static async canMessage(addresses: string[], options?: NetworkOptions): Promise<boolean[]>;
+  static async canMessage(a: string | string[], options: NetworkOptions = {}): Promise<boolean | boolean[]> {
     const api = apiFor(options);
     try {
       const res = await new ContactCache(api).canMessage(Array.isArray(a) ? a : [a]);
@@ -197,7 +297,7 @@ export class Client {
   async canMessage(address: string): Promise<boolean>;
   async canMessage(addresses: string[]): Promise<boolean[]>;
   async canMessage(a: string | string[]): Promise<boolean | boolean[]> {
-    const res = await this.contacts.canMessage(Array.isArray(a) ? a : [a]);
+    const res = await this.contactCache.canMessage(Array.isArray(a) ? a : [a]);
     return Array.isArray(a) ? res : (res[0] ?? false);
   }
 
@@ -208,18 +308,43 @@ export class Client {
 
   /** The newest contact bundle of an address, or undefined. */
   getUserContact(address: string) {
-    return this.contacts.get(toChecksumAddress(address));
+    return this.contactCache.get(checkedAddress(address));
+  }
+
+  /** The newest contact bundle of each address (undefined where none), in input order. */
+  async getUserContacts(addresses: string[]) {
+    const found = await this.contactCache.getMany(addresses.map(checkedAddress));
+    return addresses.map((a) => found.get(checkedAddress(a)));
+  }
+
+  /** Forgets the cached contact bundle of an address. */
+  forgetContact(address: string): void {
+    this.contactCache.clear(checkedAddress(address));
+  }
+
+  /** Adds (or replaces) a content codec; returns the client typed with its content. */
+  registerCodec<C extends AnyCodec>(codec: C): Client<ContentTypes | ExtractDecodedType<C>> {
+    this.codecs.register(codec);
+    return this as Client<ContentTypes | ExtractDecodedType<C>>;
+  }
+
+  /** The codec registered for a content type, or undefined. */
+  codecFor(contentType: ContentTypeIdLike): AnyCodec | undefined {
+    return this.codecs.codecFor(contentType);
   }
 
   /** Encodes content with this client's codecs. */
-  encodeContent(content: unknown, options: EncodeContentOptions = {}) {
+  encodeContent(content: ContentTypes, options: EncodeContentOptions = {}) {
     return encodeContent(content, options, this.codecs);
   }
 
   /** Decodes `EncodedContent` bytes with this client's codecs. */
-  decodeContent(payload: Uint8Array, options: DecodeContentOptions = {}) {
+  decodeContent(
+    payload: Uint8Array,
+    options: DecodeContentOptions = {},
+  ): Promise<DecodedContent<ContentTypes>> {
     const max = this.options.maxDecompressedBytes;
-    return decodeContent(
+    return decodeContent<ContentTypes>(
       payload,
       this.codecs,
       max !== undefined && options.maxDecompressedBytes === undefined
@@ -233,9 +358,19 @@ export class Client {
     return this.api.publish(envelopes);
   }
 
-  /** Ends every stream of this client and releases the API. */
+  /** Whether {@link close} was called. */
+  get isClosed(): boolean {
+    return this.closer.signal.aborted;
+  }
+
+  /**
+   * Ends every stream of this client and releases the API; afterwards sending, listing and
+   * streaming fail with an `XmtpError` of code `"client-closed"`.
+   */
   async close(): Promise<void> {
+    if (this.closer.signal.aborted) return;
     this.closer.abort();
+    this.markClosed();
     await this.api.close?.();
   }
 }

@@ -62,6 +62,9 @@ describe("adapters", () => {
 test("walletSignatureBytes validates length", () => {
   expect(walletSignatureBytes(`0x${"11".repeat(65)}`)).toEqual(new Uint8Array(65).fill(0x11));
   expect(() => walletSignatureBytes(`0x${"11".repeat(64)}`)).toThrow(
-    '"walletSignature" expected 65 bytes, got 64',
+    expect.objectContaining({
+      code: "signer-error",
+      message: "the wallet signature has 64 bytes, expected 65",
+    }),
   );
 });

@@ -7,11 +7,13 @@ import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import {
   eip191Hash,
   getPublicKey,
+  isAddress,
   isValidPrivateKey,
   publicKeyToAddress,
   signCompact,
   toChecksumAddress,
 } from "@xmtp-ts/protocol";
+import { invalidArgument, signerError } from "./errors.js";
 
 /** A wallet: its address and an EIP-191 signature (65 bytes `r ‖ s ‖ v`, hex or bytes) over text. */
 export interface Signer {
@@ -58,7 +60,7 @@ export function fromViemWalletClient(client: ViemWalletClientLike, account?: Hex
     if (account) return account;
     if (client.account) return client.account;
     const [first] = await client.getAddresses();
-    if (!first) throw new Error("wallet client has no account");
+    if (!first) throw signerError("the wallet client has no account");
     return first;
   };
   return {
@@ -83,7 +85,10 @@ export function fromPrivateKey(key: Uint8Array | string): Signer {
         : null
       : key;
   if (priv === null || priv.length !== 32 || !isValidPrivateKey(priv))
-    throw new RangeError("wallet key must be a valid secp256k1 private key (32 bytes / 64 hex digits)");
+    throw invalidArgument(
+      "key",
+      "wallet key must be a valid secp256k1 private key (32 bytes / 64 hex digits)",
+    );
   const address = publicKeyToAddress(getPublicKey(priv));
   return {
     getAddress: async () => address,
@@ -104,17 +109,46 @@ export function fromEthersSigner(signer: EthersSignerLike): Signer {
 
 /** A wallet signature as 65 bytes; accepts `0x`-hex or bytes, throws on any other length. */
 export function walletSignatureBytes(sig: string | Uint8Array): Uint8Array {
-  const bytes = typeof sig === "string" ? hexToBytes(sig.startsWith("0x") ? sig.slice(2) : sig) : sig;
-  if (bytes.length !== 65) throw new RangeError(`"walletSignature" expected 65 bytes, got ${bytes.length}`);
+  let bytes: Uint8Array;
+  try {
+    bytes = typeof sig === "string" ? hexToBytes(sig.startsWith("0x") ? sig.slice(2) : sig) : sig;
+  } catch (err) {
+    throw signerError("the wallet signature is not hex", err);
+  }
+  if (bytes.length !== 65) throw signerError(`the wallet signature has ${bytes.length} bytes, expected 65`);
   return bytes;
 }
 
 /** The signer's address in EIP-55 form. */
 export async function signerAddress(signer: Signer): Promise<string> {
-  return toChecksumAddress(await signer.getAddress());
+  const address = await signer.getAddress();
+  if (typeof address !== "string" || !isAddress(address))
+    throw signerError(`the wallet gave an invalid address: ${String(address)}`);
+  return toChecksumAddress(address);
 }
 
 /** Asks the wallet to sign `text` and returns the 65-byte signature. */
 export async function signText(signer: Signer, text: string): Promise<Uint8Array> {
   return walletSignatureBytes(await signer.signMessage(text));
+}
+
+/** Anything `Client.create` accepts as the wallet: a {@link Signer}, or a viem or ethers object. */
+export type SignerLike = Signer | ViemAccountLike | ViemWalletClientLike | EthersSignerLike;
+
+/**
+ * The {@link Signer} of a wallet given as is: a viem wallet client (it has `getAddresses`), a
+ * viem account (an `address` and no `getAddress`), or anything with `getAddress` and
+ * `signMessage` (a Signer, an ethers signer).
+ */
+export function toSigner(wallet: SignerLike): Signer {
+  const w = wallet as Partial<ViemWalletClientLike & ViemAccountLike & EthersSignerLike>;
+  if (typeof w !== "object" || w === null || typeof w.signMessage !== "function")
+    throw invalidArgument(
+      "signer",
+      "the wallet must have signMessage (a viem account or wallet client, an ethers signer, or a Signer)",
+    );
+  if (typeof w.getAddresses === "function") return fromViemWalletClient(wallet as ViemWalletClientLike);
+  if (typeof w.getAddress === "function") return wallet as Signer;
+  if (typeof w.address === "string") return fromViemAccount(wallet as ViemAccountLike);
+  throw invalidArgument("signer", "the wallet has no address (getAddress, address or getAddresses)");
 }

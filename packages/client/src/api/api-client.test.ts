@@ -88,7 +88,7 @@ describe("unary calls", () => {
     const err = await api.query({ contentTopics: [] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({
-      code: Code.InvalidArgument,
+      grpcCode: Code.InvalidArgument,
       message: "content topics required",
       status: 400,
     });
@@ -104,7 +104,8 @@ describe("unary calls", () => {
     const err = (await api.query({ contentTopics: ["t"] }).catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(ApiError);
     expect(err.status).toBe(502);
-    expect(err.code).toBe(Code.Unavailable);
+    expect(err.grpcCode).toBe(Code.Unavailable);
+    expect(err.code).toBe("network-error");
     expect(seen).toHaveLength(4);
   });
 
@@ -113,7 +114,7 @@ describe("unary calls", () => {
     const s = servers.pop() as Server;
     await new Promise((r) => s.close(r));
     const api = new ApiClient({ apiUrl: url, maxRetries: 2, ...fast });
-    await expect(api.query({ contentTopics: ["t"] })).rejects.toMatchObject({ code: Code.Unavailable });
+    await expect(api.query({ contentTopics: ["t"] })).rejects.toMatchObject({ grpcCode: Code.Unavailable });
   });
 
   it("bounds the response body (declared or chunked) and does not retry it", async () => {
@@ -126,11 +127,11 @@ describe("unary calls", () => {
     });
     const api = new ApiClient({ apiUrl: url, maxResponseBytes: 1000, ...fast });
     await expect(api.query({ contentTopics: ["t"] })).rejects.toMatchObject({
-      code: Code.ResourceExhausted,
+      grpcCode: Code.ResourceExhausted,
       message: "response body exceeds 1000 bytes",
     });
     await expect(api.batchQuery([{ contentTopics: ["t"] }])).rejects.toMatchObject({
-      code: Code.ResourceExhausted,
+      grpcCode: Code.ResourceExhausted,
     });
     expect(seen).toHaveLength(2);
     const roomy = new ApiClient({ apiUrl: url, maxResponseBytes: big.length, ...fast });
@@ -159,7 +160,7 @@ describe("unary calls", () => {
     expect(seen.slice(2).map((s) => s.headers.authorization)).toEqual(["Bearer tok2", "Bearer tok3"]);
     accepted.clear();
     const err = await api.publish([e]).catch((x: unknown) => x);
-    expect(err).toMatchObject({ code: Code.Unauthenticated, status: 401 });
+    expect(err).toMatchObject({ grpcCode: Code.Unauthenticated, status: 401 });
     expect(seen.slice(4)).toHaveLength(2); // one refresh, then it gives up
     expect(JSON.parse(seen[0]?.body ?? "")).toEqual({
       envelopes: [{ contentTopic: "/xmtp/0/m-x/proto", timestampNs: "1", message: "YQ==" }],
@@ -339,7 +340,7 @@ describe("subscriptions", () => {
     }
     expect(got).toEqual(["one", "two", "three"]);
     expect(lost).toHaveLength(1);
-    expect(lost[0]).toMatchObject({ code: Code.DataLoss });
+    expect(lost[0]).toMatchObject({ grpcCode: Code.DataLoss });
     void e3;
   });
 
@@ -369,7 +370,7 @@ describe("subscriptions", () => {
       expect(subscribes.map((x) => x.headers["x-xmtp-heartbeat-ms"])).toEqual(["100", "100"]);
       // One drop (the silent connection); the one that beat for 600 ms (6 intervals) was kept.
       expect(lost).toHaveLength(1);
-      expect(lost[0]).toMatchObject({ code: Code.Unavailable });
+      expect(lost[0]).toMatchObject({ grpcCode: Code.Unavailable });
       sub.close();
     } finally {
       for (const b of beats) clearInterval(b);
@@ -404,7 +405,7 @@ describe("subscriptions", () => {
     const first = await sub.next();
     expect(texts([first.value as never])).toEqual(["after"]);
     expect(lost[0]).toMatchObject({
-      code: Code.ResourceExhausted,
+      grpcCode: Code.ResourceExhausted,
       message: "subscription line exceeds 200 bytes",
     });
     await sub.return?.();
@@ -465,7 +466,7 @@ describe("subscriptions", () => {
     );
     const api = new ApiClient({ apiUrl: url, ...fast });
     const sub = api.subscribe(["x"]);
-    await expect(sub.ready).rejects.toMatchObject({ code: Code.InvalidArgument });
+    await expect(sub.ready).rejects.toMatchObject({ grpcCode: Code.InvalidArgument });
     await expect(sub.next()).rejects.toMatchObject({ message: "topic length too big" });
   });
 });

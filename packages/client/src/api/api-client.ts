@@ -15,7 +15,7 @@ import {
   SortDirection,
 } from "@xmtp-ts/proto";
 import { Code, MAX_BATCH_QUERIES, MAX_MESSAGE_BYTES, MAX_QUERY_LIMIT } from "@xmtp-ts/protocol";
-import { ApiError, apiErrorFromBody, isRetryable } from "./errors.js";
+import { ApiError, apiErrorFromBody, isRetryable, retryAfterMs } from "./errors.js";
 import { openSubscription } from "./stream.js";
 import type {
   Authenticator,
@@ -306,14 +306,14 @@ export class ApiClient implements NetworkApi {
             });
           }
         }
-        throw apiErrorFromBody(res.status, resText);
+        throw apiErrorFromBody(res.status, resText, retryAfterMs(res.headers.get("retry-after")));
       } catch (e) {
         err = e;
       }
       if (o.signal?.aborted) throw o.signal.reason ?? err;
       if (
         err instanceof ApiError &&
-        err.code === Code.Unauthenticated &&
+        err.grpcCode === Code.Unauthenticated &&
         o.auth &&
         this.#authenticator &&
         !refreshed

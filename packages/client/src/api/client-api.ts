@@ -45,10 +45,15 @@ export function networkClientApi(apiUrl: string, options: Omit<ApiClientOptions,
         ...(range.startNs ? { startTime: range.startNs } : {}),
         ...(range.endNs ? { endTime: range.endNs } : {}),
         ...(range.limit !== undefined ? { limit: range.limit } : {}),
+        ...(range.pageSize !== undefined ? { pageSize: range.pageSize } : {}),
       });
     },
-    async subscribe(topics, signal) {
-      const sub = api.subscribe(topics, { signal });
+    async subscribe(topics, signal, hooks = {}) {
+      const sub = api.subscribe(topics, {
+        signal,
+        ...(hooks.onConnectionLost ? { onConnectionLost: hooks.onConnectionLost } : {}),
+        ...(hooks.onReconnect ? { onReconnect: hooks.onReconnect } : {}),
+      });
       await sub.ready;
       return sub;
     },

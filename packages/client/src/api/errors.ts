@@ -1,17 +1,40 @@
-import { Code, XmtpError } from "@xmtp-ts/protocol";
+import { Code } from "@xmtp-ts/protocol";
+import { XmtpError } from "../errors.js";
 
-/** An error answered by (or on the way to) a node: a gRPC code, its message and the HTTP status. */
-export class ApiError extends XmtpError {
+/**
+ * An error answered by (or on the way to) a node: code `"network-error"` with the gRPC status,
+ * the HTTP status and the node's retry delay in `details`.
+ */
+export class ApiError extends XmtpError<"network-error"> {
+  override readonly name: string = "ApiError";
   constructor(
-    code: Code,
+    grpcCode: Code,
     message: string,
     /** HTTP status, when there was a response. */
     readonly status?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number | undefined },
   ) {
-    super(code, message, options);
-    Object.defineProperty(this, "name", { value: "ApiError" });
+    super(
+      "network-error",
+      message,
+      { grpcCode, httpStatus: status, retryAfterMs: options?.retryAfterMs },
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
   }
+
+  /** The gRPC status code. */
+  get grpcCode(): Code {
+    return this.details.grpcCode;
+  }
+}
+
+/** A `Retry-After` header (seconds, or an HTTP date) in milliseconds, or undefined. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (header === null || header.trim() === "") return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 const CODE_FROM_STATUS: Record<number, Code> = {
@@ -29,7 +52,8 @@ const CODE_FROM_STATUS: Record<number, Code> = {
 };
 
 /** Builds an ApiError from a non-2xx response body (`{"code","message"}`, or anything else). */
-export function apiErrorFromBody(status: number, body: string): ApiError {
+export function apiErrorFromBody(status: number, body: string, retryAfter?: number): ApiError {
+  const opts = { retryAfterMs: retryAfter };
   try {
     const j = JSON.parse(body) as {
       code?: unknown;
@@ -38,19 +62,19 @@ export function apiErrorFromBody(status: number, body: string): ApiError {
     };
     const src = j && typeof j === "object" && j.error && typeof j.error === "object" ? j.error : j;
     if (typeof src?.code === "number" && src.code >= 1 && src.code <= 16) {
-      return new ApiError(src.code as Code, typeof src.message === "string" ? src.message : "", status);
+      return new ApiError(src.code as Code, typeof src.message === "string" ? src.message : "", status, opts);
     }
   } catch {
     // not JSON: fall through to the status mapping
   }
   const code = CODE_FROM_STATUS[status] ?? (status >= 500 ? Code.Unavailable : Code.Unknown);
-  return new ApiError(code, `HTTP ${status}: ${body.slice(0, 200)}`, status);
+  return new ApiError(code, `HTTP ${status}: ${body.slice(0, 200)}`, status, opts);
 }
 
 /** True for errors worth retrying: network failures, 5xx and 429 (not other 4xx). */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof ApiError) {
-    if (err.status === undefined) return err.code === Code.Unavailable;
+    if (err.status === undefined) return err.grpcCode === Code.Unavailable;
     return err.status >= 500 || err.status === 429;
   }
   return true;

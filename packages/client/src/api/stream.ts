@@ -146,7 +146,10 @@ export function openSubscription(
     const reconnected = everConnected;
     everConnected = true;
     resolveReady();
-    if (reconnected) yield* backfill();
+    if (reconnected) {
+      opts.onReconnect?.();
+      yield* backfill();
+    }
     // With heartbeats granted, three silent intervals mean a dead connection (a peer that vanished
     // without closing, a NAT that forgot us): drop it, and the loop reconnects and backfills.
     const conn = connection;

@@ -40,6 +40,8 @@ export interface SubscribeOptions {
   signal?: AbortSignal;
   /** Called each time the connection drops and a resubscribe is scheduled. */
   onConnectionLost?: (err: unknown) => void;
+  /** Called each time a dropped connection is open again (missed envelopes follow, backfilled). */
+  onReconnect?: () => void;
 }
 
 /** A live, self-healing subscription: an async iterable of envelopes. */

@@ -17,14 +17,23 @@ import {
 } from "@xmtp-ts/proto";
 import { buildTopic, toChecksumAddress } from "@xmtp-ts/protocol";
 import type { KeyPair } from "../conversations/own-keys.js";
+import { type StreamOptionsOrCallback, streamEnvelopes, streamOptions } from "../conversations/stream.js";
 import type { ConversationTransport } from "../conversations/transport.js";
 import { decrypt, encrypt, hkdfSha256, toBase64 } from "../crypto/index.js";
+import { checkedAddress } from "../errors.js";
 import { isValidConsentProof } from "./proof.js";
 
 /** Largest consent envelope accepted (an action lists a few addresses). */
 export const MAX_CONSENT_PAYLOAD_BYTES = 256 * 1024;
 
 export type ConsentState = "allowed" | "denied" | "unknown";
+
+/** One address's state, as xmtp-js's `ConsentListEntry`. */
+export interface ConsentListEntry {
+  value: string;
+  entryType: "address";
+  permissionType: ConsentState;
+}
 
 const EMPTY = new Uint8Array(0);
 
@@ -104,22 +113,23 @@ export class Consent {
     return this.topic;
   }
 
-  /** Reads new actions (ascending; the last action per address wins). Undecodable entries are skipped. */
-  async load(): Promise<void> {
+  /**
+   * Reads new actions (ascending; the last action per address wins), or every action from
+   * `startTime` when given. Undecodable entries are skipped.
+   */
+  async load(startTime?: Date): Promise<void> {
     const topic = await this.topicName();
+    const from = startTime !== undefined ? BigInt(startTime.getTime()) * 1_000_000n : undefined;
     const range = {
       direction: "ascending" as const,
-      ...(this.lastNs !== undefined ? { startNs: this.lastNs + 1n } : {}),
+      ...(from !== undefined
+        ? { startNs: from }
+        : this.lastNs !== undefined
+          ? { startNs: this.lastNs + 1n }
+          : {}),
     };
     for await (const page of this.transport.queryPages(topic, range)) {
-      for (const env of page) {
-        if (this.lastNs === undefined || env.timestampNs > this.lastNs) this.lastNs = env.timestampNs;
-        try {
-          this.apply(await decodeConsentAction(this.identity, env.message));
-        } catch {
-          // not ours or damaged: ignored, as the reference does
-        }
-      }
+      for (const env of page) await this.receive(env);
     }
     if (this.proofs === undefined) return;
     const granted = new Set<string>();
@@ -132,6 +142,47 @@ export class Consent {
         granted.add(toChecksumAddress(c.peerAddress));
     }
     if (granted.size > 0) await this.allow([...granted]);
+  }
+
+  /** Applies one envelope of the consent topic; returns its action, or undefined when it is not ours. */
+  private async receive(env: Envelope): Promise<PrivatePreferencesAction | undefined> {
+    if (this.lastNs === undefined || env.timestampNs > this.lastNs) this.lastNs = env.timestampNs;
+    try {
+      const action = await decodeConsentAction(this.identity, env.message);
+      this.apply(action);
+      return action;
+    } catch {
+      return undefined; // not ours or damaged: ignored, as the reference does
+    }
+  }
+
+  /**
+   * Consent actions as they are published (by this or another client of the wallet), each applied
+   * to the list before it is yielded. The stream reconnects and backfills by itself.
+   */
+  async stream(
+    options: StreamOptionsOrCallback = {},
+  ): Promise<AsyncIterableIterator<PrivatePreferencesAction>> {
+    const o = streamOptions(options);
+    return streamEnvelopes(this.transport, [await this.topicName()], (env) => this.receive(env), {
+      ...(o.signal ? { signal: o.signal } : {}),
+      onConnectionLost: o.onConnectionLost,
+      onReconnect: o.onReconnect,
+    });
+  }
+
+  /** Every address with a known state, as xmtp-js's consent list entries. */
+  entries(): ConsentListEntry[] {
+    return [...this.state].map(([value, permissionType]) => ({
+      value,
+      entryType: "address",
+      permissionType,
+    }));
+  }
+
+  /** When the newest action read was published. */
+  get lastEntryTimestamp(): Date | undefined {
+    return this.lastNs === undefined ? undefined : new Date(Number(this.lastNs / 1_000_000n));
   }
 
   private apply(a: PrivatePreferencesAction): void {
@@ -160,26 +211,28 @@ export class Consent {
   }
 
   /** Allows the addresses (one published action). */
-  allow(addresses: string[]): Promise<void> {
-    return this.publish(
+  async allow(addresses: string[]): Promise<void> {
+    const walletAddresses = addresses.map(checkedAddress);
+    await this.publish(
       create(PrivatePreferencesActionSchema, {
-        messageType: { case: "allowAddress", value: { walletAddresses: addresses } },
+        messageType: { case: "allowAddress", value: { walletAddresses } },
       }),
     );
   }
 
   /** Denies the addresses (one published action). */
-  deny(addresses: string[]): Promise<void> {
-    return this.publish(
+  async deny(addresses: string[]): Promise<void> {
+    const walletAddresses = addresses.map(checkedAddress);
+    await this.publish(
       create(PrivatePreferencesActionSchema, {
-        messageType: { case: "denyAddress", value: { walletAddresses: addresses } },
+        messageType: { case: "denyAddress", value: { walletAddresses } },
       }),
     );
   }
 
   /** The known state of an address (after {@link load}). */
   consentState(address: string): ConsentState {
-    return this.state.get(toChecksumAddress(address)) ?? "unknown";
+    return this.state.get(checkedAddress(address)) ?? "unknown";
   }
 
   isAllowed(address: string): boolean {

@@ -1,4 +1,5 @@
 /** Contact bundle codec (protocol.md §13): `ContactBundle{v1|v2}`, or a bare `PublicKeyBundle` from old clients. */
+
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   ContactBundleSchema,
@@ -7,6 +8,7 @@ import {
   type SignedPublicKeyBundle,
 } from "@xmtp-ts/proto";
 import { buildTopic, toChecksumAddress } from "@xmtp-ts/protocol";
+import { invalidContact } from "../errors.js";
 import { type AnyPublicKeyBundle, bundleKeyBytes, MAX_PUBLIC_KEY_BUNDLE_BYTES } from "../keys/public.js";
 
 /** Largest contact envelope message accepted on decode. */
@@ -39,7 +41,7 @@ export function encodeContactBundleV2(keyBundle: SignedPublicKeyBundle): Uint8Ar
  */
 export function decodeContactBundle(bytes: Uint8Array): AnyPublicKeyBundle {
   if (bytes.length > MAX_CONTACT_BUNDLE_BYTES) {
-    throw new RangeError(
+    throw invalidContact(
       `contact bundle expected at most ${MAX_CONTACT_BUNDLE_BYTES} bytes, got ${bytes.length}`,
     );
   }
@@ -54,11 +56,11 @@ export function decodeContactBundle(bytes: Uint8Array): AnyPublicKeyBundle {
       bundle = undefined;
     }
   }
-  if (!bundle) throw new Error("unknown or invalid contact bundle");
+  if (!bundle) throw invalidContact("unknown or invalid contact bundle");
   try {
     bundleKeyBytes(bundle);
   } catch (err) {
-    throw new Error("unknown or invalid contact bundle", { cause: err });
+    throw invalidContact("unknown or invalid contact bundle", undefined, err);
   }
   return bundle;
 }

@@ -1,5 +1,6 @@
 /** A per-client contact cache: found bundles are kept; misses are asked again next time. */
 import { toChecksumAddress } from "@xmtp-ts/protocol";
+import { checkedAddress } from "../errors.js";
 import type { AnyPublicKeyBundle } from "../keys/public.js";
 import type { BatchEnvelopeApi } from "../keystore/api.js";
 import { lookupContact, lookupContacts } from "./lookup.js";
@@ -21,7 +22,7 @@ export class ContactCache {
 
   /** The newest verifying bundle of `address` (single lookup, all pages), cached once found. */
   async get(address: string): Promise<AnyPublicKeyBundle | undefined> {
-    const key = toChecksumAddress(address);
+    const key = checkedAddress(address);
     const hit = this.found.get(key);
     if (hit) return hit;
     const bundle = await lookupContact(this.api, key);

@@ -1,4 +1,5 @@
 /** Content type ids (XIP-5): `authority/type:major.minor`, looked up by `authority/type`. */
+import { invalidArgument } from "../errors.js";
 
 /** The plain shape of a content type id, as it appears in `EncodedContent.type`. */
 export interface ContentTypeIdLike {
@@ -35,7 +36,11 @@ export class ContentTypeId implements ContentTypeIdLike {
   /** Parses `authority/type:major.minor`; throws on anything else. */
   static fromString(text: string): ContentTypeId {
     const m = /^([^/:\s]+)\/([^/:\s]+):(\d{1,9})\.(\d{1,9})$/.exec(text);
-    if (!m) throw new TypeError(`content type "${text}" is not of the form authority/type:major.minor`);
+    if (!m)
+      throw invalidArgument(
+        "contentType",
+        `content type "${text}" is not of the form authority/type:major.minor`,
+      );
     return new ContentTypeId({
       authorityId: m[1] as string,
       typeId: m[2] as string,

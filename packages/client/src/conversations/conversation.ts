@@ -1,10 +1,10 @@
 /**
- * Conversation objects (V2 and V1) with xmtp-js's names: `send`, `messages`, `streamMessages`,
- * `streamEphemeral`. Decoding failures never throw out of `messages()` or a stream: they are
- * skipped and reported to `onError` as a typed {@link MessageDecodeError}.
+ * Conversation objects (V2 and V1) with xmtp-js's names: `send`, `messages`, `messagesPaginated`,
+ * `streamMessages`, `streamEphemeral`, and the peer's consent (`consentState`, `allow`, `deny`).
+ * Decoding failures never throw out of `messages()` or a stream: they are skipped and reported to
+ * `onError` as a typed {@link MessageDecodeError}.
  */
 
-import { bytesToHex } from "@noble/hashes/utils.js";
 import type {
   Compression,
   ConsentProofPayload,
@@ -14,23 +14,35 @@ import type {
 } from "@xmtp-ts/proto";
 import { SortDirection } from "@xmtp-ts/proto";
 import { buildTopic } from "@xmtp-ts/protocol";
+import type { ConsentState } from "../consent/consent.js";
 import {
   type CodecLookup,
-  type ContentError,
   type ContentTypeId,
   type ContentTypeIdLike,
   decodeContent,
   encodeContent,
 } from "../content/index.js";
+import { XmtpError } from "../errors.js";
 import { toLegacyPublicKeyBundle } from "../keys/public.js";
-import { abortableQueue } from "./async-queue.js";
+import { DecodedMessage, type DecodedMessageFields } from "./decoded-message.js";
 import type { ConversationContext } from "./invitation.js";
 import type { OwnKeys } from "./own-keys.js";
-import { sha256 } from "./primitives.js";
+import { type StreamOptionsOrCallback, streamEnvelopes, streamOptions } from "./stream.js";
 import { type ConversationTransport, type QueryRange, queryAll } from "./transport.js";
 import { decodeMessageV1, encodeMessageV1, v1Envelopes } from "./v1.js";
 import { type DecodedV2, decodeMessageV2, encodeMessageV2, MessageDecodeError, v2Envelope } from "./v2.js";
 import { cryptoPoolFor } from "./worker-pool.js";
+
+export type { StreamOptions, StreamOptionsOrCallback } from "./stream.js";
+export { STREAM_BACKFILL_MARGIN_NS, STREAM_DEDUPE_WINDOW, STREAM_MAX_RETRIES } from "./stream.js";
+export { DecodedMessage };
+
+/** The consent operations conversations use (the client's contacts implement them). */
+export interface ConsentList {
+  consentState(address: string): ConsentState;
+  allow(addresses: string[]): Promise<void>;
+  deny(addresses: string[]): Promise<void>;
+}
 
 /** What conversations share with the client that made them. */
 export interface ConversationsContext {
@@ -52,6 +64,8 @@ export interface ConversationsContext {
   ) => Promise<Map<string, PublicKeyBundle | SignedPublicKeyBundle | undefined>>;
   /** Allows several peers in one consent action, when set (group members). */
   allowPeers?: (addresses: string[]) => Promise<void>;
+  /** The client's consent list (conversation `consentState`, `allow`, `deny`). */
+  consent?: ConsentList;
 }
 
 export interface SendOptions {
@@ -74,33 +88,18 @@ export interface ListMessagesOptions {
   onError?: (err: MessageDecodeError) => void;
 }
 
-export interface StreamOptions {
-  signal?: AbortSignal;
+/** Options of {@link Conversation.messagesPaginated}. */
+export interface ListMessagesPaginatedOptions {
+  startTime?: Date;
+  endTime?: Date;
+  /** Messages per page (the node's page size; 1–100, default 100). */
+  pageSize?: number;
+  direction?: "ascending" | "descending" | SortDirection;
   onError?: (err: MessageDecodeError) => void;
 }
 
-/** A message that passed every check, with its content decoded. */
-export interface DecodedMessage<T = unknown> {
-  id: string;
-  messageVersion: "v1" | "v2";
-  senderAddress: string;
-  recipientAddress: string | undefined;
-  sent: Date;
-  sentNs: bigint;
-  contentTopic: string;
-  conversation: Conversation;
-  contentType: ContentTypeId | undefined;
-  content: T | undefined;
-  contentFallback: string | undefined;
-  /** Why `content` is undefined (unknown type, bad content); the message itself is authentic. */
-  error: ContentError | undefined;
-  /** The encoded `EncodedContent` bytes. */
-  contentBytes: Uint8Array;
-  shouldPush?: boolean | undefined;
-  senderHmac?: Uint8Array | undefined;
-}
-
-export interface Conversation {
+// biome-ignore lint/suspicious/noExplicitAny: the content type defaults to anything, as in xmtp-js
+export interface Conversation<ContentTypes = any> {
   readonly conversationVersion: "v1" | "v2";
   readonly topic: string;
   readonly ephemeralTopic: string;
@@ -108,12 +107,28 @@ export interface Conversation {
   readonly clientAddress: string;
   readonly createdAt: Date;
   readonly context: ConversationContext | undefined;
-  send<T = string>(content: T, options?: SendOptions): Promise<DecodedMessage<T>>;
-  messages(options?: ListMessagesOptions): Promise<DecodedMessage[]>;
-  streamMessages(options?: StreamOptions): Promise<AsyncIterableIterator<DecodedMessage>>;
-  streamEphemeral(options?: StreamOptions): Promise<AsyncIterableIterator<DecodedMessage>>;
+  /** The consent proof the peer's invitation carried (V2), if any. */
+  readonly consentProof?: ConsentProofPayload | undefined;
+  /** The peer's consent state in the client's consent list (refreshed by `contacts.refreshConsentList()`). */
+  readonly consentState: ConsentState;
+  readonly isAllowed: boolean;
+  readonly isDenied: boolean;
+  /** Allows the peer (one consent action on the network). */
+  allow(): Promise<void>;
+  /** Denies the peer (one consent action on the network). */
+  deny(): Promise<void>;
+  send(content: ContentTypes, options?: SendOptions): Promise<DecodedMessage<ContentTypes>>;
+  messages(options?: ListMessagesOptions): Promise<DecodedMessage<ContentTypes>[]>;
+  /** Pages of messages, fetched as the iteration goes. */
+  messagesPaginated(options?: ListMessagesPaginatedOptions): AsyncGenerator<DecodedMessage<ContentTypes>[]>;
+  streamMessages(
+    options?: StreamOptionsOrCallback<MessageDecodeError>,
+  ): Promise<AsyncIterableIterator<DecodedMessage<ContentTypes>>>;
+  streamEphemeral(
+    options?: StreamOptionsOrCallback<MessageDecodeError>,
+  ): Promise<AsyncIterableIterator<DecodedMessage<ContentTypes>>>;
   /** Decodes one envelope of this conversation; throws {@link MessageDecodeError}. */
-  decodeMessage(env: Envelope): Promise<DecodedMessage>;
+  decodeMessage(env: Envelope): Promise<DecodedMessage<ContentTypes>>;
 }
 
 const msToNs = (d: Date) => BigInt(d.getTime()) * 1_000_000n;
@@ -136,12 +151,12 @@ function asDecodeError(err: unknown, env: Envelope): MessageDecodeError {
 }
 
 /** Decodes envelopes in parallel chunks, skipping failures (reported to `onError`), in input order. */
-export async function decodeAll(
-  convo: Conversation,
+export async function decodeAll<T>(
+  convo: { decodeMessage(env: Envelope): Promise<DecodedMessage<T>> },
   envs: Envelope[],
   onError?: (e: MessageDecodeError) => void,
-): Promise<DecodedMessage[]> {
-  const out: DecodedMessage[] = [];
+): Promise<DecodedMessage<T>[]> {
+  const out: DecodedMessage<T>[] = [];
   const CHUNK = 256;
   for (let i = 0; i < envs.length; i += CHUNK) {
     const chunk = envs.slice(i, i + CHUNK);
@@ -155,103 +170,141 @@ export async function decodeAll(
 }
 
 /** A stream of decoded messages on `topics`; bad envelopes go to `onError`, never end the stream. */
-export async function streamDecoded(
+export function streamDecoded<T>(
   ctx: ConversationsContext,
   topics: string[],
-  decode: (env: Envelope) => Promise<DecodedMessage | undefined>,
-  opts: StreamOptions = {},
-): Promise<AsyncIterableIterator<DecodedMessage>> {
-  const { queue, abort } = abortableQueue<DecodedMessage>(opts.signal);
-  if (queue.isClosed) return queue;
-  let source = await ctx.transport.subscribe(topics, abort);
-  let lastNs = BigInt(Date.now()) * 1_000_000n;
-  const seen = new Set<string>();
-  const handle = async (env: Envelope) => {
-    const k = `${env.contentTopic}:${env.timestampNs}:${bytesToHex(sha256(env.message))}`;
-    if (seen.has(k)) return;
-    if (seen.size >= STREAM_DEDUPE_WINDOW) seen.clear();
-    seen.add(k);
-    if (env.timestampNs > lastNs) lastNs = env.timestampNs;
-    try {
-      const m = await decode(env);
-      if (m) queue.push(m);
-    } catch (err) {
-      opts.onError?.(asDecodeError(err, env));
-    }
-  };
-  // Decode in arrival order, one at a time, so the stream keeps the network order. When the
-  // subscription drops, resubscribe and backfill from the last envelope seen (minus a margin for
-  // skewed senders), skipping envelopes already delivered.
-  (async () => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        for await (const env of source) {
-          if (queue.isClosed) return;
-          attempt = 0;
-          await handle(env);
-        }
-      } catch (err) {
-        if (abort.aborted) return;
-        if (attempt >= STREAM_MAX_RETRIES) {
-          queue.end(err);
-          return;
-        }
-      }
-      if (queue.isClosed || abort.aborted) return;
-      if (attempt >= STREAM_MAX_RETRIES) {
-        queue.end(new Error("subscription ended and could not be re-established"));
-        return;
-      }
-      await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
-      if (abort.aborted) return;
-      try {
-        source = await ctx.transport.subscribe(topics, abort);
-        const since = lastNs > STREAM_BACKFILL_MARGIN_NS ? lastNs - STREAM_BACKFILL_MARGIN_NS : 1n;
-        for (const topic of topics) {
-          for await (const page of ctx.transport.queryPages(topic, {
-            direction: "ascending",
-            startNs: since,
-          })) {
-            for (const env of page) await handle(env);
-          }
-        }
-      } catch {
-        // retried on the next turn
-        source = (async function* () {})();
-      }
-    }
-  })();
-  return queue;
+  decode: (env: Envelope) => Promise<DecodedMessage<T> | undefined>,
+  opts: StreamOptionsOrCallback<MessageDecodeError> = {},
+): Promise<AsyncIterableIterator<DecodedMessage<T>>> {
+  const o = streamOptions(opts);
+  return streamEnvelopes(ctx.transport, topics, decode, {
+    ...(o.signal ? { signal: o.signal } : {}),
+    onConnectionLost: o.onConnectionLost,
+    onReconnect: o.onReconnect,
+    onFailure: (err, env) => o.onError?.(asDecodeError(err, env)),
+  });
 }
 
-/** Streams remember this many delivered envelopes to skip repeats after a resubscribe. */
-export const STREAM_DEDUPE_WINDOW = 10_000;
-/** Backfill after a dropped subscription starts this far before the last envelope seen. */
-export const STREAM_BACKFILL_MARGIN_NS = 60n * 1_000_000_000n;
-/** Consecutive failed resubscribes before a stream ends with an error. */
-export const STREAM_MAX_RETRIES = 8;
+type DecodedBase<T> = Omit<DecodedMessageFields<T>, "contentType" | "content" | "contentFallback" | "error">;
 
-async function buildDecoded(
-  ctx: ConversationsContext,
-  base: Omit<DecodedMessage, "contentType" | "content" | "contentFallback" | "error">,
-): Promise<DecodedMessage> {
+async function buildDecoded<T>(ctx: ConversationsContext, base: DecodedBase<T>): Promise<DecodedMessage<T>> {
   const opts =
     ctx.maxDecompressedBytes !== undefined ? { maxDecompressedBytes: ctx.maxDecompressedBytes } : {};
-  const d = await decodeContent(base.contentBytes, ctx.codecs, opts);
-  return {
+  const d = await decodeContent<T>(base.contentBytes, ctx.codecs, opts);
+  return new DecodedMessage<T>({
     ...base,
     contentType: d.contentType,
     content: d.content,
     contentFallback: d.contentFallback,
     error: d.error,
+  });
+}
+
+function encodeOpts(o: SendOptions) {
+  return {
+    ...(o.contentType ? { contentType: o.contentType } : {}),
+    ...(o.compression !== undefined ? { compression: o.compression } : {}),
+    ...(o.forceCompression ? { forceCompression: true } : {}),
   };
 }
 
-export class ConversationV2 implements Conversation {
+/** One peer's entry in the client's consent list. */
+export class PeerConsent {
+  constructor(
+    private readonly ctx: ConversationsContext,
+    private readonly peer: string,
+  ) {}
+  get consentState(): ConsentState {
+    return this.ctx.consent?.consentState(this.peer) ?? "unknown";
+  }
+  get isAllowed(): boolean {
+    return this.consentState === "allowed";
+  }
+  get isDenied(): boolean {
+    return this.consentState === "denied";
+  }
+  async allow(): Promise<void> {
+    await this.ctx.consent?.allow([this.peer]);
+  }
+  async deny(): Promise<void> {
+    await this.ctx.consent?.deny([this.peer]);
+  }
+}
+
+/** What V1 and V2 conversations share: consent, paging and streams. */
+// biome-ignore lint/suspicious/noExplicitAny: the content type defaults to anything, as in xmtp-js
+abstract class ConversationBase<ContentTypes = any> {
+  abstract readonly topic: string;
+  abstract readonly ephemeralTopic: string;
+  abstract readonly peerAddress: string;
+  abstract decodeMessage(env: Envelope): Promise<DecodedMessage<ContentTypes>>;
+
+  constructor(protected readonly ctx: ConversationsContext) {}
+
+  get clientAddress(): string {
+    return this.ctx.keys.address;
+  }
+
+  get consentState(): ConsentState {
+    return new PeerConsent(this.ctx, this.peerAddress).consentState;
+  }
+
+  get isAllowed(): boolean {
+    return this.consentState === "allowed";
+  }
+
+  get isDenied(): boolean {
+    return this.consentState === "denied";
+  }
+
+  allow(): Promise<void> {
+    return new PeerConsent(this.ctx, this.peerAddress).allow();
+  }
+
+  deny(): Promise<void> {
+    return new PeerConsent(this.ctx, this.peerAddress).deny();
+  }
+
+  async *messagesPaginated(
+    options: ListMessagesPaginatedOptions = {},
+  ): AsyncGenerator<DecodedMessage<ContentTypes>[]> {
+    const range = rangeOf(options);
+    if (options.pageSize !== undefined) {
+      if (!Number.isInteger(options.pageSize) || options.pageSize < 1 || options.pageSize > 100)
+        throw new XmtpError("invalid-argument", "pageSize must be an integer from 1 to 100", {
+          argument: "pageSize",
+        });
+      range.pageSize = options.pageSize;
+    }
+    for await (const page of this.ctx.transport.queryPages(this.topic, range)) {
+      const decoded = await decodeAll<ContentTypes>(this, page, options.onError);
+      if (decoded.length > 0) yield decoded;
+    }
+  }
+
+  streamMessages(
+    options?: StreamOptionsOrCallback<MessageDecodeError>,
+  ): Promise<AsyncIterableIterator<DecodedMessage<ContentTypes>>> {
+    return streamDecoded(this.ctx, [this.topic], (e) => this.decodeMessage(e), options);
+  }
+
+  streamEphemeral(
+    options?: StreamOptionsOrCallback<MessageDecodeError>,
+  ): Promise<AsyncIterableIterator<DecodedMessage<ContentTypes>>> {
+    // V2 ephemeral messages carry the conversation topic in their header.
+    return streamDecoded(this.ctx, [this.ephemeralTopic], (e) => this.decodeMessage(e), options);
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the content type defaults to anything, as in xmtp-js
+export class ConversationV2<ContentTypes = any>
+  extends ConversationBase<ContentTypes>
+  implements Conversation<ContentTypes>
+{
   readonly conversationVersion = "v2" as const;
   readonly ephemeralTopic: string;
   constructor(
-    private readonly ctx: ConversationsContext,
+    ctx: ConversationsContext,
     readonly topic: string,
     readonly peerAddress: string,
     readonly createdAt: Date,
@@ -259,14 +312,11 @@ export class ConversationV2 implements Conversation {
     /** @internal */ readonly keyMaterial: Uint8Array,
     readonly consentProof?: ConsentProofPayload,
   ) {
+    super(ctx);
     this.ephemeralTopic = buildTopic.ephemeral(topic);
   }
 
-  get clientAddress(): string {
-    return this.ctx.keys.address;
-  }
-
-  async send<T = string>(content: T, options: SendOptions = {}): Promise<DecodedMessage<T>> {
+  async send(content: ContentTypes, options: SendOptions = {}): Promise<DecodedMessage<ContentTypes>> {
     const enc = await encodeContent(content, encodeOpts(options), this.ctx.codecs);
     const createdNs = msToNs(options.timestamp ?? new Date());
     const msg = await encodeMessageV2({
@@ -279,7 +329,7 @@ export class ConversationV2 implements Conversation {
     });
     const env = v2Envelope(this.topic, createdNs, msg.bytes, options.ephemeral ?? false);
     await this.ctx.transport.publish([env]);
-    return {
+    return new DecodedMessage<ContentTypes>({
       id: msg.id,
       messageVersion: "v2",
       senderAddress: this.ctx.keys.address,
@@ -295,10 +345,10 @@ export class ConversationV2 implements Conversation {
       contentBytes: enc.payload,
       shouldPush: enc.shouldPush,
       senderHmac: msg.senderHmac,
-    };
+    });
   }
 
-  async decodeMessage(env: Envelope): Promise<DecodedMessage> {
+  async decodeMessage(env: Envelope): Promise<DecodedMessage<ContentTypes>> {
     const d = await decodeMessageV2({
       envelope: env,
       topic: this.topic,
@@ -309,7 +359,7 @@ export class ConversationV2 implements Conversation {
     return this.fromDecoded(d, env.contentTopic);
   }
 
-  async messages(options: ListMessagesOptions = {}): Promise<DecodedMessage[]> {
+  async messages(options: ListMessagesOptions = {}): Promise<DecodedMessage<ContentTypes>[]> {
     // Pages are verified and decrypted (in worker threads for a long history, see worker-pool.ts)
     // while the next page is fetched.
     const participants: [string, string] = [this.ctx.keys.address, this.peerAddress];
@@ -336,7 +386,7 @@ export class ConversationV2 implements Conversation {
             ),
       );
     }
-    const out: DecodedMessage[] = [];
+    const out: DecodedMessage<ContentTypes>[] = [];
     for (const job of jobs) {
       const results = await job;
       for (const r of results) {
@@ -347,8 +397,8 @@ export class ConversationV2 implements Conversation {
     return out;
   }
 
-  private fromDecoded(d: DecodedV2, contentTopic: string): Promise<DecodedMessage> {
-    return buildDecoded(this.ctx, {
+  private fromDecoded(d: DecodedV2, contentTopic: string): Promise<DecodedMessage<ContentTypes>> {
+    return buildDecoded<ContentTypes>(this.ctx, {
       id: d.id,
       messageVersion: "v2",
       senderAddress: d.senderAddress,
@@ -362,46 +412,34 @@ export class ConversationV2 implements Conversation {
       senderHmac: d.senderHmac,
     });
   }
-
-  streamMessages(options?: StreamOptions): Promise<AsyncIterableIterator<DecodedMessage>> {
-    return streamDecoded(this.ctx, [this.topic], (e) => this.decodeMessage(e), options);
-  }
-
-  streamEphemeral(options?: StreamOptions): Promise<AsyncIterableIterator<DecodedMessage>> {
-    // Ephemeral messages carry the conversation topic in their header.
-    return streamDecoded(this.ctx, [this.ephemeralTopic], (e) => this.decodeMessage(e), options);
-  }
 }
 
-function encodeOpts(o: SendOptions) {
-  return {
-    ...(o.contentType ? { contentType: o.contentType } : {}),
-    ...(o.compression !== undefined ? { compression: o.compression } : {}),
-    ...(o.forceCompression ? { forceCompression: true } : {}),
-  };
-}
-
-export class ConversationV1 implements Conversation {
+// biome-ignore lint/suspicious/noExplicitAny: the content type defaults to anything, as in xmtp-js
+export class ConversationV1<ContentTypes = any>
+  extends ConversationBase<ContentTypes>
+  implements Conversation<ContentTypes>
+{
   readonly conversationVersion = "v1" as const;
   readonly context = undefined;
+  readonly consentProof = undefined;
   readonly topic: string;
   readonly ephemeralTopic: string;
   constructor(
-    private readonly ctx: ConversationsContext,
+    ctx: ConversationsContext,
     readonly peerAddress: string,
     readonly createdAt: Date,
   ) {
+    super(ctx);
     this.topic = buildTopic.dm(ctx.keys.address, peerAddress);
     this.ephemeralTopic = buildTopic.dmEphemeral(ctx.keys.address, peerAddress);
   }
 
-  get clientAddress(): string {
-    return this.ctx.keys.address;
-  }
-
-  async send<T = string>(content: T, options: SendOptions = {}): Promise<DecodedMessage<T>> {
+  async send(content: ContentTypes, options: SendOptions = {}): Promise<DecodedMessage<ContentTypes>> {
     const contact = await this.ctx.getContact(this.peerAddress);
-    if (!contact) throw new Error(`recipient ${this.peerAddress} is not registered`);
+    if (!contact)
+      throw new XmtpError("not-on-network", `Recipient ${this.peerAddress} is not on the XMTP network`, {
+        address: this.peerAddress,
+      });
     const recipient =
       contact.$typeName === "xmtp.message_contents.SignedPublicKeyBundle"
         ? toLegacyPublicKeyBundle(contact)
@@ -416,7 +454,7 @@ export class ConversationV1 implements Conversation {
     });
     await this.ctx.transport.publish(envs);
     if (intro && !options.ephemeral) this.ctx.introduced.add(this.peerAddress);
-    return {
+    return new DecodedMessage<ContentTypes>({
       id: msg.id,
       messageVersion: "v1",
       senderAddress: this.ctx.keys.address,
@@ -431,12 +469,12 @@ export class ConversationV1 implements Conversation {
       error: undefined,
       contentBytes: enc.payload,
       shouldPush: enc.shouldPush,
-    };
+    });
   }
 
-  async decodeMessage(env: Envelope): Promise<DecodedMessage> {
+  async decodeMessage(env: Envelope): Promise<DecodedMessage<ContentTypes>> {
     const d = await decodeMessageV1(this.ctx.keys, env, this.topic);
-    return buildDecoded(this.ctx, {
+    return buildDecoded<ContentTypes>(this.ctx, {
       id: d.id,
       messageVersion: "v1",
       senderAddress: d.senderAddress,
@@ -449,16 +487,8 @@ export class ConversationV1 implements Conversation {
     });
   }
 
-  async messages(options: ListMessagesOptions = {}): Promise<DecodedMessage[]> {
+  async messages(options: ListMessagesOptions = {}): Promise<DecodedMessage<ContentTypes>[]> {
     const envs = await queryAll(this.ctx.transport, this.topic, rangeOf(options));
-    return decodeAll(this, envs, options.onError);
-  }
-
-  streamMessages(options?: StreamOptions): Promise<AsyncIterableIterator<DecodedMessage>> {
-    return streamDecoded(this.ctx, [this.topic], (e) => this.decodeMessage(e), options);
-  }
-
-  streamEphemeral(options?: StreamOptions): Promise<AsyncIterableIterator<DecodedMessage>> {
-    return streamDecoded(this.ctx, [this.ephemeralTopic], (e) => this.decodeMessage(e), options);
+    return decodeAll<ContentTypes>(this, envs, options.onError);
   }
 }

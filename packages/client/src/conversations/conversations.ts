@@ -4,6 +4,7 @@
  */
 import type { ConsentProofPayload, Envelope, PublicKeyBundle, SignedPublicKeyBundle } from "@xmtp-ts/proto";
 import { buildTopic, isAddress, toChecksumAddress } from "@xmtp-ts/protocol";
+import { checkedAddress, XmtpError } from "../errors.js";
 import { Group } from "../groups/group.js";
 import { isGroupContext } from "../groups/metadata.js";
 import { GroupRegistry, type NewGroupOptions } from "../groups/registry.js";
@@ -16,8 +17,8 @@ import {
   ConversationV2,
   type DecodedMessage,
   decodeAll,
-  type StreamOptions,
 } from "./conversation.js";
+import type { StoredConversationRef } from "./decoded-message.js";
 import {
   type ConversationContext,
   createInvitation,
@@ -37,7 +38,8 @@ import {
   snapshotKey,
 } from "./persistence.js";
 import { sha256, toHex } from "./primitives.js";
-import { queryAll } from "./transport.js";
+import { endSignal, type StreamOptionsOrCallback, streamOptions } from "./stream.js";
+import { type ConnectionHooks, queryAll } from "./transport.js";
 import { decodeMessageV1 } from "./v1.js";
 import { MessageDecodeError } from "./v2.js";
 import { cryptoPoolFor } from "./worker-pool.js";
@@ -84,7 +86,8 @@ class Mutex {
 const nowNs = () => BigInt(Date.now()) * 1_000_000n;
 const envKey = (e: Envelope) => `${e.timestampNs}:${toHex(sha256(e.message))}`;
 
-export class Conversations {
+// biome-ignore lint/suspicious/noExplicitAny: the content type defaults to anything, as in xmtp-js
+export class Conversations<ContentTypes = any> {
   private readonly v2 = new Map<string, ConversationV2>();
   private readonly v1 = new Map<string, ConversationV1>();
   private readonly seenInvites = new Set<string>();
@@ -112,7 +115,7 @@ export class Conversations {
   }
 
   /** Every conversation (V1, V2, groups), oldest first. A second call reads only new invites and intros. */
-  async list(): Promise<Conversation[]> {
+  async list(): Promise<Conversation<ContentTypes>[]> {
     const [v1, v2] = await Promise.all([this.listV1(), this.listV2()]);
     return [...v1, ...v2, ...this.groups.list()].sort(
       (a, b) => a.createdAt.getTime() - b.createdAt.getTime(),
@@ -120,14 +123,14 @@ export class Conversations {
   }
 
   /** Conversations already known to this client, without reading the network. */
-  listFromCache(): Conversation[] {
+  listFromCache(): Conversation<ContentTypes>[] {
     return [...this.v1.values(), ...this.v2.values(), ...this.groups.list()].sort(
       (a, b) => a.createdAt.getTime() - b.createdAt.getTime(),
     );
   }
 
   /** V2 conversations, syncing invites first. */
-  listV2(): Promise<ConversationV2[]> {
+  listV2(): Promise<ConversationV2<ContentTypes>[]> {
     return this.v2Mutex.run(async () => {
       await this.syncInvites();
       await this.persist();
@@ -136,7 +139,7 @@ export class Conversations {
   }
 
   /** V1 conversations, syncing intros first. */
-  listV1(): Promise<ConversationV1[]> {
+  listV1(): Promise<ConversationV1<ContentTypes>[]> {
     return this.v1Mutex.run(async () => {
       await this.syncIntros();
       await this.persist();
@@ -345,8 +348,14 @@ export class Conversations {
    * legacy-only peer without conversationId, or when a V1 intro exists; otherwise, under a mutex,
    * refresh invites and reuse a match or create and publish a new invitation.
    */
-  async newConversation(peerAddress: string, options: NewConversationOptions = {}): Promise<Conversation> {
-    if (!isAddress(peerAddress)) throw new Error(`invalid address: ${peerAddress}`);
+  async newConversation(
+    peerAddress: string,
+    options: NewConversationOptions = {},
+    consentProof?: ConsentProofPayload,
+  ): Promise<Conversation<ContentTypes>> {
+    if (consentProof !== undefined) options = { ...options, consentProof };
+    if (!isAddress(peerAddress))
+      throw new XmtpError("invalid-address", `invalid address: ${peerAddress}`, { address: peerAddress });
     const peer = toChecksumAddress(peerAddress);
     const conversationId = options.conversationId || undefined;
     const matches = (c: ConversationV2) =>
@@ -361,8 +370,12 @@ export class Conversations {
         conversationId ? Promise.resolve([]) : this.listV1(),
         this.syncInvites(),
       ]);
-      if (!contact) throw new Error(`Recipient ${peer} is not on the XMTP network`);
-      if (peer.toLowerCase() === this.address.toLowerCase()) throw new Error("self messaging not supported");
+      if (!contact)
+        throw new XmtpError("not-on-network", `Recipient ${peer} is not on the XMTP network`, {
+          address: peer,
+        });
+      if (peer.toLowerCase() === this.address.toLowerCase())
+        throw new XmtpError("self-messaging", "self messaging not supported", { address: peer });
       const legacy = contact.$typeName === "xmtp.message_contents.PublicKeyBundle";
       if (legacy && !conversationId) {
         const c = await this.v1Conversation(peer);
@@ -440,14 +453,19 @@ export class Conversations {
    * New conversations as they arrive on the own invite and intro topics. Each peer's V1
    * conversation is reported once per stream.
    */
-  async stream(options: StreamOptions = {}): Promise<AsyncIterableIterator<Conversation>> {
+  async stream(
+    optionsOrCallback?: StreamOptionsOrCallback<InvitationError | MessageDecodeError>,
+  ): Promise<AsyncIterableIterator<Conversation<ContentTypes>>> {
+    const options = streamOptions(optionsOrCallback);
     const introTopic = buildTopic.intro(this.address);
     const inviteTopic = buildTopic.invite(this.address);
-    const { queue, abort } = abortableQueue<Conversation>(options.signal);
+    const { queue, abort } = abortableQueue<Conversation<ContentTypes>>(
+      endSignal(this.ctx.transport, options.signal),
+    );
     if (queue.isClosed) return queue;
     const seenPeers = new Set<string>();
     const seenGroups = new Set<Group>();
-    const source = await this.ctx.transport.subscribe([introTopic, inviteTopic], abort);
+    const source = await this.ctx.transport.subscribe([introTopic, inviteTopic], abort, hooksOf(options));
     (async () => {
       try {
         for await (const env of source) {
@@ -503,22 +521,31 @@ export class Conversations {
 
   /**
    * Messages of every conversation as they arrive, including conversations that start while the
-   * stream runs (their earlier messages are fetched once, de-duplicated by id).
+   * stream runs (their earlier messages are fetched once, de-duplicated by id). New conversations
+   * join the one live subscription (its topics are updated, missed envelopes backfilled) rather
+   * than opening a stream each.
    */
-  async streamAllMessages(options: StreamOptions = {}): Promise<AsyncIterableIterator<DecodedMessage>> {
+  async streamAllMessages(
+    optionsOrCallback?: StreamOptionsOrCallback<MessageDecodeError>,
+  ): Promise<AsyncIterableIterator<DecodedMessage<ContentTypes>>> {
+    const options = streamOptions(optionsOrCallback);
     const introTopic = buildTopic.intro(this.address);
     const inviteTopic = buildTopic.invite(this.address);
-    const { queue, abort } = abortableQueue<DecodedMessage>(options.signal);
+    const { queue, abort } = abortableQueue<DecodedMessage<ContentTypes>>(
+      endSignal(this.ctx.transport, options.signal),
+    );
     if (queue.isClosed) return queue;
-    const byTopic = new Map<string, Conversation>();
+    const byTopic = new Map<string, Conversation<ContentTypes>>();
     for (const c of await this.list()) byTopic.set(c.topic, c);
     const seenIds = new Set<string>();
-    const emit = (m: DecodedMessage) => {
+    const emit = (m: DecodedMessage<ContentTypes>) => {
       if (seenIds.has(m.id)) return;
       seenIds.add(m.id);
       queue.push(m);
     };
     const onError = (e: MessageDecodeError) => options.onError?.(e);
+    const asError = (err: unknown, env: Envelope) =>
+      err instanceof MessageDecodeError ? err : new MessageDecodeError("malformed", String(err), env);
     const pump = async (source: AsyncIterable<Envelope>) => {
       try {
         for await (const env of source) {
@@ -529,11 +556,12 @@ export class Conversations {
         if (!abort.aborted) queue.end(err);
       }
     };
-    const follow = async (c: Conversation) => {
+    const topics = () => [introTopic, inviteTopic, ...byTopic.keys()];
+    const follow = async (c: Conversation<ContentTypes>) => {
       byTopic.set(c.topic, c);
-      const sub = await this.ctx.transport.subscribe([c.topic], abort);
-      void pump(sub);
-      for (const m of await decodeAll(
+      if (main.updateTopics) main.updateTopics(topics());
+      else void pump(await this.ctx.transport.subscribe([c.topic], abort));
+      for (const m of await decodeAll<ContentTypes>(
         c,
         await queryAll(this.ctx.transport, c.topic, { direction: "ascending" }),
         onError,
@@ -558,9 +586,7 @@ export class Conversations {
           emit(await c.decodeMessage(env));
           if (isNew) await follow(c);
         } catch (err) {
-          onError(
-            err instanceof MessageDecodeError ? err : new MessageDecodeError("malformed", String(err), env),
-          );
+          onError(asError(err, env));
         }
         return;
       }
@@ -569,13 +595,37 @@ export class Conversations {
       try {
         emit(await c.decodeMessage(env));
       } catch (err) {
-        onError(
-          err instanceof MessageDecodeError ? err : new MessageDecodeError("malformed", String(err), env),
-        );
+        onError(asError(err, env));
       }
     };
-    const main = await this.ctx.transport.subscribe([introTopic, inviteTopic, ...byTopic.keys()], abort);
+    const main = await this.ctx.transport.subscribe(topics(), abort, hooksOf(options));
     void pump(main);
     return queue;
   }
+
+  /**
+   * The conversation a stored message refers to (`DecodedMessage.fromBytes`): a V2 conversation
+   * must be known to this client (listed or restored), since its keys come from the invitation.
+   */
+  async fromReference(ref: StoredConversationRef): Promise<Conversation<ContentTypes>> {
+    if (ref.version === "v1") {
+      const peer = checkedAddress(ref.peerAddress);
+      return this.v1.get(peer) ?? new ConversationV1(this.ctx, peer, ref.createdAt);
+    }
+    const find = () => this.v2.get(ref.topic) ?? this.groups.list().find((g) => g.topic === ref.topic);
+    let known = find();
+    if (!known) {
+      await this.listV2();
+      known = find();
+    }
+    if (!known)
+      throw new XmtpError("invalid-argument", `no conversation of this client has the topic ${ref.topic}`, {
+        argument: "bytes",
+      });
+    return known;
+  }
+}
+
+function hooksOf(o: ConnectionHooks): ConnectionHooks {
+  return { onConnectionLost: o.onConnectionLost, onReconnect: o.onReconnect };
 }

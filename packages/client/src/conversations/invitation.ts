@@ -24,6 +24,7 @@ import {
   verifySignedPreKey,
   walletAddressFromSignedKey,
 } from "@xmtp-ts/protocol";
+import { type InvitationErrorReason, XmtpError } from "../errors.js";
 import {
   type Ecdh,
   NoMatchingPreKeyError,
@@ -47,34 +48,20 @@ export const MAX_INVITATION_HEADER_BYTES = 8 * 1024;
 /** Most `context.metadata` entries accepted in an invitation. */
 export const MAX_INVITATION_METADATA_ENTRIES = 64;
 
+export type { InvitationErrorReason };
+
 const INVITE_SALT = new TextEncoder().encode("__XMTP__INVITATION__SALT__XMTP__");
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
-export type InvitationErrorReason =
-  | "too-large"
-  | "malformed"
-  | "invalid-envelope-topic"
-  | "timestamp-mismatch"
-  | "bad-key"
-  | "not-participant"
-  | "no-matching-pre-key"
-  | "bad-pre-key-signature"
-  | "decrypt-failed"
-  | "missing-topic"
-  | "invalid-topic"
-  | "missing-key-material"
-  | "not-wallet-signed"
-  | "self-invitation";
-
-/** A received invitation that failed a check; `reason` says which. */
-export class InvitationError extends Error {
-  override readonly name = "InvitationError";
+/** A received invitation that failed a check (code `"invalid-invitation"`); `reason` says which. */
+export class InvitationError extends XmtpError<"invalid-invitation"> {
+  override readonly name: string = "InvitationError";
   constructor(
     readonly reason: InvitationErrorReason,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super("invalid-invitation", message, { reason }, options);
   }
 }
 

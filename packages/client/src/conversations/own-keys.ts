@@ -3,6 +3,7 @@
  * pre-keys (newest first) and the public bundles in both wire forms, plus the 3DH shared secret of
  * protocol.md §7 over it.
  */
+
 import { create } from "@bufbuild/protobuf";
 import {
   type PrivateKey,
@@ -21,6 +22,7 @@ import {
   legacyPublicKeyBytes,
   walletAddressFromLegacyKey,
 } from "@xmtp-ts/protocol";
+import { invalidKeys } from "../errors.js";
 import { threeDhPairs } from "../keys/shared-secret.js";
 import { bytesEqual, concatBytes } from "./primitives.js";
 
@@ -85,7 +87,7 @@ export function sharedSecret3dh(
 export function signedKeyFromLegacy(pk: PublicKey, signedByWallet: boolean): SignedPublicKey {
   const sig = pk.signature?.union;
   if (!sig || (sig.case !== "ecdsaCompact" && sig.case !== "walletEcdsaCompact"))
-    throw new Error("legacy key is not signed");
+    throw invalidKeys("legacy key is not signed");
   const value = { bytes: sig.value.bytes, recovery: sig.value.recovery };
   return create(SignedPublicKeySchema, {
     keyBytes: legacyKeyBytes(pk),
@@ -97,7 +99,7 @@ export function signedKeyFromLegacy(pk: PublicKey, signedByWallet: boolean): Sig
 
 /** The V2 bundle of a legacy V1 bundle (xmtp-js `SignedPublicKeyBundle.fromLegacyBundle`). */
 export function signedBundleFromLegacy(b: PublicKeyBundle): SignedPublicKeyBundle {
-  if (!b.identityKey || !b.preKey) throw new Error("legacy bundle is missing a key");
+  if (!b.identityKey || !b.preKey) throw invalidKeys("legacy bundle is missing a key");
   return create(SignedPublicKeyBundleSchema, {
     identityKey: signedKeyFromLegacy(b.identityKey, true),
     preKey: signedKeyFromLegacy(b.preKey, false),
@@ -108,13 +110,13 @@ export function signedBundleFromLegacy(b: PublicKeyBundle): SignedPublicKeyBundl
 export function ownKeysFromBundleV1(bundle: PrivateKeyBundleV1): OwnKeys {
   const id = bundle.identityKey;
   if (!id?.publicKey || id.union.case !== "secp256k1")
-    throw new Error("private key bundle has no identity key");
+    throw invalidKeys("private key bundle has no identity key");
   const pair = (k: PrivateKey): KeyPair => {
-    if (k.union.case !== "secp256k1" || !k.publicKey) throw new Error("private key is not secp256k1");
+    if (k.union.case !== "secp256k1" || !k.publicKey) throw invalidKeys("private key is not secp256k1");
     return { privateKey: k.union.value.bytes, publicKey: legacyPublicKeyBytes(k.publicKey) };
   };
   const pre = bundle.preKeys[0];
-  if (!pre?.publicKey) throw new Error("private key bundle has no pre-key");
+  if (!pre?.publicKey) throw invalidKeys("private key bundle has no pre-key");
   const legacyBundle = create(PublicKeyBundleSchema, { identityKey: id.publicKey, preKey: pre.publicKey });
   return {
     address: walletAddressFromLegacyKey(id.publicKey),

@@ -45,7 +45,8 @@ export class MemoryTransport implements ConversationTransport {
     if (range.endNs) list = list.filter((e) => e.timestampNs <= range.endNs!);
     if (range.direction === "descending") list = list.reverse();
     if (range.limit !== undefined) list = list.slice(0, range.limit);
-    for (let i = 0; i < list.length; i += 100) yield list.slice(i, i + 100);
+    const size = range.pageSize ?? 100;
+    for (let i = 0; i < list.length; i += size) yield list.slice(i, i + size);
   }
 
   async subscribe(topics: string[], signal: AbortSignal): Promise<AsyncIterable<Envelope>> {

@@ -12,9 +12,26 @@ export interface QueryRange {
   direction: "ascending" | "descending";
   /** Stop after this many envelopes. */
   limit?: number;
+  /** Envelopes per page (1–100; default 100). */
+  pageSize?: number;
+}
+
+/** Callbacks on a stream's connection: lost (the stream reconnects by itself) and regained. */
+export interface ConnectionHooks {
+  /** The connection dropped; the stream is reconnecting (envelopes meanwhile are backfilled). */
+  onConnectionLost?: ((err: unknown) => void) | undefined;
+  /** The connection is back. */
+  onReconnect?: (() => void) | undefined;
+}
+
+/** A live subscription; `updateTopics`, when present, changes its topics without a new stream. */
+export interface LiveSubscription extends AsyncIterable<Envelope> {
+  updateTopics?(topics: string[]): void;
 }
 
 export interface ConversationTransport {
+  /** Aborted when the transport is closed for good (the client's `close()`): streams end. */
+  readonly closed?: AbortSignal;
   publish(envelopes: Envelope[]): Promise<void>;
   /** Pages of `topic` in `range`, following cursors until the end (or `limit`). */
   queryPages(topic: string, range: QueryRange): AsyncIterable<Envelope[]>;
@@ -22,7 +39,7 @@ export interface ConversationTransport {
    * Envelopes published to any of `topics` from now on, until `signal` aborts. Resolves once the
    * subscription is live.
    */
-  subscribe(topics: string[], signal: AbortSignal): Promise<AsyncIterable<Envelope>>;
+  subscribe(topics: string[], signal: AbortSignal, hooks?: ConnectionHooks): Promise<LiveSubscription>;
 }
 
 /** Every envelope of a query, collected. */

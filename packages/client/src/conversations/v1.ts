@@ -3,6 +3,7 @@
  * secret in the sender role and the header bytes as AAD; dm and intro topics; decoding with the
  * reference checks, using the pre-key the header names (protocol.md §18 row 13).
  */
+
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
   type Envelope,
@@ -19,6 +20,7 @@ import {
   verifyLegacyPreKey,
   walletAddressFromLegacyKey,
 } from "@xmtp-ts/protocol";
+import { invalidContact } from "../errors.js";
 import { NoMatchingPreKeyError, type OwnKeys, sharedSecret3dh } from "./own-keys.js";
 import { bytesEqual, decryptCiphertext, encryptCiphertext, sha256, toHex } from "./primitives.js";
 import { decodeFailure, MessageDecodeError, readMessageEnvelope } from "./v2.js";
@@ -47,7 +49,7 @@ export async function encodeMessageV1(
   );
   const peer = legacyPeerKeys(recipient);
   if (!verifyLegacyPreKey(recipient.identityKey!, recipient.preKey!))
-    throw new Error("peer preKey signature invalid");
+    throw invalidContact("peer preKey signature invalid");
   const secret = sharedSecret3dh(own, peer, pre.publicKey, false);
   const ciphertext = await encryptCiphertext(payload, secret, headerBytes);
   const bytes = toBinary(
@@ -88,19 +90,20 @@ export interface DecodedV1 {
 }
 
 function legacyPeerKeys(b: PublicKeyBundle | undefined): { identity: Uint8Array; preKey: Uint8Array } {
-  if (!b?.identityKey || !b.preKey) throw new Error("bundle is missing a key");
+  if (!b?.identityKey || !b.preKey) throw invalidContact("bundle is missing a key");
   return { identity: checkedLegacy(b.identityKey), preKey: checkedLegacy(b.preKey) };
 }
 
 function checkedLegacy(k: PublicKey): Uint8Array {
   const pub = legacyPublicKeyBytes(k);
   if (pub.length !== 65 || pub[0] !== 4)
-    throw new Error(`public key expected 65 bytes 04‖X‖Y, got ${pub.length}`);
+    throw invalidContact(`public key expected 65 bytes 04‖X‖Y, got ${pub.length}`);
   const s = k.signature?.union;
   if (s && (s.case === "ecdsaCompact" || s.case === "walletEcdsaCompact")) {
     if (s.value.bytes.length !== 64)
-      throw new Error(`signature expected 64 bytes, got ${s.value.bytes.length}`);
-    if (s.value.recovery > 1) throw new Error(`signature recovery expected 0 or 1, got ${s.value.recovery}`);
+      throw invalidContact(`signature expected 64 bytes, got ${s.value.bytes.length}`);
+    if (s.value.recovery > 1)
+      throw invalidContact(`signature recovery expected 0 or 1, got ${s.value.recovery}`);
   }
   return pub;
 }

@@ -25,6 +25,7 @@ import {
   verifySignedPreKey,
   walletAddressFromSignedKey,
 } from "@xmtp-ts/protocol";
+import { type MessageDecodeErrorReason, XmtpError } from "../errors.js";
 import { peerKeysFromSignedBundle } from "./invitation.js";
 import { NoMatchingPreKeyError, type OwnKeys } from "./own-keys.js";
 import {
@@ -37,39 +38,24 @@ import {
   toHex,
 } from "./primitives.js";
 
+export type { MessageDecodeErrorReason };
+
 /** Largest `MessageHeaderV2` accepted (a topic is ≤ 300 bytes). */
 export const MAX_V2_HEADER_BYTES = 1024;
 
-export type MessageDecodeErrorReason =
-  | "empty-envelope"
-  | "too-large"
-  | "malformed"
-  | "unknown-version"
-  | "topic-mismatch"
-  | "no-topic-key"
-  | "decrypt-failed"
-  | "incomplete-signed-content"
-  | "bad-key"
-  | "pre-key-not-signed"
-  | "bad-signature"
-  | "not-wallet-signed"
-  | "sender-not-participant"
-  | "headers-mismatch"
-  | "no-matching-pre-key"
-  | "content"
-  | "epoch-closed"
-  | "forged-membership";
-
-/** A message that failed a check on receive; `reason` says which. Streams skip these. */
-export class MessageDecodeError extends Error {
-  override readonly name = "MessageDecodeError";
+/**
+ * A message that failed a check on receive (code `"invalid-message"`); `reason` says which.
+ * Streams and listings skip these and report them to `onError`.
+ */
+export class MessageDecodeError extends XmtpError<"invalid-message"> {
+  override readonly name: string = "MessageDecodeError";
   constructor(
     readonly reason: MessageDecodeErrorReason,
     message: string,
     readonly envelope?: Envelope,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super("invalid-message", message, { reason, contentTopic: envelope?.contentTopic }, options);
   }
 }
 

@@ -12,11 +12,13 @@ import {
   type Conversation,
   type ConversationsContext,
   ConversationV2,
-  type DecodedMessage,
+  DecodedMessage,
   type ListMessagesOptions,
+  type ListMessagesPaginatedOptions,
+  PeerConsent,
   rangeOf,
   type SendOptions,
-  type StreamOptions,
+  type StreamOptionsOrCallback,
   streamDecoded,
 } from "../conversations/conversation.js";
 import type { ConversationContext } from "../conversations/invitation.js";
@@ -207,7 +209,7 @@ export class Group implements Conversation {
     if (this.current.closedAtNs !== undefined)
       throw new GroupError("inactive", "this epoch has closed: list conversations to receive the next one");
     const sent = await this.wire(this.current).send(content, options);
-    return { ...sent, recipientAddress: undefined, conversation: this };
+    return new DecodedMessage<T>({ ...sent, recipientAddress: undefined, conversation: this });
   }
 
   /** Decodes one envelope of any known epoch, applying membership messages; throws {@link MessageDecodeError}. */
@@ -259,7 +261,7 @@ export class Group implements Conversation {
       content = change;
       error = undefined;
     }
-    const message: DecodedMessage = {
+    const message = new DecodedMessage({
       id: d.id,
       messageVersion: "v2",
       senderAddress: d.senderAddress,
@@ -275,7 +277,7 @@ export class Group implements Conversation {
       contentBytes: d.payload,
       shouldPush: d.shouldPush,
       senderHmac: d.senderHmac,
-    };
+    });
     return { epoch: e.epoch, d, message, change };
   }
 
@@ -401,12 +403,43 @@ export class Group implements Conversation {
     return range.limit !== undefined ? out.slice(0, range.limit) : out;
   }
 
+  /** {@link messages} in pages of `pageSize` (the group's epochs are read first, then paged). */
+  async *messagesPaginated(options: ListMessagesPaginatedOptions = {}): AsyncGenerator<DecodedMessage[]> {
+    const all = await this.messages(options);
+    const size = options.pageSize ?? 100;
+    for (let i = 0; i < all.length; i += size) yield all.slice(i, i + size);
+  }
+
+  /** Consent for the group is its creator's (the inviter, as xmtp-js members see it). */
+  private get peerConsent(): PeerConsent {
+    return new PeerConsent(this.ctx, this.peerAddress);
+  }
+  get consentState() {
+    return this.peerConsent.consentState;
+  }
+  get isAllowed() {
+    return this.peerConsent.isAllowed;
+  }
+  get isDenied() {
+    return this.peerConsent.isDenied;
+  }
+  allow() {
+    return this.peerConsent.allow();
+  }
+  deny() {
+    return this.peerConsent.deny();
+  }
+
   /** New messages of the current epoch. */
-  streamMessages(options?: StreamOptions): Promise<AsyncIterableIterator<DecodedMessage>> {
+  streamMessages(
+    options?: StreamOptionsOrCallback<MessageDecodeError>,
+  ): Promise<AsyncIterableIterator<DecodedMessage>> {
     return streamDecoded(this.ctx, [this.topic], (e) => this.decodeMessage(e), options);
   }
 
-  streamEphemeral(options?: StreamOptions): Promise<AsyncIterableIterator<DecodedMessage>> {
+  streamEphemeral(
+    options?: StreamOptionsOrCallback<MessageDecodeError>,
+  ): Promise<AsyncIterableIterator<DecodedMessage>> {
     return streamDecoded(this.ctx, [this.ephemeralTopic], (e) => this.decodeMessage(e), options);
   }
 

@@ -2,6 +2,7 @@
  * Private key bundles (protocol.md §5.2–§5.5): create an identity the way xmtp-js does, rotate
  * pre-keys, derive the public V1/V2 views and the V2 private view, encode and decode.
  */
+
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   type PrivateKey,
@@ -37,12 +38,13 @@ import {
   walletAddressFromLegacyKey,
 } from "@xmtp-ts/protocol";
 import { equalBytes } from "../crypto/bytes.js";
+import { invalidKeys } from "../errors.js";
 import { type Signer, signText } from "../signer.js";
 import { publicKeyBytes, signedPublicKeyFromLegacy, toSignedPublicKeyBundle } from "./public.js";
 
 /** The 32-byte secret of a legacy or V2 private key; throws if absent or malformed. */
 export function privateKeyBytes(k: PrivateKey | SignedPrivateKey): Uint8Array {
-  if (k.union.case !== "secp256k1") throw new Error("private key has no secp256k1 key");
+  if (k.union.case !== "secp256k1") throw invalidKeys("private key has no secp256k1 key");
   expectBytes("privateKey", k.union.value.bytes, 32);
   return k.union.value.bytes;
 }
@@ -73,7 +75,7 @@ export function signDigest(key: PrivateKey | SignedPrivateKey | Uint8Array, dige
 
 /** Signs `pre`'s public key with `identity` (sha256 of the unsigned legacy bytes), returning a new key. */
 export function signPreKey(identity: PrivateKey, pre: PrivateKey): PrivateKey {
-  if (!pre.publicKey) throw new Error("pre-key has no public key");
+  if (!pre.publicKey) throw invalidKeys("pre-key has no public key");
   const unsigned = create(PublicKeySchema, {
     timestamp: pre.publicKey.timestamp,
     union: pre.publicKey.union,
@@ -98,7 +100,8 @@ export async function createPrivateKeyBundle(
   const recovered = recoverWalletAddress(text, walletSig);
   const { bytes, recovery } = splitWalletSignature(walletSig);
   const expected = toChecksumAddress(await signer.getAddress());
-  if (recovered !== expected) throw new Error(`wallet signature recovers ${recovered}, expected ${expected}`);
+  if (recovered !== expected)
+    throw invalidKeys(`wallet signature recovers ${recovered}, expected ${expected}`);
   identity.publicKey!.signature = create(SignatureSchema, {
     union: { case: "ecdsaCompact", value: { bytes, recovery } },
   });
@@ -118,14 +121,14 @@ export function addPreKey(
 
 /** The bundle's identity key; throws if absent. */
 export function identityKeyOf(bundle: PrivateKeyBundleV1): PrivateKey {
-  if (!bundle.identityKey?.publicKey) throw new Error("private key bundle has no identity key");
+  if (!bundle.identityKey?.publicKey) throw invalidKeys("private key bundle has no identity key");
   return bundle.identityKey;
 }
 
 /** The current pre-key, `pre_keys[0]`. */
 export function currentPreKey(bundle: PrivateKeyBundleV1): PrivateKey {
   const pre = bundle.preKeys[0];
-  if (!pre?.publicKey) throw new Error("private key bundle has no pre-key");
+  if (!pre?.publicKey) throw invalidKeys("private key bundle has no pre-key");
   return pre;
 }
 
@@ -186,18 +189,18 @@ export function toPrivateKeyBundleV2(bundle: PrivateKeyBundleV1): PrivateKeyBund
 export function validatePrivateKeyBundle(bundle: PrivateKeyBundleV1): void {
   const identity = identityKeyOf(bundle);
   const keys = [identity, ...bundle.preKeys];
-  if (bundle.preKeys.length === 0) throw new Error("private key bundle has no pre-key");
+  if (bundle.preKeys.length === 0) throw invalidKeys("private key bundle has no pre-key");
   for (const k of keys) {
     const secret = privateKeyBytes(k);
-    if (!isValidPrivateKey(secret)) throw new Error("invalid secp256k1 private key");
+    if (!isValidPrivateKey(secret)) throw invalidKeys("invalid secp256k1 private key");
     if (!k.publicKey || !equalBytes(publicKeyBytes(k.publicKey), getPublicKey(secret))) {
-      throw new Error("private key does not match its public key");
+      throw invalidKeys("private key does not match its public key");
     }
   }
   walletAddressFromLegacyKey(identity.publicKey!);
   for (const pre of bundle.preKeys) {
     if (!verifyLegacyPreKey(identity.publicKey!, pre.publicKey!))
-      throw new Error("pre-key signature invalid");
+      throw invalidKeys("pre-key signature invalid");
   }
 }
 
@@ -226,14 +229,14 @@ export interface DecodedPrivateKeyBundle {
  */
 export function decodePrivateKeyBundle(bytes: Uint8Array): DecodedPrivateKeyBundle {
   if (bytes.length > MAX_PRIVATE_KEY_BUNDLE_BYTES) {
-    throw new RangeError(
+    throw invalidKeys(
       `private key bundle expected at most ${MAX_PRIVATE_KEY_BUNDLE_BYTES} bytes, got ${bytes.length}`,
     );
   }
   let result: DecodedPrivateKeyBundle | undefined;
   try {
     const wrapped = fromBinary(PrivateKeyBundleSchema, bytes);
-    if (wrapped.version.case === "v2") throw new Error("V2 bundles not supported yet");
+    if (wrapped.version.case === "v2") throw invalidKeys("V2 bundles not supported yet");
     if (wrapped.version.case === "v1" && wrapped.version.value.identityKey) {
       result = { bundle: wrapped.version.value, legacyFormat: false };
     }
@@ -242,7 +245,7 @@ export function decodePrivateKeyBundle(bytes: Uint8Array): DecodedPrivateKeyBund
   }
   if (!result) result = { bundle: fromBinary(PrivateKeyBundleV1Schema, bytes), legacyFormat: true };
   if (result.bundle.preKeys.length > MAX_PRE_KEYS) {
-    throw new RangeError(
+    throw invalidKeys(
       `private key bundle expected at most ${MAX_PRE_KEYS} pre-keys, got ${result.bundle.preKeys.length}`,
     );
   }

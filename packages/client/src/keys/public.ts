@@ -3,6 +3,7 @@
  * `PublicKeyBundle` and V2 `SignedPublicKey` / `SignedPublicKeyBundle`, with the xmtp-js legacy
  * conversions between them, wallet recovery and signature checks.
  */
+
 import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   type PublicKey,
@@ -29,6 +30,7 @@ import {
   walletAddressFromLegacyKey,
   walletAddressFromSignedKey,
 } from "@xmtp-ts/protocol";
+import { invalidKeys } from "../errors.js";
 
 /** Either public key form. */
 export type AnyPublicKey = PublicKey | SignedPublicKey;
@@ -51,7 +53,7 @@ export function publicKeyBytes(k: AnyPublicKey): Uint8Array {
   if (isSignedPublicKey(k)) {
     const unsigned = fromBinary(UnsignedPublicKeySchema, k.keyBytes);
     if (unsigned.union.case !== "secp256k1Uncompressed")
-      throw new Error("public key has no secp256k1_uncompressed key");
+      throw invalidKeys("public key has no secp256k1_uncompressed key");
     bytes = unsigned.union.value.bytes;
   } else {
     bytes = legacyPublicKeyBytes(k);
@@ -71,7 +73,7 @@ export function publicKeyCreated(k: AnyPublicKey): bigint {
  */
 export function signedPublicKeyFromLegacy(pk: PublicKey, signedByWallet: boolean): SignedPublicKey {
   const sig = compactFromSignature(pk.signature);
-  if (!sig) throw new Error("key is not signed");
+  if (!sig) throw invalidKeys("key is not signed");
   const signature = create(SignatureSchema, {
     union: signedByWallet
       ? { case: "walletEcdsaCompact", value: { bytes: sig.bytes, recovery: sig.recovery } }
@@ -83,9 +85,9 @@ export function signedPublicKeyFromLegacy(pk: PublicKey, signedByWallet: boolean
 /** `SignedPublicKey.toLegacyKey`: only for keys with `created_ns < 10^18`; wallet sig back to ecdsa_compact. */
 export function legacyPublicKeyFromSigned(k: SignedPublicKey): PublicKey {
   const unsigned = fromBinary(UnsignedPublicKeySchema, k.keyBytes);
-  if (unsigned.createdNs >= LEGACY_KEY_NS_THRESHOLD) throw new Error("cannot be converted to legacy key");
+  if (unsigned.createdNs >= LEGACY_KEY_NS_THRESHOLD) throw invalidKeys("cannot be converted to legacy key");
   if (unsigned.union.case !== "secp256k1Uncompressed")
-    throw new Error("public key has no secp256k1_uncompressed key");
+    throw invalidKeys("public key has no secp256k1_uncompressed key");
   const sig = compactFromSignature(k.signature);
   const out = create(PublicKeySchema, {
     timestamp: unsigned.createdNs,
@@ -101,7 +103,7 @@ export function legacyPublicKeyFromSigned(k: SignedPublicKey): PublicKey {
 
 /** V1 → V2 bundle view (identity signature becomes wallet_ecdsa_compact). */
 export function toSignedPublicKeyBundle(b: PublicKeyBundle): SignedPublicKeyBundle {
-  if (!b.identityKey || !b.preKey) throw new Error("public key bundle is missing a key");
+  if (!b.identityKey || !b.preKey) throw invalidKeys("public key bundle is missing a key");
   return create(SignedPublicKeyBundleSchema, {
     identityKey: signedPublicKeyFromLegacy(b.identityKey, true),
     preKey: signedPublicKeyFromLegacy(b.preKey, false),
@@ -110,7 +112,7 @@ export function toSignedPublicKeyBundle(b: PublicKeyBundle): SignedPublicKeyBund
 
 /** V2 → V1 bundle view; both keys must be legacy-derived. */
 export function toLegacyPublicKeyBundle(b: SignedPublicKeyBundle): PublicKeyBundle {
-  if (!b.identityKey || !b.preKey) throw new Error("public key bundle is missing a key");
+  if (!b.identityKey || !b.preKey) throw invalidKeys("public key bundle is missing a key");
   return create(PublicKeyBundleSchema, {
     identityKey: legacyPublicKeyFromSigned(b.identityKey),
     preKey: legacyPublicKeyFromSigned(b.preKey),
@@ -119,7 +121,7 @@ export function toLegacyPublicKeyBundle(b: SignedPublicKeyBundle): PublicKeyBund
 
 /** The wallet address whose Create Identity signature is on the bundle's identity key. */
 export function walletAddressOfBundle(b: AnyPublicKeyBundle): string {
-  if (!b.identityKey) throw new Error("public key bundle is missing its identity key");
+  if (!b.identityKey) throw invalidKeys("public key bundle is missing its identity key");
   return isSignedPublicKeyBundle(b)
     ? walletAddressFromSignedKey(b.identityKey)
     : walletAddressFromLegacyKey(b.identityKey as PublicKey);
@@ -135,7 +137,7 @@ export function verifyBundlePreKey(b: AnyPublicKeyBundle): boolean {
 
 /** The bundle's identity and pre-key as validated 65-byte keys. */
 export function bundleKeyBytes(b: AnyPublicKeyBundle): { identityKey: Uint8Array; preKey: Uint8Array } {
-  if (!b.identityKey || !b.preKey) throw new Error("public key bundle is missing a key");
+  if (!b.identityKey || !b.preKey) throw invalidKeys("public key bundle is missing a key");
   return { identityKey: publicKeyBytes(b.identityKey), preKey: publicKeyBytes(b.preKey) };
 }
 
@@ -176,7 +178,7 @@ export const MAX_PUBLIC_KEY_BUNDLE_BYTES = 4096;
 
 function checkBundleSize(bytes: Uint8Array): void {
   if (bytes.length > MAX_PUBLIC_KEY_BUNDLE_BYTES) {
-    throw new RangeError(
+    throw invalidKeys(
       `public key bundle expected at most ${MAX_PUBLIC_KEY_BUNDLE_BYTES} bytes, got ${bytes.length}`,
     );
   }

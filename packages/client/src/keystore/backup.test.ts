@@ -127,7 +127,7 @@ describe("store and load", () => {
         getAddress: other.signer.getAddress,
         signMessage: w.signer.signMessage,
       }),
-    ).rejects.toThrow("invalid signature");
+    ).rejects.toMatchObject({ code: "signer-error" });
     await expect(storePrivateKeyBundle(new TestNetwork(), other.signer, bundle)).rejects.toThrow(
       `key bundle does not belong to ${other.address}`,
     );

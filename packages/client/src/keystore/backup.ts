@@ -2,6 +2,7 @@
  * Encrypted private key backup on the `privatestore` topic (protocol.md §12): the wallet's
  * "Enable Identity" signature over a random 32-byte pre-key is the AES-GCM/HKDF secret.
  */
+
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { randomBytes } from "@noble/hashes/utils.js";
 import {
@@ -20,6 +21,7 @@ import {
   toChecksumAddress,
 } from "@xmtp-ts/protocol";
 import { DecryptionError, decrypt, encrypt } from "../crypto/ciphertext.js";
+import { invalidKeys, signerError } from "../errors.js";
 import { decodePrivateKeyBundle, encodePrivateKeyBundle, walletAddressOf } from "../keys/private.js";
 import { type Signer, signerAddress, signText } from "../signer.js";
 import type { EnvelopeApi } from "./api.js";
@@ -48,7 +50,7 @@ async function enableSignature(
   if (check) {
     // xmtp-js refuses a signature that does not recover the wallet (some hardware wallets).
     if (recoverWalletAddress(text, sig) !== (await signerAddress(signer)))
-      throw new Error("invalid signature");
+      throw signerError("the wallet signature does not recover the wallet address");
   }
   return sig;
 }
@@ -74,7 +76,7 @@ export async function encryptPrivateKeyBundle(
 
 function decodeEncrypted(bytes: Uint8Array): { v1: EncryptedPrivateKeyBundleV1; legacy: boolean } {
   if (bytes.length > MAX_ENCRYPTED_BUNDLE_BYTES) {
-    throw new RangeError(
+    throw invalidKeys(
       `encrypted key bundle expected at most ${MAX_ENCRYPTED_BUNDLE_BYTES} bytes, got ${bytes.length}`,
     );
   }
@@ -100,7 +102,7 @@ export async function decryptPrivateKeyBundle(
 ): Promise<LoadedPrivateKeyBundle> {
   const { v1, legacy } = decodeEncrypted(bytes);
   expectBytes("walletPreKey", v1.walletPreKey, 32);
-  if (!v1.ciphertext) throw new Error("encrypted key bundle has no ciphertext");
+  if (!v1.ciphertext) throw invalidKeys("encrypted key bundle has no ciphertext");
   const secret = await enableSignature(signer, v1.walletPreKey, false);
   let plain: Uint8Array;
   try {
@@ -114,7 +116,7 @@ export async function decryptPrivateKeyBundle(
   const decoded = decodePrivateKeyBundle(plain);
   const owner = walletAddressOf(decoded.bundle);
   const me = await signerAddress(signer);
-  if (owner !== me) throw new Error(`key bundle belongs to ${owner}, not ${me}`);
+  if (owner !== me) throw invalidKeys(`key bundle belongs to ${owner}, not ${me}`);
   return { bundle: decoded.bundle, needsUpdate: legacy || decoded.legacyFormat };
 }
 
@@ -137,7 +139,7 @@ export async function storePrivateKeyBundle(
   opts: BackupOptions = {},
 ): Promise<void> {
   const address = await signerAddress(signer);
-  if (walletAddressOf(bundle) !== address) throw new Error(`key bundle does not belong to ${address}`);
+  if (walletAddressOf(bundle) !== address) throw invalidKeys(`key bundle does not belong to ${address}`);
   const message = await encryptPrivateKeyBundle(bundle, signer);
   await opts.beforePublish?.(bundle);
   await api.publish([

@@ -1,5 +1,7 @@
 /** Client key bootstrap order (protocol.md §12): static override, then the network backup, then a new identity. */
+
 import type { PrivateKeyBundleV1 } from "@xmtp-ts/proto";
+import { invalidKeys } from "../errors.js";
 import { createPrivateKeyBundle, decodePrivateKeyBundle, walletAddressOf } from "../keys/private.js";
 import { type Signer, signerAddress } from "../signer.js";
 import type { EnvelopeApi } from "./api.js";
@@ -27,7 +29,7 @@ export async function loadOrCreatePrivateKeyBundle(
   if (opts.privateKeyOverride) {
     const { bundle } = decodePrivateKeyBundle(opts.privateKeyOverride);
     const owner = walletAddressOf(bundle);
-    if (owner !== address) throw new Error(`private key override belongs to ${owner}, not ${address}`);
+    if (owner !== address) throw invalidKeys(`private key override belongs to ${owner}, not ${address}`);
     return { bundle, source: "static" };
   }
   const loaded = await loadPrivateKeyBundle(api, signer, opts);
