@@ -93,24 +93,53 @@ describe("the packed packages", () => {
 
 // Written against the README's "Use" section only.
 const NODE_PROGRAM = `
-import { Client, fromPrivateKey } from "@xmtp-ts/client";
+import {
+  Client,
+  type ContentCodec,
+  ContentTypeId,
+  type DecodedMessage,
+  fromPrivateKey,
+  XmtpError,
+} from "@xmtp-ts/client";
+
+// A custom content type: its codec types the content of messages.
+const ContentTypeNumber = new ContentTypeId({ authorityId: "example.com", typeId: "number", versionMajor: 1, versionMinor: 0 });
+const numberCodec: ContentCodec<number> = {
+  contentType: ContentTypeNumber,
+  encode: (n) => ({ type: ContentTypeNumber, parameters: {}, content: new TextEncoder().encode(String(n)) }),
+  decode: (e) => Number(new TextDecoder().decode(e.content)),
+  fallback: (n) => \`the number \${n}\`,
+  shouldPush: () => false,
+};
 
 const [apiUrl, walletKey, peer, text] = process.argv.slice(2) as [string, string, string, string];
-const client = await Client.create(fromPrivateKey(walletKey), { apiUrl });
+const client = await Client.create(fromPrivateKey(walletKey), { apiUrl, appVersion: "sdk-install/1.0", codecs: [numberCodec] });
 if (!(await client.canMessage(peer))) throw new Error("peer is not on the network");
 const conversation = await client.conversations.newConversation(peer);
 const sent = await conversation.send(text);
 const history = await conversation.messages();
+// Content is typed from the registered codecs: numbers (ours) and the built-in types, not booleans.
+type Content = NonNullable<(typeof history)[number]["content"]>;
+const hasNumber: [number] extends [Content] ? true : false = true;
+const hasBoolean: [boolean] extends [Content] ? true : false = false;
+const message: DecodedMessage<Content> | undefined = history[0];
 await client.close();
-console.log(JSON.stringify({ id: sent.id, topic: conversation.topic, history: history.map((m) => m.content) }));
+let refused = "";
+try {
+  await conversation.send("after close");
+} catch (err) {
+  if (!(err instanceof XmtpError) || !err.is("client-closed")) throw err;
+  refused = err.code;
+}
+console.log(JSON.stringify({ id: sent.id, topic: conversation.topic, history: history.map((m) => m.content), typed: [hasNumber, hasBoolean, message?.id], refused }));
 `;
 
 // A browser module: no Node globals.
 const BROWSER_PROGRAM = `
-import { Client, ContentTypeText, type DecodedMessage, fromViemAccount, type ViemAccountLike } from "@xmtp-ts/client";
+import { Client, ContentTypeText, type DecodedMessage, type ViemAccountLike, webStorageConversationStore } from "@xmtp-ts/client";
 
 export async function start(account: ViemAccountLike, peer: string): Promise<DecodedMessage | undefined> {
-  const client = await Client.create(fromViemAccount(account), { apiUrl: "http://localhost:5555" });
+  const client = await Client.create(account, { env: "local", conversationStore: webStorageConversationStore(localStorage) });
   const conversation = await client.conversations.newConversation(peer);
   await conversation.send("hello", { contentType: ContentTypeText });
   const stream = await conversation.streamMessages({ signal: AbortSignal.timeout(1000) });
@@ -148,21 +177,29 @@ describe("the .d.ts type-check in an app", () => {
     }
   };
 
-  test.each(RESOLUTIONS)("Node only (ES2023, types node, no DOM), $moduleResolution", async (r) => {
-    await check(
-      `node-${r.moduleResolution}`,
-      { ...r, lib: ["ES2023"], types: ["node"], noEmit: true },
-      "main.ts",
-    );
-  });
+  test.each(RESOLUTIONS)(
+    "Node only (ES2023, types node, no DOM), $moduleResolution",
+    async (r) => {
+      await check(
+        `node-${r.moduleResolution}`,
+        { ...r, lib: ["ES2023"], types: ["node"], noEmit: true },
+        "main.ts",
+      );
+    },
+    300_000,
+  );
 
-  test.each(RESOLUTIONS)("browser (DOM, no Node types), $moduleResolution", async (r) => {
-    await check(
-      `web-${r.moduleResolution}`,
-      { ...r, lib: ["ES2023", "DOM", "DOM.Iterable"], types: [], noEmit: true },
-      "web.ts",
-    );
-  });
+  test.each(RESOLUTIONS)(
+    "browser (DOM, no Node types), $moduleResolution",
+    async (r) => {
+      await check(
+        `web-${r.moduleResolution}`,
+        { ...r, lib: ["ES2023", "DOM", "DOM.Iterable"], types: [], noEmit: true },
+        "web.ts",
+      );
+    },
+    300_000,
+  );
 });
 
 describe("a program using the installed SDK", () => {
@@ -196,12 +233,13 @@ describe("a program using the installed SDK", () => {
         timeout: 60_000,
       },
     );
-    const out = JSON.parse(stdout) as { id: string; topic: string; history: string[] };
+    const out = JSON.parse(stdout) as { id: string; topic: string; history: string[]; refused: string };
     expect(out.history).toEqual([text]);
+    expect(out.refused).toBe("client-closed");
     const convos = await within(js.conversations.list(), 20_000, "xmtp-js lists");
     const convo = convos.find((c) => c.topic === out.topic);
     expect(convo?.peerAddress).toBe(me.address);
     const messages = await convo!.messages();
     expect(messages.map((m) => [m.id, m.content])).toEqual([[out.id, text]]);
-  });
+  }, 240_000);
 });
