@@ -12,12 +12,11 @@ import {
   ContentTypeRemoteAttachment,
   type Conversation,
   type DecodedMessage,
-  decodePrivateKeyBundle,
   type Envelope,
-  localAuthenticator,
   type Reaction,
   RemoteAttachmentCodec,
 } from "@xmtp-ts/client";
+import { decodePrivateKeyBundle, localAuthenticator } from "@xmtp-ts/client/advanced";
 import {
   applyReaction,
   ContentTypeReaction,
