@@ -7,9 +7,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { Client as XmtpJsClient } from "@xmtp/xmtp-js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { groupContext } from "../packages/client/src/groups/metadata.js";
 import {
-  Client,
   ContentTypeGroupMembership,
   type Conversation,
   type DecodedMessage,
@@ -20,7 +18,9 @@ import {
   memoryConversationStore,
   sealInvitation,
   v2Envelope,
-} from "../packages/client/src/index.js";
+} from "../packages/client/src/advanced.js";
+import { groupContext } from "../packages/client/src/groups/metadata.js";
+import { Client } from "../packages/client/src/index.js";
 import {
   EnvelopeSchema,
   InvitationV1Schema,
