@@ -1,5 +1,5 @@
 import { Code, XmtpError } from "@xmtp-ts/protocol";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createRateLimiter, DEFAULT_DEF_LIMIT, DEFAULT_PUB_LIMIT, RateLimitError } from "./rate-limit.js";
 
 function refused(fn: () => void): XmtpError {
@@ -86,26 +86,31 @@ describe("rate limiter", () => {
     rl.spend("PUB", "a", 3);
   });
 
-  it("sweeps idle buckets, and its janitor can be stopped", async () => {
-    let ms = 0;
-    const rl = createRateLimiter({ idleMs: 1000, now: () => ms, janitorIntervalMs: 5 });
-    rl.spend("DEF", "a", 1);
-    rl.spend("DEF", "b", 1);
-    ms = 500;
-    rl.spend("DEF", "b", 1);
-    ms = 1200;
-    rl.sweep();
-    expect(rl.size()).toBe(1);
-    ms = 5000;
-    // The janitor runs on its own within a bounded wait.
-    const deadline = Date.now() + 2000;
-    while (rl.size() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    expect(rl.size()).toBe(0);
-    rl.stop();
-    rl.stop();
-    rl.spend("DEF", "c", 1);
-    ms = 100_000;
-    await new Promise((r) => setTimeout(r, 30));
-    expect(rl.size()).toBe(1); // no janitor any more
+  it("sweeps idle buckets, and its janitor can be stopped", () => {
+    vi.useFakeTimers();
+    try {
+      let ms = 0;
+      const rl = createRateLimiter({ idleMs: 1000, now: () => ms, janitorIntervalMs: 5 });
+      rl.spend("DEF", "a", 1);
+      rl.spend("DEF", "b", 1);
+      ms = 500;
+      rl.spend("DEF", "b", 1);
+      ms = 1200;
+      rl.sweep();
+      expect(rl.size()).toBe(1);
+      ms = 5000;
+      // The janitor runs on its own.
+      vi.advanceTimersByTime(5);
+      expect(rl.size()).toBe(0);
+      rl.stop();
+      rl.stop();
+      expect(vi.getTimerCount()).toBe(0);
+      rl.spend("DEF", "c", 1);
+      ms = 100_000;
+      vi.advanceTimersByTime(1000);
+      expect(rl.size()).toBe(1); // no janitor any more
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
