@@ -4,12 +4,11 @@
  * snake_case names, uint64 as string or number, std or URL-safe base64); responses are written
  * with every field present, unset messages as `null`, in field-number order.
  */
-import { create, type DescMessage, fromJson, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
+import { type DescMessage, fromJson, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import {
   type BatchQueryResponse,
   type Cursor,
   type Envelope,
-  EnvelopeSchema,
   type PagingInfo,
   type PublishRequest,
   PublishRequestSchema,
@@ -73,74 +72,9 @@ function topicsListed(json: Record<string, JsonValue>): number {
   return count(json) + (Array.isArray(requests) ? requests.reduce<number>((n, r) => n + count(r), 0) : 0);
 }
 
-/**
- * The hot path: PublishRequest read by hand with the same rules as {@link decodeJsonRequest}
- * (camelCase or snake_case names, null as absent, unknown fields ignored, uint64 as string or
- * number, std or URL-safe base64 with or without padding), but decoding base64 natively.
- */
+/** PublishRequest from JSON: {@link decodeJsonRequest}, named for the route that uses it. */
 export function decodePublishRequest(body: Uint8Array | string | undefined): PublishRequest {
-  const json = parseJsonObject(body);
-  const list = json.envelopes;
-  if (list === undefined || list === null) return create(PublishRequestSchema);
-  if (!Array.isArray(list)) throw badField("PublishRequest.envelopes", "expected an array");
-  const envelopes: Envelope[] = new Array(list.length);
-  for (let i = 0; i < list.length; i++) {
-    const item = list[i];
-    if (item === null) throw badField("PublishRequest.envelopes", "list item must not be null");
-    if (typeof item !== "object" || Array.isArray(item))
-      throw badField("PublishRequest.envelopes", "expected an object");
-    const topic = item.contentTopic ?? item.content_topic;
-    if (topic !== undefined && topic !== null && typeof topic !== "string") {
-      throw badField("Envelope.content_topic", `expected string, got ${JSON.stringify(topic)}`);
-    }
-    const ts = item.timestampNs ?? item.timestamp_ns;
-    const message = item.message;
-    if (message !== undefined && message !== null && typeof message !== "string") {
-      throw badField("Envelope.message", `expected base64 string, got ${JSON.stringify(message)}`);
-    }
-    envelopes[i] = create(EnvelopeSchema, {
-      contentTopic: topic ?? "",
-      timestampNs: ts === undefined || ts === null ? 0n : parseUint64(ts, "Envelope.timestamp_ns"),
-      message:
-        message === undefined || message === null
-          ? new Uint8Array(0)
-          : decodeBase64(message, "Envelope.message"),
-    });
-  }
-  return create(PublishRequestSchema, { envelopes });
-}
-
-const badField = (field: string, why: string) =>
-  new XmtpError(
-    Code.InvalidArgument,
-    `invalid request: cannot decode field xmtp.message_api.v1.${field} from JSON: ${why}`,
-  );
-
-const MAX_UINT64 = 2n ** 64n - 1n;
-
-function parseUint64(value: JsonValue, field: string): bigint {
-  let n: bigint | undefined;
-  if (typeof value === "number" && Number.isInteger(value)) n = BigInt(value);
-  else if (typeof value === "string" && /^-?\d+$/.test(value)) n = BigInt(value);
-  if (n === undefined || n < 0n || n > MAX_UINT64) {
-    throw badField(field, `expected bigint (uint64): ${JSON.stringify(value)} out of range`);
-  }
-  return n;
-}
-
-const STD_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-const URL_BASE64 = /^[A-Za-z0-9_-]*={0,2}$/;
-
-function decodeBase64(text: string, field: string): Uint8Array {
-  const buf = Buffer.from(text, "base64");
-  // Canonical padded standard base64, what clients send, is exactly what re-encoding gives back.
-  if (buf.toString("base64") === text) return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  const padded = text.endsWith("=");
-  const valid =
-    (STD_BASE64.test(text) || URL_BASE64.test(text)) &&
-    (padded ? text.length % 4 === 0 : text.length % 4 !== 1);
-  if (!valid) throw badField(field, "invalid base64 string");
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  return decodeJsonRequest(PublishRequestSchema, body);
 }
 
 /**
