@@ -1,5 +1,5 @@
 /**
- * The §6.1 construction for remote attachment blobs, through the shared crypto/ wrappers:
+ * The protocol.md §6.1 construction for remote attachment blobs, through the shared crypto/ wrappers:
  * key = HKDF-SHA256(secret, salt, info = empty, 32 bytes); payload = AES-256-GCM(key, nonce) with the
  * 16-byte tag appended, no AAD. Blobs may be larger than an envelope, so this does not use
  * `crypto/decrypt` (which caps payloads at the message size); the parameters are pinned here.
