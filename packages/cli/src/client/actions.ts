@@ -29,6 +29,7 @@ import {
   allowIfUnknown,
   type ClientFlags,
   conversationsWith,
+  listConversations,
   openClient,
   peerAddress,
   requireReachable,
@@ -161,11 +162,7 @@ async function latestMessages(
 /** `xmtp conversations`: every conversation, latest activity first, with a preview of its newest message. */
 export async function conversations(flags: ClientFlags & OutputFlags): Promise<void> {
   await withClient(flags, async (client) => {
-    const convos = await withProgress(
-      "syncing conversations",
-      () => client.conversations.list(),
-      (l) => `${l.length} conversations`,
-    );
+    const convos = await listConversations(client);
     const [latest] = await Promise.all([latestMessages(client, convos), client.consent.load()]);
     const rows = convos
       .map((c, i) => ({ c, m: latest[i], at: (latest[i]?.sent ?? c.createdAt).getTime() }))

@@ -100,12 +100,16 @@ export async function allowIfUnknown(client: Client, peer: string): Promise<void
   if (client.consent.consentState(peer) === "unknown") await client.consent.allow([peer]);
 }
 
-/** Every conversation with `peer` (usually one; more when apps used conversation ids). */
-export async function conversationsWith(client: Client, peer: string) {
-  const all = await withProgress(
+/** Every conversation, with progress while a (first) sync is slow. */
+export const listConversations = (client: Client) =>
+  withProgress(
     "syncing conversations",
     () => client.conversations.list(),
     (l) => `${l.length} conversations`,
   );
+
+/** Every conversation with `peer` (usually one; more when apps used conversation ids). */
+export async function conversationsWith(client: Client, peer: string) {
+  const all = await listConversations(client);
   return all.filter((c) => c.peerAddress.toLowerCase() === peer.toLowerCase());
 }
