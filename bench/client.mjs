@@ -29,21 +29,18 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const WORKER = fileURLToPath(new URL("./client-worker.mjs", import.meta.url));
 const NOTES = [
   "Reading the numbers:",
-  "- Listing is bound by per-invitation public-key work a cold client cannot cache, and the",
-  "  architecture keeps to OpenSSL (node:crypto) and noble for it: three secp256k1 ECDHs (OpenSSL via",
-  "  KeyObjects, ~1.0 ms each on this machine, plus ~0.45 ms to import each of the peer's two keys),",
-  "  one wallet-signature recovery (noble, ~2.9 ms; OpenSSL has no recovery) and one pre-key",
-  "  signature check (OpenSSL, ~0.7 ms): ~7.5 ms per invitation on one thread against ~16 ms for",
-  "  xmtp-js. The worker pool spreads it over the 2 CPUs here, which give ~1.5× together, so the 5×",
-  "  goal is out of reach on this machine; with more cores the pool (up to 8 workers) scales further.",
-  "- Reading messages costs one OpenSSL signature verification per message; pre-key checks and wallet",
-  "  recoveries are cached per sender bundle, and pages are decrypted in the pool while the next page loads.",
+  "- Every curve operation runs on libsecp256k1 (WebAssembly): per invitation three ECDHs, one",
+  "  pre-key signature check and one wallet-signature recovery, about 1.5 ms of the ~2 ms a cold",
+  "  invitation costs on one idle core here, against ~8 ms for xmtp-js (noble). That work cannot be",
+  "  cached (distinct peers) nor skipped (xmtp-js does every check too), so one thread stays near 5×;",
+  "  past it only more cores help. The default pool is one worker per core but one, so none on 2",
+  "  cores, where two workers measured slower than none (they spend their start-up on the same CPUs).",
+  "- Reading messages costs one signature check per message (pre-key checks and wallet recoveries",
+  "  are cached per sender bundle) plus HKDF and AES-GCM through OpenSSL.",
   "- Creating a conversation fetches the contact, the intros and new invites together, and derives and",
-  "  seals the invitation with three ECDHs instead of six. Both SDKs publish a consent allow per",
-  "  created conversation.",
-  "- Our peak RSS includes the worker threads. Timings move with machine load: this run found the",
-  "  shared machine about 2× slower than the 2026-11-25 run (2.41× / 13.31× / 7.99× then); an",
-  "  earlier run the same day gave 3.22× / 13.17× / 5.98×.",
+  "  seals the invitation with three ECDHs. Both SDKs publish a consent allow per created conversation.",
+  "- The machine is shared: the load average is printed at the start; ratios come from one run, both",
+  "  SDKs alternating, so load hits both, but a heavily loaded machine compresses them.",
 ];
 
 const lines = [];
