@@ -45,6 +45,10 @@ describe("where the config lives", () => {
     vi.stubEnv("XMTP_API_URL", undefined);
     expect(resolveApiUrl(undefined, identity)).toBe("http://node:5555");
     expect(resolveApiUrl(undefined, undefined)).toBe(DEFAULT_API);
+    for (const bad of ["localhost:5555", "ftp://x", "nonsense"])
+      expect(() => resolveApiUrl(bad, undefined)).toThrow(
+        `the node must be an http(s) URL like ${DEFAULT_API}, not "${bad}"`,
+      );
   });
 });
 

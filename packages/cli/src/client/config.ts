@@ -136,5 +136,14 @@ export function readKeyFile(file: string): string {
 
 /** The node to use: `--api`, else `XMTP_API_URL`, else the one of the saved identity, else the default. */
 export function resolveApiUrl(flag: string | undefined, saved: SavedIdentity | undefined): string {
-  return flag ?? process.env.XMTP_API_URL ?? saved?.apiUrl ?? DEFAULT_API;
+  const url = flag ?? process.env.XMTP_API_URL ?? saved?.apiUrl ?? DEFAULT_API;
+  let ok = false;
+  try {
+    ok = /^https?:$/.test(new URL(url).protocol);
+  } catch {
+    // not a URL
+  }
+  if (!ok)
+    throw new UserError(`the node must be an http(s) URL like ${DEFAULT_API}, not ${JSON.stringify(url)}`);
+  return url;
 }
