@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -307,6 +307,20 @@ describe("history sync", () => {
     expect(await b2.store.count()).toBe(1000);
     // Only what the first pass had not stored was fetched again.
     expect(b2.relay.syncStatus()[0]?.envelopes).toBe(700);
+  });
+
+  test("positions kept for a store that was since replaced are ignored: every peer is walked whole", async () => {
+    const a = await node();
+    await a.store.insert([row(env(topic("replaced"), 1n)), row(env(topic("replaced"), 2n))]);
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    const b1 = await startTestNode({ dir, peers: [a.addr] });
+    await waitFor("first walk", () => b1.relay.stats().syncCompleted === 1);
+    await b1.stop();
+    // The operator deletes the database but not sync-state.json.
+    for (const f of ["xmtp.db", "xmtp.db-wal", "xmtp.db-shm"]) rmSync(join(dir, f), { force: true });
+    const b2 = await node({ dir, peers: [a.addr] });
+    await waitFor("walked whole again", async () => (await b2.store.count()) === 2);
   });
 
   test("a connected peer is walked again periodically, and again on reconnection", async () => {

@@ -141,6 +141,8 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
     if (file === undefined) return Promise.resolve();
     const body = JSON.stringify({
       version: 2,
+      // Positions say what this store already holds: they are void for another store.
+      store: Buffer.from(store.id()).toString("hex"),
       positions: Object.fromEntries([...positions].map(([p, pos]) => [p, Buffer.from(pos).toString("hex")])),
     });
     saving = saving
@@ -165,7 +167,13 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
     }
     try {
       // Older files (sender-time progress) have no positions: every peer is walked whole once.
-      const parsed = JSON.parse(text) as { positions?: Record<string, unknown> };
+      const parsed = JSON.parse(text) as { store?: unknown; positions?: Record<string, unknown> };
+      if (parsed.store !== Buffer.from(store.id()).toString("hex")) {
+        // The store was replaced or emptied since (or the file is older): walk every peer whole.
+        if (parsed.positions !== undefined)
+          logger.warn("sync positions belong to another store: ignoring them");
+        return;
+      }
       for (const [p, hex] of Object.entries(parsed.positions ?? {})) {
         if (typeof hex === "string" && /^(?:[0-9a-f]{2}){1,64}$/.test(hex)) {
           positions.set(p, new Uint8Array(Buffer.from(hex, "hex")));

@@ -370,6 +370,11 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       });
     },
 
+    id() {
+      open();
+      return storeId;
+    },
+
     newestTimestampNs() {
       return guard(async () => {
         const [r] = await open().unsafe<{ m: bigint | null }[]>(`SELECT max(sender_ts) AS m FROM ${T}`, [], {

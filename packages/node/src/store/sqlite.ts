@@ -427,6 +427,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       );
     },
 
+    id() {
+      open();
+      return storeId;
+    },
+
     newestTimestampNs() {
       return guard(() => {
         const r = stmt("SELECT max(sender_ts) AS m FROM envelopes").get() as { m: bigint | null };

@@ -650,6 +650,7 @@ export function describeStoreCompliance(
           expect(await store.count()).toBe(0);
           expect(await store.healthy()).toBe(true);
           expect(await store.health()).toEqual({ ok: true });
+          expect(store.id()).toHaveLength(16);
           await store.insert([makeEnvelope(topicName("n"), 5n), makeEnvelope(topicName("n2"), 3n)]);
           expect(await store.newestTimestampNs()).toBe(5n);
           expect(await store.count()).toBe(2);
@@ -677,8 +678,10 @@ export function describeStoreCompliance(
           const t = topicName("restart");
           const envs = [makeEnvelope(t, 1n), makeEnvelope(t, UINT64_MAX)];
           await store.insert(envs);
+          const id = store.id();
           await store.stop();
           await store.start();
+          expect(store.id()).toEqual(id);
           expect((await store.query({ topics: [t], direction: "asc", limit: 10 })).map(plain)).toEqual(
             envs.map(plain),
           );

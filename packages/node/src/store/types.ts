@@ -100,6 +100,11 @@ export interface Store {
    * nothing can later appear before the returned position.
    */
   receivedSince(position: Uint8Array | undefined, limits: ReceivedLimits): Promise<ReceivedPage>;
+  /**
+   * This store's random id (created with its schema): positions it issues start with it, and sync
+   * keeps the positions it reached at peers only while the id stays the same (docs/sync.md).
+   */
+  id(): Uint8Array;
   /** The largest stored timestampNs, or undefined when the store is empty. */
   newestTimestampNs(): Promise<bigint | undefined>;
   /** Number of stored envelopes (may be approximate for large PostgreSQL tables). */
