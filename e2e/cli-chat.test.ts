@@ -117,6 +117,14 @@ describe("xmtp chat in a terminal", { timeout: SLOW }, () => {
     expect(await within(t.exited, 60_000, "chat exits on Ctrl-C")).toBe(0);
   });
 
+  test("Ctrl-C as soon as it starts (while it may still be syncing) leaves cleanly", async () => {
+    const t = new Terminal(env, ["chat", peer.address]);
+    terminals.push(t);
+    await t.waitFor(`chatting with ${peer.address}`);
+    t.type("\x03");
+    expect(await within(t.exited, 60_000, "chat exits on an early Ctrl-C")).toBe(0);
+  });
+
   test("lines piped into chat are sent in order, then it exits", async () => {
     const [convo] = await peer.conversations.list();
     const before = (await convo!.messages()).length;
