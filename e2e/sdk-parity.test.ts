@@ -5,15 +5,25 @@
  * connection callbacks of a stream across a node restart. Run `npx tsc -b packages/cli
  * packages/client` first.
  */
+import { mkdtempSync, readdirSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DecodedMessage as JsDecodedMessage } from "@xmtp/xmtp-js";
 import { Wallet } from "ethers";
 import { createWalletClient, http } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { mainnet } from "viem/chains";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ApiUrls, Client, DecodedMessage, fromPrivateKey, XmtpError } from "../packages/client/src/index.js";
+import {
+  ApiUrls,
+  Client,
+  DecodedMessage,
+  fileConversationStore,
+  fromPrivateKey,
+  XmtpError,
+} from "../packages/client/src/index.js";
 import { Clients, nextOf, wallet, within } from "./client-helpers.js";
 import { type NodeProcess, spawnNode } from "./node-process.js";
 
@@ -257,5 +267,41 @@ describe("client options and lifecycle", () => {
     } finally {
       await own.stop();
     }
+  });
+
+  test("a file store keeps the keys and the conversations: a restarted client signs nothing and lists at once", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "xmtp-sdk-store-")), "data");
+    const key = generatePrivateKey();
+    let signatures = 0;
+    const base = fromPrivateKey(key);
+    const counting = {
+      getAddress: () => base.getAddress(),
+      signMessage: (t: string) => {
+        signatures++;
+        return base.signMessage(t);
+      },
+    };
+    const peer = wallet();
+    await clients.jsClient(peer);
+    const store = () => fileConversationStore(dir);
+    const first = await Client.create(counting, {
+      apiUrl: node.url,
+      conversationStore: store(),
+      keyStore: store(),
+    });
+    const convo = await first.conversations.newConversation(peer.address);
+    await first.close();
+    expect(signatures).toBe(2);
+    // Private keys on disk are readable by the owner only.
+    for (const f of readdirSync(dir)) expect(statSync(join(dir, f)).mode & 0o077).toBe(0);
+    const again = await Client.create(counting, {
+      apiUrl: node.url,
+      conversationStore: store(),
+      keyStore: store(),
+    });
+    expect(signatures).toBe(2);
+    expect(again.address).toBe(first.address);
+    expect(again.conversations.listFromCache().map((c) => c.topic)).toEqual([convo.topic]);
+    await again.close();
   });
 });

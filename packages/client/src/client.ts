@@ -36,12 +36,13 @@ import {
 import type { ConversationsContext } from "./conversations/conversation.js";
 import { Conversations, type ConversationsOptions } from "./conversations/conversations.js";
 import { type OwnKeys, ownKeysFromBundleV1 } from "./conversations/own-keys.js";
+import type { ConversationStore } from "./conversations/persistence.js";
 import type { ConversationTransport } from "./conversations/transport.js";
 import { checkedAddress, clientClosed, invalidArgument } from "./errors.js";
 import { decodePrivateKeyBundle, encodePrivateKeyBundle } from "./keys/private.js";
 import type { BatchEnvelopeApi } from "./keystore/api.js";
 import { type KeySource, loadOrCreatePrivateKeyBundle } from "./keystore/bootstrap.js";
-import { type SignerLike, toSigner } from "./signer.js";
+import { type SignerLike, signerAddress, toSigner } from "./signer.js";
 
 /** Everything the client needs from the network. */
 export interface ClientApi extends BatchEnvelopeApi, ConversationTransport {
@@ -88,6 +89,30 @@ export interface ClientOptions<Codecs extends AnyCodec[] = AnyCodec[]>
   codecs?: Codecs;
   /** Bound on decompressed content (default: the maximum message size). */
   maxDecompressedBytes?: number;
+  /**
+   * Keeps the wallet's XMTP keys between runs, so a restarted client needs no wallet signature:
+   * read at start (when the store has this wallet's keys), written after a signature gave them.
+   * The keys are stored as they are (as `exportKeys()` gives them): use a store only this app
+   * and user can read (a 0600 file store, the origin's IndexedDB).
+   */
+  keyStore?: ConversationStore;
+}
+
+/** The store key of a wallet's keys in a `keyStore`. */
+export function keysKey(address: string): string {
+  return `xmtp-ts/keys/v1/${address}`;
+}
+
+/** The wallet's stored keys, when a readable entry of the right wallet is there. */
+async function storedKeys(store: ConversationStore, address: string): Promise<Uint8Array | undefined> {
+  try {
+    const bytes = await store.get(keysKey(address));
+    if (bytes === undefined) return undefined;
+    const { bundle } = decodePrivateKeyBundle(bytes);
+    return ownKeysFromBundleV1(bundle).address === address ? bytes : undefined;
+  } catch {
+    return undefined; // unreadable or damaged: the wallet signs as without a store
+  }
 }
 
 /** The content type a codec decodes to. */
@@ -233,6 +258,11 @@ export class Client<ContentTypes = any> {
     const api = closable(apiFor(options), () => closed, closer.signal);
     let bundle: PrivateKeyBundleV1;
     let source: KeySource;
+    const keyStore = options.keyStore;
+    const address = signer && keyStore ? await signerAddress(signer) : undefined;
+    const stored =
+      keyStore && address && !options.privateKeyOverride ? await storedKeys(keyStore, address) : undefined;
+    if (stored) options = { ...options, privateKeyOverride: stored };
     if (!signer) {
       if (!options.privateKeyOverride)
         throw invalidArgument("signer", "a wallet or the privateKeyOverride option is required");
@@ -245,6 +275,8 @@ export class Client<ContentTypes = any> {
       }));
     }
     api.setIdentity(bundle);
+    if (keyStore && address && !stored)
+      await keyStore.set(keysKey(address), encodePrivateKeyBundle(bundle)).catch(() => undefined);
     if (!options.skipContactPublishing) {
       await publishContactBundles(api, bundle, {
         publishLegacyContact: options.publishLegacyContact ?? false,

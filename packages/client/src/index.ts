@@ -75,6 +75,13 @@ export {
   type WebStorageLike,
   webStorageConversationStore,
 } from "./conversations/persistence.js";
+export {
+  type FileStoreOptions,
+  fileConversationStore,
+  type IndexedDbFactoryLike,
+  type IndexedDbStoreOptions,
+  indexedDbConversationStore,
+} from "./conversations/stores.js";
 export type { StreamOptions, StreamOptionsOrCallback } from "./conversations/stream.js";
 export type { ConnectionHooks } from "./conversations/transport.js";
 export { MessageDecodeError } from "./conversations/v2.js";

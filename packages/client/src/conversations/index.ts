@@ -28,6 +28,7 @@ export {
   type WebStorageLike,
   webStorageConversationStore,
 } from "./persistence.js";
+export * from "./stores.js";
 export type { ConversationTransport, QueryRange } from "./transport.js";
 export * from "./v1.js";
 export * from "./v2.js";

@@ -194,9 +194,7 @@ export function cryptoPool(): CryptoPool | undefined {
     const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
     const wanted = env?.XMTP_CRYPTO_WORKERS === undefined ? undefined : Number(env.XMTP_CRYPTO_WORKERS);
     const n =
-      wanted !== undefined && Number.isInteger(wanted)
-        ? wanted
-        : Math.min(8, os.availableParallelism() - 1);
+      wanted !== undefined && Number.isInteger(wanted) ? wanted : Math.min(8, os.availableParallelism() - 1);
     if (n < 2) return undefined;
     shared = new CryptoPool(Array.from({ length: n }, () => new wt.Worker(script) as unknown as PoolWorker));
   } catch {
