@@ -179,7 +179,9 @@ describe("a group of five on one node", () => {
   test("a member added later reads the current epoch from its start and is read by all", async () => {
     const dWallet = wallet();
     const d = await clients.ourClient(dWallet);
-    await g.creator.addMembers([dWallet.address]);
+    const eWallet = wallet(); // added at the same time, on xmtp-js
+    const e = await clients.jsClient(eWallet);
+    await g.creator.addMembers([dWallet.address, eWallet.address]);
     const dGroup = await findGroup(d, g.creator.id);
     expect(dGroup.members).toContain(dWallet.address);
     const history = await dGroup.messages();
@@ -193,8 +195,15 @@ describe("a group of five on one node", () => {
     ]);
     // The addition is a membership message from the creator, in the topic.
     const change = history.find((m) => m.contentType?.typeId === ContentTypeGroupMembership.typeId);
-    expect(change?.content).toMatchObject({ action: "add", changed: [dWallet.address] });
+    expect(change?.content).toMatchObject({
+      action: "add",
+      changed: [dWallet.address, eWallet.address].sort(),
+    });
+    // The xmtp-js member added later reads the same history.
+    const eConvo = await jsConversation(e, g.creator.topic);
+    expect(texts(await eConvo.messages())).toEqual(texts(history));
     await dGroup.send("from D");
+    expect((await eConvo.messages()).at(-1)?.content).toBe("from D");
     for (const grp of [g.creator, g.bGroup, g.cGroup]) {
       const msgs = await grp.messages();
       expect(texts(msgs).at(-1)).toBe("from D");
