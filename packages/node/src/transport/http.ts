@@ -9,6 +9,7 @@ import type { Readable } from "node:stream";
 import { promisify } from "node:util";
 import { gzip as gzipCb } from "node:zlib";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import fastifyCors, { type FastifyCorsOptions } from "@fastify/cors";
 import {
   BatchQueryRequestSchema,
   type Envelope,
@@ -82,12 +83,17 @@ export const GATEWAY_ROUTES = {
   "/message/v1/subscribe-all": "SubscribeAll",
 } as const;
 
-/** CORS preflight answer (protocol.md §2.4): the reference's header list plus a harmless superset. */
-const PREFLIGHT_HEADERS = {
-  "access-control-allow-origin": "*",
-  "access-control-allow-methods": "GET,HEAD,POST,PUT,PATCH,DELETE",
-  "access-control-allow-headers":
+/**
+ * CORS (protocol.md §2.4), by @fastify/cors: any origin; preflights answered at once with the
+ * reference's header list plus a harmless superset; the headers browsers may read on answers.
+ */
+const CORS: FastifyCorsOptions = {
+  origin: "*",
+  methods: "GET,HEAD,POST,PUT,PATCH,DELETE",
+  allowedHeaders:
     "Content-Type, Accept, Authorization, X-Client-Version, X-App-Version, X-Libxmtp-Version, X-Xmtp-Heartbeat-Ms, Baggage, DNT, Sec-CH-UA, Sec-CH-UA-Mobile, Sec-CH-UA-Platform, Sentry-Trace, User-Agent, Connect-Protocol-Version, Connect-Timeout-Ms, Grpc-Timeout, X-Grpc-Web, X-User-Agent",
+  exposedHeaders: "Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin, Subscribed, Retry-After, Xmtp-Limit",
+  optionsSuccessStatus: 200,
 };
 
 /** Creates the HTTP listener; call listen() to bind. */
@@ -124,22 +130,14 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
     sendError(reply, new XmtpError(Code.NotFound, "Not Found"));
   });
 
-  // Every response carries the CORS origin header; preflights are answered directly.
-  app.addHook("onRequest", (req, reply, done) => {
-    reply.header("access-control-allow-origin", "*");
+  app.register(fastifyCors, CORS);
+  app.addHook("onRequest", (_req, reply, done) => {
     if (closing !== undefined) {
       reply.header("connection", "close");
       sendError(reply, new XmtpError(Code.Unavailable, "node is shutting down"));
       return;
     }
-    if (req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined) {
-      reply.code(200).headers(PREFLIGHT_HEADERS).send();
-      return;
-    }
     done();
-  });
-  app.options("*", (_req, reply) => {
-    sendError(reply, new XmtpError(Code.Unimplemented, "Method Not Allowed"));
   });
 
   app.get("/healthz", async (_req, reply) => {
@@ -258,16 +256,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
         const handler = connect.handlerFor(path);
         if (handler === undefined) continue;
         scope.all(path, (req, reply) => {
-          // Browsers may read these on Connect and gRPC-Web answers.
-          reply.header(
-            "access-control-expose-headers",
-            "Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin, Subscribed",
-          );
-          // The adapter writes the raw response: it takes the headers fastify holds.
-          for (const [key, value] of Object.entries(reply.getHeaders())) {
-            if (value !== undefined) reply.raw.setHeader(key, value);
-          }
-          reply.hijack();
+          handOver(reply);
           return connect.serve(handler, req.raw, reply.raw);
         });
       }
@@ -298,7 +287,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
     }
     metrics.request("http", method, 0, seconds(started));
     openStreams.add(sub);
-    reply.hijack();
+    handOver(reply);
     const res = reply.raw;
     const onClose = () => {
       abort.abort();
@@ -311,7 +300,6 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
     res.writeHead(200, {
       "content-type": "application/json",
       "grpc-metadata-subscribed": "true",
-      "access-control-allow-origin": "*",
       ...(heartbeatMs === undefined
         ? {}
         : { [HEARTBEAT_HEADER]: String(heartbeatMs), "access-control-expose-headers": HEARTBEAT_HEADER }),
@@ -374,6 +362,14 @@ function heartbeatOf(req: FastifyRequest): number | undefined {
       `${HEARTBEAT_HEADER} must be an integer in ${HEARTBEAT_MIN_MS}..${HEARTBEAT_MAX_MS}, got ${JSON.stringify(v.slice(0, 20))}`,
     );
   return n;
+}
+
+/** Takes a reply out of fastify's hands to write it raw, keeping the headers set so far (CORS). */
+function handOver(reply: FastifyReply): void {
+  for (const [key, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) reply.raw.setHeader(key, value);
+  }
+  reply.hijack();
 }
 
 function sendError(reply: FastifyReply, err: XmtpError): FastifyReply {
