@@ -112,7 +112,10 @@ export function createGrpcTransport(opts: GrpcTransportOptions): GrpcTransport {
     });
     session.on("stream", (stream) => {
       calls++;
-      stream.once("close", () => calls--);
+      stream.once("close", () => {
+        // The idle clock starts again from the last call's end.
+        if (--calls === 0 && !session.destroyed) session.setTimeout(timeouts.idleMs);
+      });
     });
     let waiting: NodeJS.Timeout | undefined;
     const timer = setInterval(() => {
