@@ -580,6 +580,31 @@ describe.each(BACKENDS)("message API on $name", (backend) => {
       );
     });
 
+    it("runs at most batchConcurrency sub-queries at a time", async () => {
+      let running = 0;
+      let most = 0;
+      const counting: Store = Object.create(store);
+      counting.query = async (q) => {
+        running++;
+        most = Math.max(most, running);
+        try {
+          return await store.query(q);
+        } finally {
+          running--;
+        }
+      };
+      const limited = make({ store: counting, batchConcurrency: 3 });
+      const r = await limited.batchQuery(
+        create(BatchQueryRequestSchema, {
+          requests: Array.from({ length: 20 }, (_, i) => query({ contentTopics: [`/xmtp/0/m-c${i}/proto`] })),
+        }),
+        ctx,
+      );
+      expect(r.responses).toHaveLength(20);
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(3);
+    });
+
     it("fails as a whole with the caller's error when a sub-query is bad", async () => {
       await expectError(
         api.batchQuery(

@@ -17,6 +17,7 @@ import {
   type SortDirection,
 } from "@xmtp-ts/proto";
 import { Code, isEphemeralTopic, MAX_BATCH_QUERIES, XmtpError } from "@xmtp-ts/protocol";
+import PQueue from "p-queue";
 import type { Dispatcher } from "../dispatch/types.js";
 import type { Store, StoredEnvelope, StoreQuery } from "../store/types.js";
 import { createPriorityCheck, createPublishAuthorizer, type PublishAuthOptions } from "./auth.js";
@@ -303,23 +304,14 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
       // Validate every sub-query before touching the store, so a bad one costs no database work;
       // a bad sub-query is the caller's error.
       const queries = requests.map((r) => validateQuery(r));
-      const responses: QueryResponse[] = new Array(queries.length);
-      let next = 0;
-      let failed = false;
-      const worker = async () => {
-        while (!failed && next < queries.length) {
-          const i = next++;
-          try {
-            responses[i] = await runValidated(queries[i] as ValidatedQuery);
-          } catch (err) {
-            failed = true;
-            throw internal(err);
-          }
-        }
-      };
-      const workers: Promise<void>[] = [];
-      for (let w = 0; w < Math.min(batchConcurrency, queries.length); w++) workers.push(worker());
-      await Promise.all(workers);
+      // At most `batchConcurrency` sub-queries at a time; after a failure the rest never start.
+      const queue = new PQueue({ concurrency: batchConcurrency });
+      const responses = await Promise.all(
+        queries.map((q) => queue.add(() => runValidated(q), { throwOnTimeout: true })),
+      ).catch((err: unknown) => {
+        queue.clear();
+        throw internal(err);
+      });
       return create(BatchQueryResponseSchema, { responses }) as BatchQueryResponse;
     },
 
