@@ -44,6 +44,8 @@ export interface XmtpErrorDetails {
   "invalid-message": { reason: MessageDecodeErrorReason; contentTopic: string | undefined };
   /** Content that no codec could encode or decode. */
   "invalid-content": { kind: ContentErrorKind };
+  /** A group change or group message this client may not make, or cannot make now (docs/groups.md). */
+  "group-refused": { reason: GroupErrorReason };
 }
 
 /** Every error code the SDK uses. */
@@ -65,6 +67,16 @@ export type InvitationErrorReason =
   | "missing-key-material"
   | "not-wallet-signed"
   | "self-invitation";
+
+/** Why a group refused a change or a message. */
+export type GroupErrorReason =
+  | "not-creator"
+  | "inactive"
+  | "too-many-members"
+  | "too-few-members"
+  | "not-on-network"
+  | "invalid-address"
+  | "invalid-options";
 
 /** Why a received message was rejected. */
 export type MessageDecodeErrorReason =

@@ -8,6 +8,7 @@ import { randomKeys } from "../conversations/test-fixtures.js";
 import { MemoryTransport } from "../conversations/test-transport.js";
 import type { ConversationTransport } from "../conversations/transport.js";
 import { encodeMessageV2, MessageDecodeError, v2Envelope } from "../conversations/v2.js";
+import { XmtpError } from "../errors.js";
 import { Group, type GroupError } from "./group.js";
 import { MAX_GROUP_MEMBERS } from "./metadata.js";
 
@@ -114,6 +115,8 @@ describe("Group", () => {
       toChecksumAddress(`0x${(i + 1).toString(16).padStart(40, "a")}`),
     );
     expect(await reason(a.newGroup([]))).toBe("too-few-members");
+    const err = await a.newGroup([]).catch((e: unknown) => e);
+    expect(err instanceof XmtpError && err.is("group-refused") && err.details.reason).toBe("too-few-members");
     expect(await reason(a.newGroup([ka.address]))).toBe("too-few-members");
     expect(await reason(a.newGroup(["not an address"]))).toBe("invalid-address");
     expect(await reason(a.newGroup(many))).toBe("too-many-members");

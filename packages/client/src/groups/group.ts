@@ -24,6 +24,7 @@ import {
 import type { ConversationContext } from "../conversations/invitation.js";
 import { queryAll } from "../conversations/transport.js";
 import { type DecodedV2, decodeMessageV2, MessageDecodeError } from "../conversations/v2.js";
+import { type GroupErrorReason, XmtpError } from "../errors.js";
 import {
   ContentTypeGroupMembership,
   GroupMembershipCodec,
@@ -32,21 +33,14 @@ import {
 import { groupContext, MAX_GROUP_MEMBERS, normalizeMembers } from "./metadata.js";
 import { type EpochState, type GroupRejectionReason, judgeMembership, judgeMessage } from "./rules.js";
 
-/** A membership change this client may not make, or cannot make now. */
-export class GroupError extends Error {
-  override readonly name = "GroupError";
+/** A group change or message this client may not make, or cannot make now (code `group-refused`). */
+export class GroupError extends XmtpError<"group-refused"> {
+  override readonly name: string = "GroupError";
   constructor(
-    readonly reason:
-      | "not-creator"
-      | "inactive"
-      | "too-many-members"
-      | "too-few-members"
-      | "not-on-network"
-      | "invalid-address"
-      | "invalid-options",
+    readonly reason: GroupErrorReason,
     message: string,
   ) {
-    super(message);
+    super("group-refused", message, { reason });
   }
 }
 

@@ -1,4 +1,5 @@
 /** Group conversations on V2 invitations (docs/groups.md). */
+export type { GroupErrorReason } from "../errors.js";
 export { Group, GroupError, type GroupRejection, MAX_KEPT_REJECTIONS } from "./group.js";
 export {
   ContentTypeGroupMembership,
