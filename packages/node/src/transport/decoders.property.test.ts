@@ -15,7 +15,7 @@ import { Code, XmtpError } from "@xmtp-ts/protocol";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { decodeJsonRequest, decodePublishRequest } from "./json.js";
-import { type Harness, startHarness } from "./test-harness.js";
+import { grpcFrame, type Harness, rawGrpcCall, startHarness } from "./test-harness.js";
 
 /** Runs `decode` and returns "ok" or the refusal's code; anything else thrown fails the property. */
 function outcome(decode: () => unknown): "ok" | Code {
@@ -123,13 +123,7 @@ describe("gRPC and Connect framing on the listeners", () => {
   /** One gRPC call with a raw body; resolves with grpc-status (undefined if the stream was reset). */
   const grpc = (method: string, body: Uint8Array) =>
     new Promise<string | undefined>((resolve) => {
-      const req = session.request({
-        ":method": "POST",
-        ":path": `/xmtp.message_api.v1.MessageApi/${method}`,
-        "content-type": "application/grpc",
-        te: "trailers",
-      });
-      req.on("error", () => undefined);
+      const req = rawGrpcCall(session, method);
       const said = (h: http2.IncomingHttpHeaders) =>
         resolve(`${h["grpc-status"]} ${decodeURIComponent(String(h["grpc-message"] ?? ""))}`);
       req.once("response", (hd) => {
@@ -152,10 +146,8 @@ describe("gRPC and Connect framing on the listeners", () => {
         trailing: fc.uint8Array({ maxLength: 8 }),
       })
       .map(({ flags, payload, lie, trailing }) => {
-        const out = Buffer.alloc(5 + payload.length);
+        const out = grpcFrame(payload, lie ?? payload.length);
         out[0] = flags;
-        out.writeUInt32BE(lie ?? payload.length, 1);
-        out.set(payload, 5);
         return Buffer.concat([out, trailing]);
       }),
   );

@@ -17,7 +17,7 @@ import {
 } from "@xmtp-ts/proto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { UNREAD_BUDGET_SPENT } from "./connect.js";
-import { type Harness, requestQueue, startHarness } from "./test-harness.js";
+import { grpcFrame, type Harness, rawGrpcCall, requestQueue, startHarness } from "./test-harness.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -143,16 +143,8 @@ describe("gRPC", () => {
     const topic = "/xmtp/0/m-grpc-slow/proto";
     const session = http2.connect(h.grpcUrl);
     const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { contentTopics: [topic] }));
-    const frame = Buffer.alloc(5 + body.length);
-    frame.writeUInt32BE(body.length, 1);
-    frame.set(body, 5);
-    const req = session.request({
-      ":method": "POST",
-      ":path": "/xmtp.message_api.v1.MessageApi/Subscribe",
-      "content-type": "application/grpc",
-      te: "trailers",
-    });
-    req.end(frame);
+    const req = rawGrpcCall(session, "Subscribe");
+    req.end(grpcFrame(body));
     req.pause();
     const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("response", resolve));
     expect(headers[":status"]).toBe(200);
@@ -179,12 +171,7 @@ describe("gRPC", () => {
   test("a unary call shorter than the message prefix is refused and the node keeps serving", async () => {
     for (let n = 1; n <= 4; n++) {
       const session = http2.connect(h.grpcUrl);
-      const req = session.request({
-        ":method": "POST",
-        ":path": "/xmtp.message_api.v1.MessageApi/Publish",
-        "content-type": "application/grpc",
-        te: "trailers",
-      });
+      const req = rawGrpcCall(session, "Publish");
       req.end(Buffer.alloc(n, 1));
       req.resume();
       const status = await new Promise<string | undefined>((resolve) => {
@@ -252,23 +239,14 @@ describe("gRPC", () => {
     const first = it.next();
     await until(() => small.dispatcher.stats().subscriptions === 1, "the reader");
     const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { contentTopics: [topic] }));
-    const frame = Buffer.alloc(5 + body.length);
-    frame.writeUInt32BE(body.length, 1);
-    frame.set(body, 5);
     const session = http2.connect(small.grpcUrl);
     const statuses: string[] = [];
     const streams: http2.ClientHttp2Stream[] = [];
     const refused = new Set<http2.ClientHttp2Stream>();
     for (let i = 0; i < 5; i++) {
-      const req = session.request({
-        ":method": "POST",
-        ":path": "/xmtp.message_api.v1.MessageApi/Subscribe",
-        "content-type": "application/grpc",
-        te: "trailers",
-      });
-      req.end(frame);
+      const req = rawGrpcCall(session, "Subscribe");
+      req.end(grpcFrame(body));
       req.pause();
-      req.on("error", () => undefined);
       // Trailers arrive even on a paused stream (HEADERS frames are not flow-controlled).
       req.once("trailers", (t) => {
         statuses.push(`${t["grpc-status"]} ${decodeURIComponent(String(t["grpc-message"]))}`);

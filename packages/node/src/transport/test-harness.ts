@@ -1,4 +1,5 @@
 /** Test helper: a real in-process node (SQLite in memory, real dispatcher and API) for transport tests. */
+import type * as http2 from "node:http2";
 import type { RateLimiterOptions } from "../api/rate-limit.js";
 import { createMessageApi, type MessageApiService } from "../api/service.js";
 import { createDispatcher } from "../dispatch/dispatcher.js";
@@ -120,4 +121,24 @@ export function requestQueue<T>() {
       }
     },
   };
+}
+
+/** A gRPC message: flags byte, big-endian length (the real one unless `declared`), payload. */
+export function grpcFrame(payload: Uint8Array, declared = payload.length): Buffer {
+  const out = Buffer.alloc(5 + payload.length);
+  out.writeUInt32BE(declared, 1);
+  out.set(payload, 5);
+  return out;
+}
+
+/** A raw gRPC call to a MessageApi method on an HTTP/2 session, for what clients would not send. */
+export function rawGrpcCall(session: http2.ClientHttp2Session, method: string): http2.ClientHttp2Stream {
+  const req = session.request({
+    ":method": "POST",
+    ":path": `/xmtp.message_api.v1.MessageApi/${method}`,
+    "content-type": "application/grpc",
+    te: "trailers",
+  });
+  req.on("error", () => undefined);
+  return req;
 }

@@ -1,7 +1,7 @@
 import * as http2 from "node:http2";
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type Harness, startHarness } from "./test-harness.js";
+import { type Harness, rawGrpcCall, startHarness } from "./test-harness.js";
 
 /** A raw TCP connection to the harness's HTTP port; resolves `closed` when the server hangs up. */
 function rawHttp(h: Harness): Promise<{ socket: Socket; closed: Promise<string> }> {
@@ -75,12 +75,7 @@ describe("connections that stall are cut; working ones are not", () => {
 
   test("gRPC: a unary call whose message never finishes is cancelled; an idle connection is closed", async () => {
     const session = http2.connect(h.grpcUrl);
-    const req = session.request({
-      ":method": "POST",
-      ":path": "/xmtp.message_api.v1.MessageApi/Publish",
-      "content-type": "application/grpc",
-      te: "trailers",
-    });
+    const req = rawGrpcCall(session, "Publish");
     req.write(Buffer.from([0, 0, 0, 0, 100, 1, 2]));
     req.resume();
     const code = await new Promise<number>((resolve) => req.once("close", () => resolve(req.rstCode)));
