@@ -30,7 +30,11 @@ export interface BrowserUser {
 }
 
 /** A browser with its own profile (IndexedDB, localStorage), one page open at `url`. */
-export async function openBrowser(url: string, viewport = DESKTOP): Promise<BrowserUser> {
+export async function openBrowser(
+  url: string,
+  viewport = DESKTOP,
+  beforeLoad?: (context: BrowserContext) => Promise<void>,
+): Promise<BrowserUser> {
   const dir = mkdtempSync(join(tmpdir(), "xmtp-web-e2e-"));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
@@ -40,6 +44,7 @@ export async function openBrowser(url: string, viewport = DESKTOP): Promise<Brow
   });
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(30_000);
+  await beforeLoad?.(context);
   await page.goto(url);
   return {
     context,

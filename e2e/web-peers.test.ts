@@ -7,7 +7,7 @@
 import type { Client as XmtpJsClient } from "@xmtp/xmtp-js";
 import { generatePrivateKey } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Client } from "../packages/client/src/index.js";
+import type { Client, ContentCodec } from "../packages/client/src/index.js";
 import { Clients, nextOf, wallet } from "./client-helpers.js";
 import { type NodeProcess, spawnNode } from "./node-process.js";
 import {
@@ -97,6 +97,26 @@ describe("web app with xmtp-js and SDK peers", () => {
       await other.close();
     }
   }, 240_000);
+
+  it("a content type the app does not know shows its fallback text", async () => {
+    const pollType = { authorityId: "example.com", typeId: "poll", versionMajor: 1, versionMinor: 0 };
+    const pollCodec: ContentCodec<{ question: string }> = {
+      contentType: pollType,
+      encode: (p) => ({ type: pollType, parameters: {}, content: new TextEncoder().encode(p.question) }),
+      decode: (e) => ({ question: new TextDecoder().decode(e.content) }),
+      fallback: (p) => `A poll: ${p.question}`,
+      shouldPush: () => true,
+    };
+    const pollster = wallet();
+    const sdk = await clients.ourClient(pollster, { codecs: [pollCodec] });
+    const convo = await sdk.conversations.newConversation(alice.address);
+    await convo.send({ question: "lunch at noon?" }, { contentType: pollType });
+
+    const page = browser.page;
+    await page.getByRole("tab", { name: "Requests" }).click();
+    await openConversation(page, pollster.address);
+    await expectMessage(page, "A poll: lunch at noon?");
+  }, 120_000);
 
   it("a long history pages in on scroll-up; unread until read", async () => {
     const talker = wallet();

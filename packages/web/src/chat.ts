@@ -84,8 +84,16 @@ export type ConnectionState = "online" | "reconnecting";
 const PAGE = 30;
 const HEALTH_INTERVAL_MS = 3000;
 const SUMMARIES_KEY = "summaries";
+const OUTBOX_KEY = "outbox";
+const DRAFTS_KEY = "drafts";
 
-let localIds = 0;
+/** A message not sent yet, kept in IndexedDB so a reload or a closed tab loses nothing. */
+interface OutboxEntry {
+  key: string;
+  topic: string;
+  sentMs: number;
+  outgoing: Outgoing;
+}
 
 export class ChatStore {
   version = 0;
@@ -109,6 +117,7 @@ export class ChatStore {
   /** Topics of the live subscription, and conversations it does not cover yet. */
   private subscribed = new Set<string>();
   private readonly unsubscribed = new Set<Conversation>();
+  private readonly drafts = new Map<string, string>();
 
   constructor(
     readonly client: Client,
@@ -145,8 +154,16 @@ export class ChatStore {
     for (const c of this.conversations.values()) this.ensureSummary(c);
     this.changed();
     for (const c of this.conversations.values()) this.unsubscribed.add(c);
+    for (const [topic, text] of (await this.kv.get<[string, string][]>(DRAFTS_KEY).catch(() => undefined)) ??
+      [])
+      this.drafts.set(topic, text);
+    const outbox = (await this.kv.get<OutboxEntry[]>(OUTBOX_KEY).catch(() => undefined)) ?? [];
+    for (const o of outbox) this.restoreUnsent(o);
+    this.changed();
     this.watchHealth();
     await this.sync();
+    // What was not sent before the page closed goes out now.
+    if (this.connection === "online") for (const o of outbox) this.retry(o.topic, o.key);
     void this.streamConversations();
     await this.resubscribe();
   }
@@ -448,21 +465,55 @@ export class ChatStore {
 
   /** Sends what the person wrote; it shows as pending, then sent or failed (kept for Retry). */
   send(topic: string, outgoing: Outgoing): void {
-    const t = this.thread(topic);
+    const item = this.outgoingItem(
+      { key: crypto.randomUUID(), topic, sentMs: Date.now(), outgoing },
+      "pending",
+    );
+    this.drafts.delete(topic);
+    this.changed();
+    this.saveOutbox();
+    void this.deliver(topic, item);
+  }
+
+  private outgoingItem(o: OutboxEntry, state: "pending" | "failed"): MessageItem {
     const item: MessageItem = {
-      key: `local-${++localIds}`,
+      key: o.key,
       id: undefined,
       senderAddress: this.address,
-      sentMs: Date.now(),
-      state: "pending",
+      sentMs: o.sentMs,
+      state,
       message: undefined,
-      outgoing,
-      error: undefined,
-      text: outgoing.kind === "file" ? `📎 ${outgoing.file.name}` : outgoing.text,
+      outgoing: o.outgoing,
+      error: state === "failed" ? "Not sent before the page was closed. Press Retry to send it." : undefined,
+      text: o.outgoing.kind === "file" ? `📎 ${o.outgoing.file.name}` : o.outgoing.text,
     };
-    t.items.push(item);
-    this.changed();
-    void this.deliver(topic, item);
+    this.thread(o.topic).items.push(item);
+    return item;
+  }
+
+  private restoreUnsent(o: OutboxEntry): void {
+    if (this.conversations.has(o.topic)) this.outgoingItem(o, "failed");
+  }
+
+  /** Keeps every message not sent yet (pending or failed) in IndexedDB. */
+  private saveOutbox(): void {
+    const entries: OutboxEntry[] = [];
+    for (const [topic, t] of this.threads)
+      for (const i of t.items)
+        if (i.state !== "sent" && i.outgoing)
+          entries.push({ key: i.key, topic, sentMs: i.sentMs, outgoing: i.outgoing });
+    void this.kv.set(OUTBOX_KEY, entries).catch(() => undefined);
+  }
+
+  /** Text typed in a conversation's composer and not sent yet. */
+  draft(topic: string): string {
+    return this.drafts.get(topic) ?? "";
+  }
+
+  setDraft(topic: string, text: string): void {
+    if (text === "") this.drafts.delete(topic);
+    else this.drafts.set(topic, text);
+    this.scheduleSave();
   }
 
   retry(topic: string, key: string): void {
@@ -478,6 +529,7 @@ export class ChatStore {
     const t = this.thread(topic);
     t.items = t.items.filter((i) => i.key !== key || i.state !== "failed");
     this.changed();
+    this.saveOutbox();
   }
 
   private async deliver(topic: string, item: MessageItem): Promise<void> {
@@ -497,6 +549,7 @@ export class ChatStore {
       t.items = t.items.filter((i) => i !== item);
       this.mergePage(topic, [sent]);
       this.scheduleSave();
+      this.saveOutbox();
       // Answering a request accepts it (on every device), as the person clearly wants to talk.
       if (this.consentOf(c.peerAddress) === "unknown") void this.setConsent(c.peerAddress, "allowed");
     } catch (err) {
@@ -637,6 +690,7 @@ export class ChatStore {
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
       void this.kv.set(SUMMARIES_KEY, [...this.summaries.values()]).catch(() => undefined);
+      void this.kv.set(DRAFTS_KEY, [...this.drafts]).catch(() => undefined);
     }, 500);
   }
 

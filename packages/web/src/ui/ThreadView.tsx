@@ -102,6 +102,8 @@ export function ThreadView({ store, topic, onBack }: Props) {
         ))}
       </ul>
       <Composer
+        draft={store.draft(topic)}
+        onDraft={(text) => store.setDraft(topic, text)}
         replyTo={replyTo}
         onCancelReply={() => setReplyTo(undefined)}
         onSend={(o) => {
@@ -217,12 +219,18 @@ function OutgoingBody({ outgoing }: { outgoing: Outgoing }) {
 }
 
 function Composer(props: {
+  draft: string;
+  onDraft: (text: string) => void;
   replyTo: MessageItem | undefined;
   onCancelReply: () => void;
   onSend: (o: Outgoing) => void;
 }) {
-  const { replyTo, onCancelReply, onSend } = props;
-  const [text, setText] = useState("");
+  const { replyTo, onCancelReply, onSend, onDraft } = props;
+  const [text, setTextState] = useState(props.draft);
+  const setText = (t: string) => {
+    setTextState(t);
+    onDraft(t);
+  };
   const fileRef = useRef<HTMLInputElement>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
 
