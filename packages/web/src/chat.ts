@@ -82,6 +82,12 @@ export interface ConversationSummary {
 export type ConnectionState = "online" | "reconnecting";
 
 const PAGE = 30;
+/** Messages read per conversation for the list (the preview, unread state, receipts). */
+const PREVIEW_PAGE = 10;
+/** Conversations per BatchQuery (the node's limit on sub-queries is 50). */
+const BATCH = 50;
+/** The wire value of SortDirection.DESCENDING (protocol.md §2.2) for `client.api.batchQuery`. */
+const DESCENDING = 2 as Parameters<Client["api"]["batchQuery"]>[0][number]["opts"]["direction"];
 const HEALTH_INTERVAL_MS = 3000;
 const SUMMARIES_KEY = "summaries";
 const OUTBOX_KEY = "outbox";
@@ -189,21 +195,38 @@ export class ChatStore {
     }
   }
 
-  /** Reads the newest page of each conversation (a few at a time) into its thread. */
+  /**
+   * Reads the newest messages of each conversation into its thread, 50 conversations per
+   * BatchQuery (one request instead of fifty: browsers allow six connections per host).
+   */
   private async refreshLatest(list: Conversation[]): Promise<void> {
+    const chunks: Conversation[][] = [];
+    for (let i = 0; i < list.length; i += BATCH) chunks.push(list.slice(i, i + BATCH));
     let next = 0;
     const worker = async () => {
-      while (next < list.length && !this.abort.signal.aborted) {
-        const c = list[next++]!;
+      while (next < chunks.length && !this.abort.signal.aborted) {
+        const chunk = chunks[next++]!;
         try {
-          const page = await c.messages({ limit: PAGE, direction: "descending" });
-          this.mergePage(c.topic, page.reverse(), page.length === PAGE);
+          const pages = await this.client.api.batchQuery(
+            chunk.map((c) => ({ topic: c.topic, opts: { limit: PREVIEW_PAGE, direction: DESCENDING } })),
+          );
+          await Promise.all(
+            chunk.map(async (c, i) => {
+              const envs = pages[i] ?? [];
+              const decoded = await Promise.all(envs.map((e) => c.decodeMessage(e).catch(() => undefined)));
+              this.mergePage(
+                c.topic,
+                decoded.filter((m): m is DecodedMessage => m !== undefined).reverse(),
+                envs.length === PREVIEW_PAGE,
+              );
+            }),
+          );
         } catch {
           // left for the next sync
         }
       }
     };
-    await Promise.all(Array.from({ length: 6 }, worker));
+    await Promise.all([worker(), worker()]);
     this.scheduleSave();
   }
 

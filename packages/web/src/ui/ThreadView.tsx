@@ -289,7 +289,8 @@ function Composer(props: {
         <textarea
           ref={inputRef}
           aria-label="Message"
-          placeholder="Write a message (Enter sends, Shift+Enter starts a new line)"
+          placeholder="Write a message"
+          title="Enter sends, Shift+Enter starts a new line"
           value={text}
           rows={1}
           onChange={(e) => setText(e.target.value)}
