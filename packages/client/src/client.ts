@@ -35,10 +35,10 @@ import {
 } from "./content/index.js";
 import type { ConversationsContext } from "./conversations/conversation.js";
 import { Conversations, type ConversationsOptions } from "./conversations/conversations.js";
-import { type OwnKeys, ownKeysFromBundleV1 } from "./conversations/own-keys.js";
 import type { ConversationStore } from "./conversations/persistence.js";
 import type { ConversationTransport } from "./conversations/transport.js";
 import { checkedAddress, clientClosed, invalidArgument } from "./errors.js";
+import { type OwnKeys, ownKeysFromBundleV1 } from "./keys/own-keys.js";
 import { decodePrivateKeyBundle, encodePrivateKeyBundle } from "./keys/private.js";
 import type { BatchEnvelopeApi } from "./keystore/api.js";
 import { type KeySource, loadOrCreatePrivateKeyBundle } from "./keystore/bootstrap.js";

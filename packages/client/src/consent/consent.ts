@@ -16,11 +16,11 @@ import {
   PrivatePreferencesPayloadSchema,
 } from "@xmtp-ts/proto";
 import { buildTopic, toChecksumAddress } from "@xmtp-ts/protocol";
-import type { KeyPair } from "../conversations/own-keys.js";
 import { type StreamOptionsOrCallback, streamEnvelopes, streamOptions } from "../conversations/stream.js";
 import type { ConversationTransport } from "../conversations/transport.js";
 import { decrypt, encrypt, hkdfSha256, toBase64 } from "../crypto/index.js";
 import { checkedAddress } from "../errors.js";
+import type { KeyPair } from "../keys/own-keys.js";
 import { isValidConsentProof } from "./proof.js";
 
 /** Largest consent envelope accepted (an action lists a few addresses). */

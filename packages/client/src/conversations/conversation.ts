@@ -23,10 +23,10 @@ import {
   encodeContent,
 } from "../content/index.js";
 import { XmtpError } from "../errors.js";
+import type { OwnKeys } from "../keys/own-keys.js";
 import { toLegacyPublicKeyBundle } from "../keys/public.js";
 import { DecodedMessage, type DecodedMessageFields } from "./decoded-message.js";
 import type { ConversationContext } from "./invitation.js";
-import type { OwnKeys } from "./own-keys.js";
 import { type StreamOptionsOrCallback, streamEnvelopes, streamOptions } from "./stream.js";
 import { type ConversationTransport, type QueryRange, queryAll } from "./transport.js";
 import { decodeMessageV1, encodeMessageV1, v1Envelopes } from "./v1.js";

@@ -2,9 +2,9 @@ import { create } from "@bufbuild/protobuf";
 import { EnvelopeSchema } from "@xmtp-ts/proto";
 import { describe, expect, test } from "vitest";
 import { defaultCodecRegistry } from "../content/index.js";
+import type { OwnKeys } from "../keys/own-keys.js";
 import type { ConversationsContext, ConversationV2, DecodedMessage } from "./conversation.js";
 import { Conversations, type ConversationsOptions, LIST_OVERLAP_NS } from "./conversations.js";
-import type { OwnKeys } from "./own-keys.js";
 import {
   type ConversationStore,
   memoryConversationStore,

@@ -8,6 +8,7 @@ import { checkedAddress, XmtpError } from "../errors.js";
 import { Group } from "../groups/group.js";
 import { isGroupContext } from "../groups/metadata.js";
 import { GroupRegistry, type NewGroupOptions } from "../groups/registry.js";
+import { memoEcdh } from "../keys/own-keys.js";
 import { toSignedPublicKeyBundle } from "../keys/public.js";
 import { abortableQueue } from "./async-queue.js";
 import {
@@ -29,7 +30,6 @@ import {
   openInvitation,
   sealInvitation,
 } from "./invitation.js";
-import { memoEcdh } from "./own-keys.js";
 import {
   type ConversationStore,
   openSnapshot,

@@ -16,12 +16,6 @@ export {
   sealInvitation,
 } from "./invitation.js";
 export {
-  type KeyPair,
-  NoMatchingPreKeyError as ConversationNoMatchingPreKeyError,
-  type OwnKeys,
-  ownKeysFromBundleV1,
-} from "./own-keys.js";
-export {
   type ConversationStore,
   MAX_SNAPSHOT_BYTES,
   memoryConversationStore,

@@ -10,6 +10,7 @@ import {
 } from "@xmtp-ts/proto";
 import { signCompact } from "@xmtp-ts/protocol";
 import { describe, expect, test } from "vitest";
+import { sharedSecret3dh } from "../keys/own-keys.js";
 import {
   createInvitation,
   deriveInvitationSecrets,
@@ -21,7 +22,6 @@ import {
   openInvitation,
   sealInvitation,
 } from "./invitation.js";
-import { sharedSecret3dh } from "./own-keys.js";
 import { encryptCiphertext, sha256 } from "./primitives.js";
 import { randomKeys, vectorKeys, vectors } from "./test-fixtures.js";
 

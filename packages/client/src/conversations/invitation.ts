@@ -31,7 +31,7 @@ import {
   type OwnKeys,
   type PeerKeys,
   sharedSecret3dh,
-} from "./own-keys.js";
+} from "../keys/own-keys.js";
 import {
   bytesEqual,
   decryptCiphertext,

@@ -16,8 +16,8 @@ import {
   sha256,
   signCompact,
 } from "@xmtp-ts/protocol";
+import { type OwnKeys, ownKeysFromBundleV1 } from "../keys/own-keys.js";
 import { vectors } from "../test-vectors.js";
-import { type OwnKeys, ownKeysFromBundleV1 } from "./own-keys.js";
 
 export { vectors };
 

@@ -21,7 +21,7 @@ import {
   walletAddressFromLegacyKey,
 } from "@xmtp-ts/protocol";
 import { invalidContact } from "../errors.js";
-import { NoMatchingPreKeyError, type OwnKeys, sharedSecret3dh } from "./own-keys.js";
+import { NoMatchingPreKeyError, type OwnKeys, sharedSecret3dh } from "../keys/own-keys.js";
 import { bytesEqual, decryptCiphertext, encryptCiphertext, sha256, toHex } from "./primitives.js";
 import { decodeFailure, MessageDecodeError, readMessageEnvelope } from "./v2.js";
 

@@ -26,8 +26,8 @@ import {
   walletAddressFromSignedKey,
 } from "@xmtp-ts/protocol";
 import { type MessageDecodeErrorReason, XmtpError } from "../errors.js";
+import { NoMatchingPreKeyError, type OwnKeys } from "../keys/own-keys.js";
 import { peerKeysFromSignedBundle } from "./invitation.js";
-import { NoMatchingPreKeyError, type OwnKeys } from "./own-keys.js";
 import {
   concatBytes,
   decryptCiphertext,

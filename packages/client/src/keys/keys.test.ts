@@ -17,16 +17,17 @@ import {
 import { describe, expect, test } from "vitest";
 import { hex, vectors } from "../test-vectors.js";
 import { randomWallet } from "../test-wallets.js";
+import { findPreKey, ownKeysFromBundleV1 } from "./own-keys.js";
 import {
   addPreKey,
   createPrivateKeyBundle,
   currentPreKey,
   decodePrivateKeyBundle,
   encodePrivateKeyBundle,
-  findPreKey,
   MAX_PRE_KEYS,
   MAX_PRIVATE_KEY_BUNDLE_BYTES,
   NoMatchingPreKeyError,
+  privateKeyBytes,
   publicKeyBundleOf,
   signedPublicKeyBundleOf,
   toPrivateKeyBundleV2,
@@ -137,7 +138,9 @@ describe("create and rotate", () => {
     expect(b2.preKeys.length).toBe(2);
     expect(b2.preKeys[1]).toEqual(b1.preKeys[0]);
     expect(currentPreKey(b2)).not.toEqual(currentPreKey(b1));
-    expect(findPreKey(b2, publicKeyBytes(currentPreKey(b1).publicKey!))).toEqual(currentPreKey(b1));
+    expect(
+      findPreKey(ownKeysFromBundleV1(b2), publicKeyBytes(currentPreKey(b1).publicKey!)).privateKey,
+    ).toEqual(privateKeyBytes(currentPreKey(b1)));
     decodePrivateKeyBundle(encodePrivateKeyBundle(b2));
     // A peer that still holds the old public bundle can agree with us on the old pre-key.
     const peer = await createPrivateKeyBundle(randomWallet().signer);

@@ -140,14 +140,6 @@ export class NoMatchingPreKeyError extends Error {
   }
 }
 
-/** My pre-key whose public key is `pub65`; throws NoMatchingPreKeyError. */
-export function findPreKey(bundle: PrivateKeyBundleV1, pub65: Uint8Array): PrivateKey {
-  for (const pre of bundle.preKeys) {
-    if (pre.publicKey && equalBytes(publicKeyBytes(pre.publicKey), pub65)) return pre;
-  }
-  throw new NoMatchingPreKeyError();
-}
-
 /** The wallet address that signed the bundle's identity key. */
 export function walletAddressOf(bundle: PrivateKeyBundleV1): string {
   return walletAddressFromLegacyKey(identityKeyOf(bundle).publicKey!);
