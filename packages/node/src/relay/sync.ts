@@ -106,7 +106,7 @@ interface PeerState {
   connected: boolean;
   mode: PeerSyncStatus["mode"];
   running?: Promise<void> | undefined;
-  /** The next pass (periodic or retry). */
+  /** The next periodic pass. */
   timer?: NodeJS.Timeout | undefined;
   /** Aborted when the peer disconnects or sync stops: ends retries of the current pass. */
   connection: AbortController;
@@ -136,13 +136,17 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
   let saving: Promise<void> = Promise.resolve();
   let stopped = false;
 
+  /** This node's store id (hex), read when sync starts. */
+  let ownStore = "";
+
   const save = (): Promise<void> => {
     const file = opts.stateFile;
-    if (file === undefined) return Promise.resolve();
+    // Never started (sync disabled): the file on disk stays as it is.
+    if (file === undefined || ownStore === "") return Promise.resolve();
     const body = JSON.stringify({
       version: 2,
       // Positions say what this store already holds: they are void for another store.
-      store: Buffer.from(store.id()).toString("hex"),
+      store: ownStore,
       positions: Object.fromEntries([...positions].map(([p, pos]) => [p, Buffer.from(pos).toString("hex")])),
     });
     saving = saving
@@ -157,6 +161,7 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
   };
 
   const load = async () => {
+    ownStore = Buffer.from(store.id()).toString("hex");
     if (opts.stateFile === undefined) return;
     let text: string;
     try {
@@ -168,7 +173,7 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
     try {
       // Older files (sender-time progress) have no positions: every peer is walked whole once.
       const parsed = JSON.parse(text) as { store?: unknown; positions?: Record<string, unknown> };
-      if (parsed.store !== Buffer.from(store.id()).toString("hex")) {
+      if (parsed.store !== ownStore) {
         // The store was replaced or emptied since (or the file is older): walk every peer whole.
         if (parsed.positions !== undefined)
           logger.warn("sync positions belong to another store: ignoring them");
@@ -355,7 +360,6 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
     }
   };
 
-  /** Plans the next pass of a connected peer: the interval after success, backoff after failure. */
   /** The next periodic pass of a connected peer. */
   const schedule = (s: PeerState) => {
     clearTimeout(s.timer);
@@ -411,7 +415,6 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
         clearTimeout(s.timer);
         s.connection.abort(new AbortError("sync stopped"));
       }
-      passes.clear();
       // Running passes end promptly once aborted; never let a stuck peer hold up shutdown.
       const settled = Promise.allSettled([...peers.values()].map((s) => s.running));
       await Promise.race([settled, new Promise((r) => setTimeout(r, 5000).unref())]);
