@@ -157,7 +157,11 @@ describe("clear errors", { timeout: SLOW }, () => {
     const r = await xmtpOk(env, ["conversations"]);
     expect(r.stderr).toContain("syncing conversations…\nsyncing conversations: 1 conversations (");
     expect(r.stdout).toMatch(new RegExp(`^${friend.address}  .*  \\(request\\) gm\\n$`));
-    expect(readdirSync(join(env.XMTP_CONFIG_DIR!, "cache"))).toHaveLength(1);
+    const cache = join(env.XMTP_CONFIG_DIR!, "cache");
+    const snapshots = readdirSync(cache);
+    expect(snapshots).toHaveLength(1);
+    expect(statSync(cache).mode & 0o777).toBe(0o700);
+    expect(statSync(join(cache, snapshots[0]!)).mode & 0o777).toBe(0o600);
 
     // Answering accepts the request; block and allow change it on the network's consent list.
     await xmtpOk(env, ["send", friend.address, "gm to you too"]);

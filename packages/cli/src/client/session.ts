@@ -3,9 +3,8 @@
  * keys are reused; known conversations come back from an encrypted snapshot in the cache
  * directory), or from a raw wallet key (`--key` / `XMTP_WALLET_KEY`, for scripts).
  */
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { Client, type ConversationStore, fromBase64, fromPrivateKey } from "@xmtp-ts/client";
+import { mkdirSync } from "node:fs";
+import { Client, fileConversationStore, fromBase64, fromPrivateKey } from "@xmtp-ts/client";
 import { isAddress, toChecksumAddress } from "@xmtp-ts/protocol";
 import { cacheDir, loadIdentity, resolveApiUrl, UserError } from "./config.js";
 import { withProgress } from "./progress.js";
@@ -13,31 +12,6 @@ import { withProgress } from "./progress.js";
 export interface ClientFlags {
   api?: string;
   key?: string;
-}
-
-/**
- * A {@link ConversationStore} of files in `dir` (one per identity, mode 0600). A write goes to a
- * temporary file renamed over the old one, so a crash leaves the previous snapshot intact.
- */
-export function fileConversationStore(dir: string): ConversationStore {
-  const fileOf = (key: string) => join(dir, key.replace(/[^A-Za-z0-9._-]/g, "_"));
-  return {
-    async get(key) {
-      try {
-        return new Uint8Array(await readFile(fileOf(key)));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-        throw err;
-      }
-    },
-    async set(key, value) {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      const file = fileOf(key);
-      const tmp = `${file}.${process.pid}.tmp`;
-      await writeFile(tmp, value, { mode: 0o600 });
-      await rename(tmp, file);
-    },
-  };
 }
 
 /** Why a client could not start, in words that say what to do. */
@@ -66,6 +40,8 @@ export async function openClient(flags: ClientFlags): Promise<Client> {
     throw new UserError("no identity yet: run `xmtp login` first (or pass a wallet key with --key)");
   try {
     if (key !== undefined) return await Client.create(fromPrivateKey(key), { apiUrl });
+    // The snapshots are encrypted, but who talks to whom is nobody else's business either.
+    mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
     return await Client.create(null, {
       apiUrl,
       privateKeyOverride: fromBase64(saved!.xmtpKeys),
