@@ -77,6 +77,8 @@ export interface ConversationSummary {
   /** Newest message from the peer, and from this account (receipts aside). */
   lastPeerMs: number;
   lastOwnMs: number;
+  /** The peer's consent when last saved (shown until the network's list is read). */
+  consent?: ConsentState;
 }
 
 export type ConnectionState = "online" | "reconnecting";
@@ -124,6 +126,9 @@ export class ChatStore {
   private subscribed = new Set<string>();
   private readonly unsubscribed = new Set<Conversation>();
   private readonly drafts = new Map<string, string>();
+  /** Whether the consent list has been read from the network this visit, and the last visit's view. */
+  private consentLoaded = false;
+  private readonly cachedConsent = new Map<string, ConsentState>();
 
   constructor(
     readonly client: Client,
@@ -156,7 +161,11 @@ export class ChatStore {
   async start(): Promise<void> {
     const cached = await this.kv.get<ConversationSummary[]>(SUMMARIES_KEY).catch(() => undefined);
     for (const c of this.client.conversations.listFromCache()) this.conversations.set(c.topic, c);
-    for (const s of cached ?? []) if (this.conversations.has(s.topic)) this.summaries.set(s.topic, s);
+    for (const s of cached ?? [])
+      if (this.conversations.has(s.topic)) {
+        this.summaries.set(s.topic, s);
+        if (s.consent) this.cachedConsent.set(s.peerAddress.toLowerCase(), s.consent);
+      }
     for (const c of this.conversations.values()) this.ensureSummary(c);
     this.changed();
     for (const c of this.conversations.values()) this.unsubscribed.add(c);
@@ -177,7 +186,14 @@ export class ChatStore {
   /** Lists conversations, loads consent and refreshes every preview. */
   private async sync(): Promise<void> {
     try {
-      const [list] = await Promise.all([this.client.conversations.list(), this.client.consent.load()]);
+      const [list] = await Promise.all([
+        this.client.conversations.list(),
+        this.client.consent.load().then(() => {
+          this.consentLoaded = true;
+          this.changed();
+          this.scheduleSave();
+        }),
+      ]);
       let added = false;
       for (const c of list) {
         if (!this.conversations.has(c.topic)) added = true;
@@ -330,8 +346,14 @@ export class ChatStore {
     return s.lastPeerMs > Math.max(s.lastOwnMs, t?.ownReadMs ?? 0);
   }
 
+  /**
+   * A peer's consent: the network's once it has been read this visit; before that, what the last
+   * visit saw (so a returning person sees their Messages at once, not everything under Requests).
+   */
   consentOf(peerAddress: string): ConsentState {
-    return this.client.consent.consentState(peerAddress);
+    const live = this.client.consent.consentState(peerAddress);
+    if (this.consentLoaded || live !== "unknown") return live;
+    return this.cachedConsent.get(peerAddress.toLowerCase()) ?? "unknown";
   }
 
   /** Conversations for a tab, newest activity first. */
@@ -653,6 +675,7 @@ export class ChatStore {
       if (state === "allowed") await this.client.consent.allow([peerAddress]);
       else await this.client.consent.deny([peerAddress]);
       this.changed();
+      this.scheduleSave();
     } catch (err) {
       this.problem = `Could not ${state === "allowed" ? "allow" : "block"} ${peerAddress} (${errorText(err)}). Try again.`;
       this.changed();
@@ -712,6 +735,7 @@ export class ChatStore {
     if (this.saveTimer !== undefined) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
+      for (const s of this.summaries.values()) s.consent = this.consentOf(s.peerAddress);
       void this.kv.set(SUMMARIES_KEY, [...this.summaries.values()]).catch(() => undefined);
       void this.kv.set(DRAFTS_KEY, [...this.drafts]).catch(() => undefined);
     }, 500);
