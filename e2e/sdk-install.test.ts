@@ -98,9 +98,11 @@ import {
   type ContentCodec,
   ContentTypeId,
   type DecodedMessage,
+  fileConversationStore,
   fromPrivateKey,
   XmtpError,
 } from "@xmtp-ts/client";
+import { decodePrivateKeyBundle } from "@xmtp-ts/client/advanced";
 
 // A custom content type: its codec types the content of messages.
 const ContentTypeNumber = new ContentTypeId({ authorityId: "example.com", typeId: "number", versionMajor: 1, versionMinor: 0 });
@@ -113,7 +115,16 @@ const numberCodec: ContentCodec<number> = {
 };
 
 const [apiUrl, walletKey, peer, text] = process.argv.slice(2) as [string, string, string, string];
-const client = await Client.create(fromPrivateKey(walletKey), { apiUrl, appVersion: "sdk-install/1.0", codecs: [numberCodec] });
+const store = fileConversationStore("./xmtp-data");
+const client = await Client.create(fromPrivateKey(walletKey), {
+  apiUrl,
+  appVersion: "sdk-install/1.0",
+  codecs: [numberCodec],
+  conversationStore: store,
+  keyStore: store,
+});
+// The building blocks are in the advanced entry.
+if (decodePrivateKeyBundle(client.exportKeys()).bundle.preKeys.length === 0) throw new Error("no pre-key");
 if (!(await client.canMessage(peer))) throw new Error("peer is not on the network");
 const conversation = await client.conversations.newConversation(peer);
 const sent = await conversation.send(text);
@@ -236,6 +247,12 @@ describe("a program using the installed SDK", () => {
     const out = JSON.parse(stdout) as { id: string; topic: string; history: string[]; refused: string };
     expect(out.history).toEqual([text]);
     expect(out.refused).toBe("client-closed");
+    // The keys and the conversation snapshot, one file each, in the app's store.
+    expect(readdirSync(join(app, "xmtp-data")).sort()).toEqual(
+      [`xmtp-ts/conversations/v1/${me.address}`, `xmtp-ts/keys/v1/${me.address}`].map(
+        (k) => `${encodeURIComponent(k)}.bin`,
+      ),
+    );
     const convos = await within(js.conversations.list(), 20_000, "xmtp-js lists");
     const convo = convos.find((c) => c.topic === out.topic);
     expect(convo?.peerAddress).toBe(me.address);
