@@ -13,24 +13,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { chromium } from "playwright-core";
 import { generatePrivateKey } from "viem/accounts";
 import { Client, fromPrivateKey } from "../packages/client/dist/index.js";
+import { launchProfile } from "../packages/web/scripts/chromium.mjs";
 import { cleanup, startNode } from "./network-support.mjs";
 
 const COUNT = Number(process.env.BENCH_CONVERSATIONS ?? 1000);
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const DIST = fileURLToPath(new URL("../packages/web/dist", import.meta.url));
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 /** Gzipped bytes of every file of the built app, by kind. */
 function bundleSizes() {
@@ -100,13 +89,7 @@ async function main() {
   if (listed.length !== COUNT) throw new Error(`baseline listed ${listed.length}`);
 
   const dir = mkdtempSync(join(tmpdir(), "xmtp-bench-web-"));
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM,
-    args: ARGS,
-    headless: true,
-    viewport: { width: 1280, height: 800 },
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
+  const { context, page } = await launchProfile(dir, { width: 1280, height: 800 });
   page.setDefaultTimeout(Number(process.env.BENCH_TIMEOUT_MS ?? 600_000));
   page.on("console", (m) => process.env.BENCH_DEBUG && console.log("page:", m.text()));
   const items = "#conversation-list > li";

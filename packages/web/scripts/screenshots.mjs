@@ -9,21 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { deflateSync } from "node:zlib";
-import { chromium } from "playwright-core";
+import { launchProfile } from "./chromium.mjs";
 
 const CLI = fileURLToPath(new URL("../../cli/bin/xmtp.js", import.meta.url));
 const OUT = fileURLToPath(new URL("../../../docs/screenshots/", import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 const dirs = [];
@@ -59,14 +48,8 @@ function startNode() {
 }
 
 async function browser(url, viewport) {
-  const context = await chromium.launchPersistentContext(tempDir("xmtp-shots-browser-"), {
-    executablePath: CHROMIUM,
-    args: ARGS,
-    headless: true,
-    viewport,
-  });
+  const { context, page } = await launchProfile(tempDir("xmtp-shots-browser-"), viewport);
   cleanups.unshift(() => context.close());
-  const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(60_000);
   await page.goto(url);
   return { context, page };
