@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   ApiUrls,
   Client,
+  type ConversationV2,
   DecodedMessage,
   fileConversationStore,
   fromPrivateKey,
@@ -146,6 +147,9 @@ describe("messages", () => {
     const jsMsg = await JsDecodedMessage.fromBytes(got!.toBytes(), js);
     expect([jsMsg.id, jsMsg.content, jsMsg.conversation.topic]).toEqual([sent.id, "keep me", convo.topic]);
     expect(jsMsg.conversation.context?.conversationId).toBe("example.com/thread");
+    // xmtp-js's second name for the consent proof.
+    expect("consentProofPayload" in convo).toBe(true);
+    expect((convo as ConversationV2).consentProofPayload).toBe(convo.consentProof);
     // …and we read xmtp-js's.
     const [jsConvo] = await js.conversations.list();
     const [jsSeen] = await jsConvo!.messages();

@@ -245,24 +245,28 @@ abstract class ConversationBase<ContentTypes = any> {
     return this.ctx.keys.address;
   }
 
+  private get peerConsent(): PeerConsent {
+    return new PeerConsent(this.ctx, this.peerAddress);
+  }
+
   get consentState(): ConsentState {
-    return new PeerConsent(this.ctx, this.peerAddress).consentState;
+    return this.peerConsent.consentState;
   }
 
   get isAllowed(): boolean {
-    return this.consentState === "allowed";
+    return this.peerConsent.isAllowed;
   }
 
   get isDenied(): boolean {
-    return this.consentState === "denied";
+    return this.peerConsent.isDenied;
   }
 
   allow(): Promise<void> {
-    return new PeerConsent(this.ctx, this.peerAddress).allow();
+    return this.peerConsent.allow();
   }
 
   deny(): Promise<void> {
-    return new PeerConsent(this.ctx, this.peerAddress).deny();
+    return this.peerConsent.deny();
   }
 
   async *messagesPaginated(
@@ -314,6 +318,11 @@ export class ConversationV2<ContentTypes = any>
   ) {
     super(ctx);
     this.ephemeralTopic = buildTopic.ephemeral(topic);
+  }
+
+  /** xmtp-js's other name for {@link consentProof}. */
+  get consentProofPayload(): ConsentProofPayload | undefined {
+    return this.consentProof;
   }
 
   async send(content: ContentTypes, options: SendOptions = {}): Promise<DecodedMessage<ContentTypes>> {
