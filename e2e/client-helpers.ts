@@ -50,8 +50,6 @@ export async function nextOf<T>(it: AsyncIterator<T>, what: string, ms = 10_000)
   return r.value;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Our client and xmtp-js clients on one node, closed together. */
 export class Clients {
   readonly ours: Client[] = [];

@@ -18,8 +18,8 @@ import {
   memoryConversationStore,
 } from "../packages/client/src/index.js";
 import { Compression } from "../packages/proto/src/index.js";
-import { Clients, nextOf, sleep, wallet, within } from "./client-helpers.js";
-import { type NodeProcess, spawnNode } from "./node-process.js";
+import { Clients, nextOf, wallet, within } from "./client-helpers.js";
+import { type NodeProcess, openSubscriptions, spawnNode, untilSubscriptions } from "./node-process.js";
 
 let node: NodeProcess;
 const clients = new Clients(() => node.url);
@@ -148,16 +148,19 @@ describe("streams with xmtp-js", () => {
     const js = await clients.jsClient(jw);
     const convStream = await ours.conversations.stream();
     const all = await ours.conversations.streamAllMessages();
+    // Our streams resolve once the node has answered; xmtp-js's once its request is sent.
+    const before = await openSubscriptions(node);
     const jsConvStream = await js.conversations.stream();
     try {
-      await sleep(100);
+      await untilSubscriptions(node, before + 1);
       const jsConvo = await js.conversations.newConversation(ow.address);
       const found = await nextOf(convStream, "new conversation");
       expect(found.topic).toBe(jsConvo.topic);
       const msgStream = await found.streamMessages();
+      const beforeJs = await openSubscriptions(node);
       const jsMsgStream = await jsConvo.streamMessages();
       try {
-        await sleep(100);
+        await untilSubscriptions(node, beforeJs + 1);
         await jsConvo.send("streamed to us");
         expect((await nextOf(msgStream, "message on our stream")).content).toBe("streamed to us");
         expect((await nextOf(all, "message on streamAllMessages")).content).toBe("streamed to us");
@@ -325,7 +328,6 @@ describe("forgeries", () => {
     const errors: MessageDecodeError[] = [];
     const stream = await convo.streamMessages({ onError: (e) => errors.push(e) });
     try {
-      await sleep(100);
       const forged = await forgeAll(convo, ours.keys, mallory.keys);
       await ours.publishEnvelopes(forged.map((f) => f.envelope));
       const jsConvo = (await js.conversations.list())[0]!;

@@ -117,9 +117,9 @@ export async function spawnNode(opts: SpawnOptions = {}): Promise<NodeProcess> {
   return node;
 }
 
-/** Polls /healthz until 200 (bounded: 20 s), failing early if the process exits. */
+/** Polls /healthz until 200 (bounded: 60 s), failing early if the process exits. */
 export async function waitHealthy(node: NodeProcess): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000;
   let exited: number | string | undefined;
   void node.exited.then((c) => {
     exited = c;
@@ -135,5 +135,25 @@ export async function waitHealthy(node: NodeProcess): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`node not healthy after 20 s: ${node.stderr()}`);
+  throw new Error(`node not healthy after 60 s: ${node.stderr()}`);
+}
+
+/** The node's count of open subscriptions (the `xmtp_subscriptions` gauge on /metrics). */
+export async function openSubscriptions(node: { url: string }): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const m = /^xmtp_subscriptions (\d+)$/m.exec(text);
+  if (m === null) throw new Error("no xmtp_subscriptions gauge on /metrics");
+  return Number(m[1]);
+}
+
+/**
+ * Waits (bounded: 20 s) until the node counts at least `n` open subscriptions. xmtp-js returns a
+ * stream before the node has answered its subscribe request; the stream is live once counted.
+ */
+export async function untilSubscriptions(node: { url: string }, n: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while ((await openSubscriptions(node)) < n) {
+    if (Date.now() > deadline) throw new Error(`the node never counted ${n} open subscriptions`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

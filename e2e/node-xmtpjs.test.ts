@@ -6,7 +6,7 @@
 import { Client } from "@xmtp/xmtp-js";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type NodeProcess, spawnNode } from "./node-process.js";
+import { type NodeProcess, openSubscriptions, spawnNode, untilSubscriptions } from "./node-process.js";
 
 /** An ethers-style signer over a viem account, as xmtp-js 12 expects. */
 function wallet(key = generatePrivateKey()) {
@@ -65,9 +65,10 @@ describe("xmtp-js 12.1.0 against `xmtp node`", () => {
     expect((await convA.messages()).map((m) => m.content)).toEqual(["hello bob", "hello alice"]);
 
     // A live stream receives what the peer sends after it opened.
+    const before = await openSubscriptions(node);
     const stream = await convA.streamMessages();
     try {
-      await new Promise((r) => setTimeout(r, 100));
+      await untilSubscriptions(node, before + 1);
       await convB.send("streamed");
       const it = stream[Symbol.asyncIterator]();
       const got = await within(it.next(), 10_000, "streamed message");
