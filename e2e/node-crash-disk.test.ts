@@ -11,7 +11,6 @@ import Database from "better-sqlite3";
 import { afterAll, expect, test } from "vitest";
 import { alice } from "../packages/node/src/api/test-support.js";
 import {
-  bytes,
   type NetNode,
   nowNs,
   queryAll,

@@ -41,7 +41,14 @@ function startNode() {
       out += c;
       const m = /HTTP\/JSON\s+(http:\/\/\S+)/.exec(out);
       if (m)
-        resolve({ url: m[1], stop: () => new Promise((r) => (proc.once("exit", r), proc.kill("SIGTERM"))) });
+        resolve({
+          url: m[1],
+          stop: () =>
+            new Promise((r) => {
+              proc.once("exit", r);
+              proc.kill("SIGTERM");
+            }),
+        });
     });
     proc.once("exit", (code) => reject(new Error(`node exited (${code})`)));
   });
