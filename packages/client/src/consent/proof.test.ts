@@ -107,7 +107,8 @@ describe("consent proofs", () => {
     // One action was published for the grant, and reading again publishes nothing more.
     const count = async () => {
       let n = 0;
-      for await (const page of net.queryPages(await c.topicName(), { direction: "ascending" }))
+      // biome-ignore lint/complexity/useLiteralKeys: reads a private member
+      for await (const page of net.queryPages(await c["topicName"](), { direction: "ascending" }))
         n += page.length;
       return n;
     };
