@@ -13,6 +13,7 @@ import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS } from "../packages/web/scripts/chromium.mjs";
 import { seedInvitations, seedMessages, startNode, stopNode } from "./client-setup.mjs";
 
 const LIST = Number(process.env.BENCH_LIST ?? 300);
@@ -132,19 +133,7 @@ try {
   await bundle(dir);
   server = await serve(dir);
   const base = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   console.log(`bundled and launched in ${Math.round(performance.now() - t)} ms`);
   const args = { apiUrl: node.url, key: lister.key, topic };
   const run = async (sdk, task) => {
