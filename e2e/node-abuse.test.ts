@@ -140,6 +140,34 @@ describe("abuse of a running node", () => {
     return fetch(`${node.url}${path}`, { method: "POST", body, headers });
   };
 
+  /**
+   * Posts `body` as fetch would (text/plain) and gives the answer's status. A body over the 1 MiB
+   * request cap may instead meet a node that answers 413 and closes before the body is written
+   * (EPIPE / ECONNRESET on this side): that is a refusal too, given as "closed".
+   */
+  const refusal = (path: string, body: string) =>
+    new Promise<number | "closed">((resolve, reject) => {
+      inputs++;
+      const length = Buffer.byteLength(body);
+      const req = http.request(
+        `${node.url}${path}`,
+        {
+          method: "POST",
+          headers: { "content-type": "text/plain;charset=UTF-8", "content-length": length },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", (e: NodeJS.ErrnoException) => {
+        const early = e.code === "EPIPE" || e.code === "ECONNRESET";
+        if (early && length > 1024 * 1024) resolve("closed");
+        else reject(e);
+      });
+      req.end(body);
+    });
+
   test("HTTP: hostile JSON is refused with a 4xx and stores nothing", async () => {
     const deep = `{"contentTopics":${"[".repeat(100_000)}${"]".repeat(100_000)}}`;
     const bodies: Array<[string, string]> = [
@@ -191,10 +219,10 @@ describe("abuse of a running node", () => {
       ["/message/v1/subscribe-all", "[]"],
     ];
     for (const [path, body] of bodies) {
-      const r = await post(path, body);
-      expect(r.status, `${path} ${body.slice(0, 80)}`).toBeGreaterThanOrEqual(400);
-      expect(r.status, `${path} ${body.slice(0, 80)}`).toBeLessThan(500);
-      await r.arrayBuffer();
+      const status = await refusal(path, body);
+      if (status === "closed") continue;
+      expect(status, `${path} ${body.slice(0, 80)}`).toBeGreaterThanOrEqual(400);
+      expect(status, `${path} ${body.slice(0, 80)}`).toBeLessThan(500);
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
