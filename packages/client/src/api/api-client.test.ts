@@ -9,7 +9,7 @@ import { create, toJson } from "@bufbuild/protobuf";
 import { EnvelopeSchema } from "@xmtp-ts/proto";
 import { Code } from "@xmtp-ts/protocol";
 import fc from "fast-check";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiClient } from "./api-client.js";
 import { ApiError } from "./errors.js";
 import { readLines } from "./ndjson.js";
@@ -345,35 +345,69 @@ describe("subscriptions", () => {
   });
 
   it("heartbeats: asked for; where granted, three silent intervals drop the connection and it recovers", async () => {
+    // The watchdog runs on (fake) setTimeout; the connections are streams the test writes into, so
+    // the outcome depends on what was sent between clock steps, never on the machine's speed.
     const T = "/xmtp/0/m-hb/proto";
     const now = BigInt(Date.now()) * 1_000_000n;
     const lost: unknown[] = [];
-    const beats: NodeJS.Timeout[] = [];
-    const { url, seen } = await streamServer(
-      [
-        () => {}, // granted, then silent: a peer that vanished without closing
-        (res) => {
-          // Alive: heartbeats only, for a while, then an envelope.
-          beats.push(setInterval(() => res.write('{"heartbeat":{}}\n'), 40));
-          setTimeout(() => res.write(line(T, now + 1n, "after")), 600);
-        },
-      ],
-      [],
-      { "x-xmtp-heartbeat-ms": "100" },
-    );
+    const asked: (string | null)[] = [];
+    const connections: ReadableStreamDefaultController<Uint8Array>[] = [];
+    const backfills: string[] = [];
+    let arrived = () => {};
+    const arrival = () => new Promise<void>((r) => (arrived = r));
+    // Every microtask (stream reads, fetch resolution, the watchdog re-arming) runs before this.
+    const settle = () => new Promise<void>((r) => setImmediate(r));
+    const send = (c: ReadableStreamDefaultController<Uint8Array> | undefined, text: string) =>
+      c?.enqueue(new TextEncoder().encode(text));
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    vi.stubGlobal("fetch", async (url: string, init: RequestInit) => {
+      if (url.endsWith("/message/v1/subscribe")) {
+        asked.push(new Headers(init.headers).get("x-xmtp-heartbeat-ms"));
+        const body = new ReadableStream<Uint8Array>({
+          start(c) {
+            connections.push(c);
+            init.signal?.addEventListener("abort", () => c.error(init.signal?.reason), { once: true });
+          },
+        });
+        arrived();
+        return new Response(body, { headers: { "x-xmtp-heartbeat-ms": "100" } });
+      }
+      backfills.push(url);
+      const { requests } = JSON.parse(String(init.body)) as { requests: unknown[] };
+      return Response.json({ responses: requests.map(() => ({ envelopes: [] })) });
+    });
     try {
-      const api = new ApiClient({ apiUrl: url, ...fast, streamHeartbeatMs: 100 });
+      let next = arrival();
+      const api = new ApiClient({ apiUrl: "http://node.invalid", ...fast, streamHeartbeatMs: 100 });
       const sub = api.subscribe([T], { onConnectionLost: (e) => lost.push(e) });
-      const first = await sub[Symbol.asyncIterator]().next();
-      expect(texts([first.value as { message: Uint8Array }])).toEqual(["after"]);
-      const subscribes = seen.filter((x) => x.path === "/message/v1/subscribe");
-      expect(subscribes.map((x) => x.headers["x-xmtp-heartbeat-ms"])).toEqual(["100", "100"]);
-      // One drop (the silent connection); the one that beat for 600 ms (6 intervals) was kept.
+      const first = sub[Symbol.asyncIterator]().next();
+      // First connection: granted, then silent (a peer that vanished without closing).
+      await next;
+      await settle();
+      next = arrival();
+      await vi.advanceTimersByTimeAsync(299);
+      expect(lost).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      await next; // dropped and reconnected
       expect(lost).toHaveLength(1);
       expect(lost[0]).toMatchObject({ grpcCode: Code.Unavailable });
+      // Second connection: alive, heartbeats only for six intervals (twice the watchdog), then an envelope.
+      await settle();
+      for (let i = 0; i < 6; i++) {
+        send(connections[1], '{"heartbeat":{}}\n');
+        await settle();
+        await vi.advanceTimersByTimeAsync(100);
+      }
+      send(connections[1], line(T, now + 1n, "after"));
+      const got = await first;
+      expect(texts([got.value as { message: Uint8Array }])).toEqual(["after"]);
+      expect(asked).toEqual(["100", "100"]);
+      expect(backfills).toHaveLength(1); // the reconnect backfilled
+      expect(lost).toHaveLength(1); // the connection that beat was kept
       sub.close();
     } finally {
-      for (const b of beats) clearInterval(b);
+      vi.useRealTimers();
+      vi.unstubAllGlobals();
     }
   });
 
