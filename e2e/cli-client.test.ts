@@ -98,10 +98,10 @@ describe("xmtp identity, send and listen", { timeout: SLOW }, () => {
     expect((r as { stderr: string }).stderr).toBe(
       `error: ${stranger} has no XMTP identity on this network yet\n`,
     );
-    const bad = await xmtp("send", "nope", "x", "--key", a.key).catch(
+    const bad = await xmtp("send", "0xnope", "x", "--key", a.key).catch(
       (e: { code: number; stderr: string }) => e,
     );
-    expect((bad as { stderr: string }).stderr).toBe('error: not an Ethereum address: "nope"\n');
+    expect((bad as { stderr: string }).stderr).toBe('error: not an Ethereum address: "0xnope"\n');
     const down = await xmtp("send", stranger, "x", "--key", a.key, "--api", "http://127.0.0.1:1").catch(
       (e: { code: number; stderr: string }) => e,
     );

@@ -9,6 +9,7 @@ import {
   type Conversation,
   type DecodedMessage,
   fromPrivateKey,
+  Group,
   toBase64,
 } from "@xmtp-ts/client";
 import { SortDirection } from "@xmtp-ts/proto";
@@ -23,8 +24,9 @@ import {
   saveIdentity,
   UserError,
 } from "./config.js";
+import { findGroup, groupJson, groupLabel, isAddressArgument } from "./groups.js";
 import { startProgress, withProgress } from "./progress.js";
-import { describe, formatLine, formatTime, isShown, messageJson, printJson } from "./render.js";
+import { describe, formatLine, formatTime, isShown, messageJson, printJson, shortAddress } from "./render.js";
 import {
   allowIfUnknown,
   type ClientFlags,
@@ -168,7 +170,9 @@ export async function conversations(flags: ClientFlags & OutputFlags): Promise<v
       .map((c, i) => ({ c, m: latest[i], at: (latest[i]?.sent ?? c.createdAt).getTime() }))
       .sort((a, b) => b.at - a.at);
     for (const { c, m, at } of rows) {
-      const consent = client.consent.consentState(c.peerAddress);
+      // A group's consent is its creator's (docs/groups.md §8); your own groups are yours.
+      const consent =
+        c.peerAddress === client.address ? "allowed" : client.consent.consentState(c.peerAddress);
       if (flags.json) {
         printJson({
           peerAddress: c.peerAddress,
@@ -179,16 +183,20 @@ export async function conversations(flags: ClientFlags & OutputFlags): Promise<v
           lastActivity: new Date(at).toISOString(),
           consent,
           latest: m ? messageJson(m, client.address) : null,
+          group: c instanceof Group ? groupJson(c, client.address) : null,
         });
         continue;
       }
+      const group = c instanceof Group;
       const tags = [
-        c.context?.conversationId ? `[${c.context.conversationId}]` : "",
+        !group && c.context?.conversationId ? `[${c.context.conversationId}]` : "",
         consent === "denied" ? "(blocked)" : consent === "unknown" ? "(request)" : "",
       ].filter(Boolean);
-      const who = m && m.senderAddress.toLowerCase() === client.address.toLowerCase() ? "me: " : "";
+      const mine = m && m.senderAddress.toLowerCase() === client.address.toLowerCase();
+      const who = mine ? "me: " : m && group ? `${shortAddress(m.senderAddress)}: ` : "";
       const preview = m ? `${who}${describe(m)}` : "(no messages)";
-      out(`${c.peerAddress}  ${formatTime(new Date(at))}  ${[...tags, preview].join(" ")}`);
+      const name = c instanceof Group ? groupLabel(c) : c.peerAddress;
+      out(`${name}  ${formatTime(new Date(at))}  ${[...tags, preview].join(" ")}`);
     }
     if (!flags.json && rows.length === 0)
       note("no conversations yet: start one with `xmtp send <address> <text>`");
@@ -205,16 +213,20 @@ export async function history(convos: Conversation[], limit: number): Promise<De
     .reverse();
 }
 
-/** `xmtp messages <address>`: the latest messages with a peer, oldest first. */
-export async function messages(address: string, flags: ClientFlags & OutputFlags & { limit: number }) {
-  peerAddress(address);
+/** `xmtp messages <address | group>`: the latest messages with a peer or in a group, oldest first. */
+export async function messages(target: string, flags: ClientFlags & OutputFlags & { limit: number }) {
+  const isPeer = isAddressArgument(target);
+  if (isPeer) peerAddress(target);
   await withClient(flags, async (client) => {
-    const peer = peerAddress(address, client);
-    const convos = await conversationsWith(client, peer);
-    if (convos.length === 0) {
-      note(`no conversation with ${peer} yet`);
-      return;
-    }
+    let convos: Conversation[];
+    if (isPeer) {
+      const peer = peerAddress(target, client);
+      convos = await conversationsWith(client, peer);
+      if (convos.length === 0) {
+        note(`no conversation with ${peer} yet`);
+        return;
+      }
+    } else convos = [await findGroup(client, target)];
     for (const m of await history(convos, flags.limit)) {
       if (flags.json) printJson(messageJson(m, client.address));
       else if (isShown(m)) out(formatLine(m, client.address));
@@ -251,10 +263,12 @@ export async function send(
   words: string[],
   flags: ClientFlags & OutputFlags & { conversationId?: string },
 ): Promise<void> {
-  peerAddress(address);
+  const isPeer = isAddressArgument(address);
+  if (isPeer) peerAddress(address);
   const text = words.length > 0 ? words.join(" ") : await readStdin();
   if (text.length === 0) throw new UserError("nothing to send: give the text as arguments or on stdin");
   const json = flags.json || (flags.key ?? process.env.XMTP_WALLET_KEY) !== undefined;
+  if (!isPeer) return sendToGroup(address, text, json, flags);
   await withClient(flags, async (client) => {
     const peer = peerAddress(address, client);
     await requireReachable(client, peer);
@@ -270,6 +284,19 @@ export async function send(
     );
     if (json) printJson({ id: sent.id, topic: convo.topic, from: client.address, to: convo.peerAddress });
     else out(`sent to ${convo.peerAddress}`);
+  });
+}
+
+/** `xmtp send <group> …`: one text to every member; answering a group allows its creator. */
+async function sendToGroup(ref: string, text: string, json: boolean, flags: ClientFlags): Promise<void> {
+  await withClient(flags, async (client) => {
+    const group = await findGroup(client, ref);
+    if (!group.isActive) throw new UserError("you are no longer a member of this group");
+    const sent = await group.send(text);
+    if (group.creator !== client.address) await allowIfUnknown(client, group.creator).catch(() => undefined);
+    if (json)
+      printJson({ id: sent.id, topic: group.topic, from: client.address, to: null, groupId: group.id });
+    else out(`sent to ${groupLabel(group)}`);
   });
 }
 

@@ -1,12 +1,13 @@
 /**
- * `xmtp chat <address>`: the recent history with a peer, then its messages as they arrive, and a
- * prompt whose lines are sent. Ctrl-D leaves once the lines already typed are sent; Ctrl-C too, and
+ * `xmtp chat <address | group>`: the recent history with a peer (or in a group), then its messages
+ * as they arrive, and a prompt whose lines are sent. Ctrl-D leaves once the lines already typed are sent; Ctrl-C too, and
  * also interrupts a slow first sync. Works on a terminal (readline: editing, ↑ for earlier lines)
  * and over pipes (a line per message; lines piped in are sent in order, then it exits).
  */
 import { clearLine, createInterface, cursorTo, type Interface, moveCursor } from "node:readline";
-import type { Client, Conversation, DecodedMessage } from "@xmtp-ts/client";
+import { type Client, type Conversation, type DecodedMessage, Group } from "@xmtp-ts/client";
 import { history, type OutputFlags } from "./actions.js";
+import { findGroup, groupLabel, isAddressArgument } from "./groups.js";
 import { withProgress } from "./progress.js";
 import { formatLine, isShown, messageJson } from "./render.js";
 import { allowIfUnknown, type ClientFlags, openClient, peerAddress, requireReachable } from "./session.js";
@@ -16,7 +17,7 @@ type ChatFlags = ClientFlags & OutputFlags & { limit: number };
 const reason = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export async function chat(address: string, flags: ChatFlags): Promise<void> {
-  peerAddress(address);
+  if (isAddressArgument(address)) peerAddress(address);
   const client = await openClient(flags);
   const stop = new AbortController();
   const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
@@ -57,7 +58,7 @@ export async function chat(address: string, flags: ChatFlags): Promise<void> {
     loading.catch(() => undefined); // when interrupted, its failure (the client closes) is moot
     const loaded = await Promise.race([loading, interrupted]);
     if (!loaded) return;
-    const { peer, convos, pumping } = loaded;
+    const { peer, convos, pumping, group } = loaded;
 
     rl = createInterface({
       input: process.stdin,
@@ -75,7 +76,7 @@ export async function chat(address: string, flags: ChatFlags): Promise<void> {
     rl.on("SIGINT", () => rl!.close());
 
     // Sends go out one at a time, in the order typed; the conversation starts with the first one.
-    let target = convos.find((c) => !c.context?.conversationId);
+    let target = group ?? convos.find((c) => !c.context?.conversationId);
     let sending = Promise.resolve();
     let accepted: Promise<void> | undefined;
     // The prompt counts the messages still on their way, so a slow send is visibly not lost.
@@ -96,6 +97,7 @@ export async function chat(address: string, flags: ChatFlags): Promise<void> {
       } finally {
         setPending(-1);
       }
+      if (peer === client.address) return; // a group this account created
       accepted ??= allowIfUnknown(client, peer).catch((err: unknown) => {
         accepted = undefined; // tried again after the next message
         print(`could not accept ${peer}'s request: ${reason(err)}`);
@@ -131,8 +133,9 @@ export async function chat(address: string, flags: ChatFlags): Promise<void> {
 }
 
 /**
- * Checks the peer, subscribes to live messages (which also lists the conversations), then shows
- * the history and whatever arrived meanwhile: nothing is missed, nothing shown twice.
+ * Checks the peer (or finds the group), subscribes to live messages (which also lists the
+ * conversations), then shows the history and whatever arrived meanwhile: nothing is missed,
+ * nothing shown twice.
  */
 async function load(
   client: Client,
@@ -142,12 +145,22 @@ async function load(
   show: (m: DecodedMessage) => void,
   print: (text: string) => void,
 ) {
-  const peer = peerAddress(address, client);
-  await requireReachable(client, peer);
-  const withPeer = (c: Conversation) => c.peerAddress.toLowerCase() === peer.toLowerCase();
+  let group: Group | undefined;
+  let peer: string;
+  if (isAddressArgument(address)) {
+    peer = peerAddress(address, client);
+    await requireReachable(client, peer);
+  } else {
+    group = await findGroup(client, address);
+    peer = group.creator;
+  }
+  const withPeer = (c: Conversation) =>
+    group
+      ? c instanceof Group && c.id === group.id
+      : !(c instanceof Group) && c.peerAddress.toLowerCase() === peer.toLowerCase();
   if (!flags.json)
     process.stderr.write(
-      `chatting with ${peer} as ${client.address}; Enter sends, Ctrl-D or Ctrl-C leaves\n`,
+      `chatting ${group ? `in ${groupLabel(group)}` : `with ${peer}`} as ${client.address}; Enter sends, Ctrl-D or Ctrl-C leaves\n`,
     );
 
   const live = await withProgress("syncing conversations", () =>
@@ -166,5 +179,5 @@ async function load(
   for (const m of await history(convos, flags.limit)) show(m);
   for (const m of backlog) show(m);
   backlog = undefined;
-  return { peer, convos, pumping };
+  return { peer, convos, pumping, group };
 }

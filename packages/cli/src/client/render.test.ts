@@ -1,5 +1,6 @@
 import {
   ContentTypeAttachment,
+  ContentTypeGroupMembership,
   ContentTypeId,
   ContentTypeReaction,
   ContentTypeReadReceipt,
@@ -32,6 +33,18 @@ function message(
 }
 
 describe("messages in a terminal", () => {
+  test("group membership changes read as a line about who joined or left", () => {
+    const change = { groupId: "ab", epoch: 0, revision: 1, creator: ME, members: [ME, PEER] };
+    expect(
+      describeContent(message(ContentTypeGroupMembership, { ...change, action: "add", changed: [PEER] })),
+    ).toBe(`* added ${shortAddress(PEER)} to the group`);
+    expect(
+      describeContent(
+        message(ContentTypeGroupMembership, { ...change, action: "close", changed: [PEER], nextEpoch: 1 }),
+      ),
+    ).toBe(`* removed ${shortAddress(PEER)}; the group goes on in a new epoch without them`);
+  });
+
   test("a line: local time, sender (me for one's own), text", () => {
     expect(formatLine(message(ContentTypeText, "hi"), ME)).toBe(
       `2026-12-04 09:05  ${shortAddress(PEER)}  hi`,

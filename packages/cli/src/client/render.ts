@@ -3,7 +3,14 @@
  * as JSON lines for scripts. Content types other than text are described in words; unknown ones
  * show the fallback text their sender supplied.
  */
-import type { Attachment, DecodedMessage, Reaction, RemoteAttachment, Reply } from "@xmtp-ts/client";
+import type {
+  Attachment,
+  DecodedMessage,
+  MembershipChange,
+  Reaction,
+  RemoteAttachment,
+  Reply,
+} from "@xmtp-ts/client";
 
 const TEXT = "xmtp.org/text";
 const READ_RECEIPT = "xmtp.org/readReceipt";
@@ -47,6 +54,16 @@ export function describe(m: DecodedMessage): string {
     case "xmtp.org/attachment": {
       const a = c as Attachment | undefined;
       if (a) return `[file ${printable(a.filename)}, ${a.mimeType}, ${a.data.length} bytes]`;
+      break;
+    }
+    case "xmtp-ts/groupMembership": {
+      const g = c as MembershipChange | undefined;
+      if (g) {
+        const who = g.changed.map(shortAddress).join(", ");
+        return g.action === "add"
+          ? `* added ${who} to the group`
+          : `* removed ${who}; the group goes on in a new epoch without them`;
+      }
       break;
     }
     case "xmtp.org/remoteStaticAttachment": {

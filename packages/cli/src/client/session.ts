@@ -4,7 +4,7 @@
  * directory), or from a raw wallet key (`--key` / `XMTP_WALLET_KEY`, for scripts).
  */
 import { mkdirSync } from "node:fs";
-import { Client, fileConversationStore, fromBase64, fromPrivateKey } from "@xmtp-ts/client";
+import { Client, fileConversationStore, fromBase64, fromPrivateKey, Group } from "@xmtp-ts/client";
 import { isAddress, toChecksumAddress } from "@xmtp-ts/protocol";
 import { cacheDir, loadIdentity, resolveApiUrl, UserError } from "./config.js";
 import { withProgress } from "./progress.js";
@@ -84,8 +84,8 @@ export const listConversations = (client: Client) =>
     (l) => `${l.length} conversations`,
   );
 
-/** Every conversation with `peer` (usually one; more when apps used conversation ids). */
+/** Every conversation of two with `peer` (usually one; more when apps used conversation ids). */
 export async function conversationsWith(client: Client, peer: string) {
   const all = await listConversations(client);
-  return all.filter((c) => c.peerAddress.toLowerCase() === peer.toLowerCase());
+  return all.filter((c) => !(c instanceof Group) && c.peerAddress.toLowerCase() === peer.toLowerCase());
 }

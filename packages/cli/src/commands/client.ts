@@ -28,6 +28,10 @@ const limitOption = (fallback: number) =>
     .default(fallback, String(fallback));
 
 const actions = () => import("../client/actions.js");
+const groups = () => import("../client/groups.js");
+
+const GROUP_ARG =
+  "the peer's wallet address, or a group: its short id (as `xmtp conversations` prints it), topic or name";
 
 /** Registers the client commands on the root command. */
 export function registerClientCommands(program: Command): void {
@@ -68,8 +72,8 @@ export function registerClientCommands(program: Command): void {
 
   program
     .command("messages")
-    .description("Print the latest messages with an address, oldest first")
-    .argument("<address>", "the peer's wallet address")
+    .description("Print the latest messages with an address or in a group, oldest first")
+    .argument("<address|group>", GROUP_ARG)
     .addOption(limitOption(50))
     .addOption(apiOption())
     .addOption(keyOption())
@@ -79,9 +83,9 @@ export function registerClientCommands(program: Command): void {
   program
     .command("send")
     .description(
-      "Send a text to an address (starts or reuses the conversation); the text is read from stdin when not given",
+      "Send a text to an address (starts or reuses the conversation) or a group; the text is read from stdin when not given",
     )
-    .argument("<address>", "the peer's wallet address")
+    .argument("<address|group>", GROUP_ARG)
     .argument("[text...]", "the message")
     .addOption(new Option("--conversation-id <id>", "a V2 conversation id (a separate conversation per id)"))
     .addOption(apiOption())
@@ -91,8 +95,10 @@ export function registerClientCommands(program: Command): void {
 
   program
     .command("chat")
-    .description("Chat with an address: recent history, then live messages; type a line and Enter to send")
-    .argument("<address>", "the peer's wallet address")
+    .description(
+      "Chat with an address or in a group: recent history, then live messages; type a line and Enter to send",
+    )
+    .argument("<address|group>", GROUP_ARG)
     .addOption(limitOption(20))
     .addOption(apiOption())
     .addOption(keyOption())
@@ -112,6 +118,43 @@ export function registerClientCommands(program: Command): void {
       .addOption(jsonOption())
       .action(async (addresses: string[], flags) => (await actions()).setConsent(addresses, state, flags));
   }
+
+  const group = program
+    .command("group")
+    .description("Groups: create one, list its members, add or remove members (creator only)");
+  group
+    .command("create")
+    .description("Create a group of you and these addresses (at most 100 members, you included)")
+    .argument("<address...>", "the members' wallet addresses")
+    .option("--name <name>", "the group's name (at most 100 characters)")
+    .option("--description <text>", "what the group is for (at most 1000 characters)")
+    .addOption(apiOption())
+    .addOption(keyOption())
+    .addOption(jsonOption())
+    .action(async (addresses: string[], flags) => (await groups()).createGroup(addresses, flags));
+  group
+    .command("members")
+    .description("List a group's members, the creator marked")
+    .argument("<group>", "the group's short id, topic or name")
+    .addOption(apiOption())
+    .addOption(keyOption())
+    .addOption(jsonOption())
+    .action(async (ref: string, flags) => (await groups()).groupMembers(ref, flags));
+  for (const [name, description] of [
+    ["add", "Add members to a group you created (they read this epoch from its start)"],
+    ["remove", "Remove members from a group you created (the group moves to a new topic and key)"],
+  ] as const)
+    group
+      .command(name)
+      .description(description)
+      .argument("<group>", "the group's short id, topic or name")
+      .argument("<address...>", "wallet addresses")
+      .addOption(apiOption())
+      .addOption(keyOption())
+      .addOption(jsonOption())
+      .action(async (ref: string, addresses: string[], flags) =>
+        (await groups()).changeMembers(name, ref, addresses, flags),
+      );
 
   program
     .command("identity")
