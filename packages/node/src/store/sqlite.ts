@@ -8,7 +8,10 @@
  *
  * Throughput: concurrent `insert()` calls made before the event loop turns are committed together
  * in one transaction (group commit). Each caller's batch runs in its own savepoint, so it stays
- * all-or-nothing on its own, and every caller resolves only after the shared commit.
+ * all-or-nothing on its own, and every caller resolves only after the shared commit. A database
+ * file is written by a worker thread (sqlite-writer.ts), so the event loop goes on serving while
+ * a commit waits for the disk; inserts made meanwhile form the next transaction. Reads use this
+ * thread's own connection (WAL: a committed row is visible to it at once).
  */
 
 import { statfsSync } from "node:fs";
@@ -29,6 +32,7 @@ import {
   validateEnvelopes,
   withinBytes,
 } from "./common.js";
+import { type SqliteWriter, startSqliteWriter, type WriterRow } from "./sqlite-writer.js";
 import type {
   InsertResult,
   ReceivedLimits,
@@ -46,6 +50,11 @@ export interface SqliteStoreOptions {
   synchronous?: "full" | "normal" | undefined;
   /** Coalesce concurrent inserts into one transaction (default true). */
   groupCommit?: boolean | undefined;
+  /**
+   * Commit in a worker thread (default true for a file with group commit; never for `:memory:`,
+   * which no second connection can open).
+   */
+  writerThread?: boolean | undefined;
   /** Page cache size in KiB (default 32768). */
   cacheSizeKiB?: number | undefined;
   /** Node wall clock in ns, stored as receiver time (default `Date.now()`). */
@@ -120,6 +129,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   let db: Database.Database | undefined;
   let queue: Pending[] = [];
   let flushScheduled = false;
+  const inMemory = options.path === ":memory:" || options.path === "";
+  const useWriter = (options.writerThread ?? true) && groupCommit && !inMemory;
+  let writer: SqliteWriter | undefined;
+  /** The transaction the writer thread is committing, if any. */
+  let inFlight: Promise<void> | undefined;
   const statements = new Map<string, Database.Statement>();
   /**
    * A condition of the database itself, kept until it is seen to be over: a full disk clears once
@@ -172,8 +186,55 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     });
   };
 
+  /** Hands the queued inserts to the writer thread as one transaction (one at a time). */
+  const flushToWriter = (w: SqliteWriter): void => {
+    if (inFlight !== undefined) return; // the next transaction forms while this one commits
+    const batch = queue;
+    queue = [];
+    if (batch.length === 0) return;
+    const receivedNs = now();
+    const batches = batch.map((p) =>
+      p.rows.map((e): WriterRow => {
+        // A number taken by a duplicate or a rolled-back batch is simply skipped: gaps are fine.
+        lastSeq++;
+        return [
+          lastSeq,
+          toSortable(e.timestampNs),
+          e.digest,
+          e.contentTopic,
+          e.message,
+          receivedNs,
+          shouldExpire(e.contentTopic) ? 1 : 0,
+        ];
+      }),
+    );
+    inFlight = w.insert(batches, lastSeq).then(
+      (outcomes) => {
+        // A commit went through: whatever stopped writes (a full disk) is over.
+        if (fault?.kind !== "damaged") fault = undefined;
+        batch.forEach((p, i) => {
+          const o = outcomes[i]!;
+          if ("ok" in o) p.resolve({ inserted: o.ok });
+          else p.reject(fail(o.err));
+        });
+      },
+      (err: unknown) => {
+        const e = w.failure === undefined ? fail(err) : writerGone(w.failure);
+        for (const p of batch) p.reject(e);
+      },
+    );
+    void inFlight.finally(() => {
+      inFlight = undefined;
+      if (queue.length > 0) flushToWriter(w);
+    });
+  };
+
   const flush = (): void => {
     flushScheduled = false;
+    if (writer !== undefined) {
+      flushToWriter(writer);
+      return;
+    }
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
@@ -297,6 +358,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const health = async (): Promise<StoreHealth> => {
     if (state !== "running") return { ok: false, error: notRunning(state).message };
     if (fault?.kind === "damaged") return { ok: false, error: fault.message };
+    if (writer?.failure !== undefined) return { ok: false, error: writerGone(writer.failure).message };
     try {
       // Reads the newest rows' pages, not just the connection.
       stmt("SELECT rowid FROM envelopes ORDER BY rowid DESC LIMIT 1").get();
@@ -349,6 +411,18 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           throw translate(err);
         }
       }
+      if (useWriter) {
+        try {
+          writer = await startSqliteWriter({
+            path: options.path,
+            synchronous,
+            cacheSizeKiB: options.cacheSizeKiB ?? 32768,
+          });
+        } catch (err) {
+          d.close();
+          throw translate(err);
+        }
+      }
       db = d;
       statements.clear();
       state = "running";
@@ -361,6 +435,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       }
       flush();
       state = "stopped";
+      // Every insert handed over commits (or fails) before the connections close.
+      const w = writer;
+      writer = undefined;
+      if (w !== undefined) {
+        while (inFlight !== undefined || queue.length > 0) {
+          if (inFlight === undefined) flushToWriter(w);
+          await inFlight;
+        }
+        await w.close();
+      }
       statements.clear();
       const d = db;
       db = undefined;
@@ -418,6 +502,15 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     },
 
     deleteExpired(receivedBeforeNs: bigint, limit: number) {
+      if (writer !== undefined) {
+        // The writer thread holds the write lock between its commits: it deletes too.
+        const w = writer;
+        return w
+          .deleteExpired(receivedBeforeNs, limit)
+          .catch((err: unknown) =>
+            Promise.reject(w.failure === undefined ? fail(err) : writerGone(w.failure)),
+          );
+      }
       return guard(
         () =>
           stmt(
@@ -474,6 +567,11 @@ function migrate(d: Database.Database): void {
     );
   }
   for (const m of MIGRATIONS) step.immediate(m);
+}
+
+/** The writer thread died: nothing can be written until the node restarts. */
+function writerGone(cause: Error): XmtpError {
+  return new XmtpError(Code.Unavailable, `store unavailable: ${cause.message}`, { cause });
 }
 
 /** Below this much free space a store whose writes failed stays unhealthy. */
