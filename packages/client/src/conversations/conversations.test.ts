@@ -38,8 +38,8 @@ function setup() {
   };
   const legacy = new Set<string>();
   /** A client that counts how many invite envelopes it opens (wraps its private opener). */
-  const mkCounting = (keys: OwnKeys, onOpen: () => void) => {
-    const c = mk(keys);
+  const mkCounting = (keys: OwnKeys, onOpen: () => void, options: ConversationsOptions = {}) => {
+    const c = mk(keys, false, options);
     const inner = c as unknown as { tryOpen: (e: unknown) => Promise<unknown> };
     const orig = inner.tryOpen.bind(c);
     inner.tryOpen = (e) => {
@@ -249,6 +249,36 @@ describe("Conversations", () => {
     );
   });
 
+  test("a restarted client does not open again the invitations it had seen in the overlap window", async () => {
+    const { mk, mkCounting } = setup();
+    const store = memoryConversationStore();
+    const aliceKeys = vectorKeys("alice");
+    mk(aliceKeys);
+    // Invitations of the last minutes: inside the window the next listing reads again.
+    for (let i = 0; i < 3; i++) await mk(randomKeys()).newConversation(aliceKeys.address);
+    let opened = 0;
+    const first = mkCounting(aliceKeys, () => opened++, { conversationStore: store });
+    expect(await first.list()).toHaveLength(3);
+    expect(opened).toBe(3);
+
+    // A restart: the three are restored and skipped; one that arrived meanwhile is opened.
+    const late = await mk(randomKeys()).newConversation(aliceKeys.address);
+    opened = 0;
+    const again = mkCounting(aliceKeys, () => opened++, { conversationStore: store });
+    expect(await again.restore()).toBe(true);
+    const listed = await again.list();
+    expect(opened).toBe(1);
+    expect(listed).toHaveLength(4);
+    expect(listed.map((c) => c.topic)).toContain(late.topic);
+
+    // And the next restart skips all four.
+    opened = 0;
+    const third = mkCounting(aliceKeys, () => opened++, { conversationStore: store });
+    expect(await third.restore()).toBe(true);
+    expect(await third.list()).toHaveLength(4);
+    expect(opened).toBe(0);
+  });
+
   test("a Web Storage store round-trips a snapshot as text", async () => {
     const { mk } = setup();
     const aliceKeys = vectorKeys("alice");
@@ -304,9 +334,16 @@ describe("Conversations", () => {
       ],
       v1: [],
     });
+    const badSeen = await sealSnapshot(aliceKeys.identity.privateKey, aliceKeys.address, {
+      inviteSyncNs: 1n,
+      introSyncNs: undefined,
+      v2: [],
+      v1: [],
+      seenInvites: ["12:not-a-digest"],
+    });
     const flipped = bytes.slice();
     flipped[flipped.length - 1]! ^= 1;
-    for (const b of [new Uint8Array([1, 2, 3]), bytes.subarray(0, 20), flipped, foreign, invalid]) {
+    for (const b of [new Uint8Array([1, 2, 3]), bytes.subarray(0, 20), flipped, foreign, invalid, badSeen]) {
       const store = memoryConversationStore();
       await store.set(key, b);
       const c = mk(aliceKeys, false, { conversationStore: store });

@@ -47,9 +47,24 @@ import { cryptoPoolFor } from "./worker-pool.js";
 /**
  * Incremental listing re-reads this far back from the previous run, so invites from senders with
  * skewed clocks are not missed (the reference uses 10 s; protocol.md §18 row 10). Already-seen
- * envelopes are skipped by digest, so the overlap costs one query, not re-decryption.
+ * envelopes are skipped by digest, so the overlap costs one query, not re-decryption; the digests
+ * inside the window are kept in the conversation store's snapshot too, so a restarted client
+ * skips them as well.
  */
 export const LIST_OVERLAP_NS = 60n * 60n * 1_000_000_000n;
+
+/** Where the listing after one that started at `sinceNs` begins reading (undefined: from the start). */
+const overlapStart = (sinceNs: bigint | undefined) =>
+  sinceNs === undefined ? undefined : sinceNs > LIST_OVERLAP_NS ? sinceNs - LIST_OVERLAP_NS : 1n;
+
+/** The seen-envelope keys that the next listing from `sinceNs` on will meet again. */
+function seenInWindow(seen: Set<string>, sinceNs: bigint | undefined): string[] | undefined {
+  const start = overlapStart(sinceNs);
+  if (start === undefined) return undefined;
+  const out: string[] = [];
+  for (const k of seen) if (BigInt(k.slice(0, k.indexOf(":"))) >= start) out.push(k);
+  return out;
+}
 /** Invites decrypted concurrently while listing. */
 export const LIST_BATCH = 64;
 
@@ -184,6 +199,8 @@ export class Conversations<ContentTypes = any> {
         this.v1.set(c.peerAddress, new ConversationV1(this.ctx, c.peerAddress, new Date(c.createdMs)));
     this.lastInviteSyncNs ??= snap.inviteSyncNs;
     this.lastIntroSyncNs ??= snap.introSyncNs;
+    for (const k of snap.seenInvites ?? []) this.seenInvites.add(k);
+    for (const k of snap.seenIntros ?? []) this.seenIntros.add(k);
     return true;
   }
 
@@ -214,6 +231,8 @@ export class Conversations<ContentTypes = any> {
           peerAddress: c.peerAddress,
           createdMs: c.createdAt.getTime(),
         })),
+        seenInvites: seenInWindow(this.seenInvites, this.lastInviteSyncNs),
+        seenIntros: seenInWindow(this.seenIntros, this.lastIntroSyncNs),
       };
       try {
         await store.set(
@@ -229,8 +248,7 @@ export class Conversations<ContentTypes = any> {
 
   private async syncInvites(): Promise<ConversationV2[]> {
     const started = nowNs();
-    const since = this.lastInviteSyncNs;
-    const startNs = since === undefined ? undefined : since > LIST_OVERLAP_NS ? since - LIST_OVERLAP_NS : 1n;
+    const startNs = overlapStart(this.lastInviteSyncNs);
     // Each page is opened (in worker threads when available) while the next one is fetched;
     // results are applied in network order so the first invite per topic wins.
     const jobs: Promise<(OpenedInvitation | undefined)[]>[] = [];
@@ -305,8 +323,7 @@ export class Conversations<ContentTypes = any> {
 
   private async syncIntros(): Promise<ConversationV1[]> {
     const started = nowNs();
-    const since = this.lastIntroSyncNs;
-    const startNs = since === undefined ? undefined : since > LIST_OVERLAP_NS ? since - LIST_OVERLAP_NS : 1n;
+    const startNs = overlapStart(this.lastIntroSyncNs);
     const envs = await queryAll(this.ctx.transport, buildTopic.intro(this.address), {
       direction: "ascending",
       ...(startNs !== undefined ? { startNs } : {}),

@@ -69,7 +69,17 @@ export interface Snapshot {
   introSyncNs: bigint | undefined;
   v2: SnapshotV2[];
   v1: { peerAddress: string; createdMs: number }[];
+  /**
+   * Invite and intro envelopes already handled (`<timestampNs>:<sha256 hex>`) that the next
+   * listing will read again, i.e. those inside the overlap window before the last listing: a
+   * restarted client skips them instead of opening them again.
+   */
+  seenInvites?: string[] | undefined;
+  seenIntros?: string[] | undefined;
 }
+
+/** An envelope's identity for the seen sets: `<timestampNs>:<sha256 hex of its message>`. */
+const SEEN_KEY = /^\d{1,20}:[0-9a-f]{64}$/;
 
 const SALT = new TextEncoder().encode("XMTP_TS_CONVERSATION_SNAPSHOT");
 
@@ -103,6 +113,8 @@ export async function sealSnapshot(
         : undefined,
     })),
     v1: s.v1,
+    seenInvites: s.seenInvites,
+    seenIntros: s.seenIntros,
   });
   const ct = await encrypt(
     new TextEncoder().encode(json),
@@ -164,7 +176,20 @@ export async function openSnapshot(
       peerAddress: addr(c.peerAddress),
       createdMs: ms(c.createdMs),
     }));
-    return { inviteSyncNs: ns(j.inviteSyncNs), introSyncNs: ns(j.introSyncNs), v2, v1 };
+    const seen = (v: unknown): string[] | undefined => {
+      if (v === undefined) return undefined;
+      if (!Array.isArray(v) || !v.every((k) => typeof k === "string" && SEEN_KEY.test(k)))
+        throw new Error("bad seen envelopes");
+      return v;
+    };
+    return {
+      inviteSyncNs: ns(j.inviteSyncNs),
+      introSyncNs: ns(j.introSyncNs),
+      v2,
+      v1,
+      seenInvites: seen(j.seenInvites),
+      seenIntros: seen(j.seenIntros),
+    };
   } catch {
     return undefined;
   }
