@@ -5,7 +5,8 @@
 //
 //   npx tsc -b packages/cli packages/client && node bench/browser-client.mjs
 //
-// Env: BENCH_LIST (conversations, default 300), BENCH_MESSAGES (V2 messages, 10000), BENCH_ROUNDS (2).
+// Env: BENCH_LIST (conversations, default 300), BENCH_MESSAGES (V2 messages, 10000), BENCH_ROUNDS (2),
+// BENCH_PROFILE=<dir> (writes a DevTools CPU profile of each timed run there, <sdk>-<task>-<round>.cpuprofile).
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -19,6 +20,7 @@ import { seedInvitations, seedMessages, startNode, stopNode } from "./client-set
 const LIST = Number(process.env.BENCH_LIST ?? 300);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const PROFILE = process.env.BENCH_PROFILE;
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 // The timed part is the same for both SDKs: conversations.list(), or messages() of one conversation.
@@ -136,7 +138,7 @@ try {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   console.log(`bundled and launched in ${Math.round(performance.now() - t)} ms`);
   const args = { apiUrl: node.url, key: lister.key, topic };
-  const run = async (sdk, task) => {
+  const run = async (sdk, task, round) => {
     const context = await browser.newContext();
     try {
       const page = await context.newPage();
@@ -149,7 +151,17 @@ try {
         })
         .catch((e) => errors.push(String(e)));
       if (errors.length > 0) throw new Error(`${sdk}: ${errors.join("; ")}`);
+      const cdp = PROFILE ? await context.newCDPSession(page) : undefined;
+      if (cdp) {
+        await cdp.send("Profiler.enable");
+        await cdp.send("Profiler.setSamplingInterval", { interval: 500 });
+        await cdp.send("Profiler.start");
+      }
       const r = await page.evaluate(([task, a]) => window.bench(task, a), [task, args]);
+      if (cdp) {
+        const { profile } = await cdp.send("Profiler.stop");
+        writeFileSync(join(PROFILE, `${sdk}-${task}-${round}.cpuprofile`), JSON.stringify(profile));
+      }
       if (errors.length > 0) throw new Error(`${sdk}: ${errors.join("; ")}`);
       return r;
     } finally {
@@ -163,8 +175,8 @@ try {
   ]) {
     let best;
     for (let r = 0; r < ROUNDS; r++) {
-      const ours = await run("ours", task);
-      const theirs = await run("xmtpjs", task);
+      const ours = await run("ours", task, r + 1);
+      const theirs = await run("xmtpjs", task, r + 1);
       if (ours.count !== expected || theirs.count !== expected)
         throw new Error(`${task}: expected ${expected}, ours ${ours.count}, xmtp-js ${theirs.count}`);
       console.log(

@@ -153,3 +153,77 @@ function runModule(script: string): string {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+describe("curve workers (built code)", () => {
+  test("a batch whose curve work they share opens like one opened here, errors and repeated bundles included", async () => {
+    const { curvePool, runCurveJobs } = await import(`${dist}/conversations/curve-pool.js`);
+    const { openInvitations } = await import(`${dist}/conversations/invitation.js`);
+    const { secp256k1Backend } = await import("../packages/protocol/dist/index.js");
+    process.env.XMTP_CURVE_WORKERS ??= "1";
+    const cp = curvePool();
+    expect(cp).toBeDefined();
+    try {
+      await cp.whenStarted();
+      expect(cp.readyWorkers().length).toBe(cp.size);
+      const alice = randomKeys();
+      const peers = Array.from({ length: 10 }, () => randomKeys());
+      const envs = [];
+      // 40 invitations from 10 peers: each peer's bundle is met four times.
+      for (let i = 0; i < 40; i++) {
+        const p = peers[i % peers.length]!;
+        const inv = await createInvitation(p, alice.signedBundle, alice.address, { conversationId: `c${i}` });
+        const sealed = await sealInvitation(p, alice.signedBundle, inv, BigInt(i + 1));
+        envs.push(invitationEnvelopes(sealed, BigInt(i + 1), alice.address, p.address)[0]);
+      }
+      envs.push(
+        create(EnvelopeSchema, {
+          contentTopic: envs[0].contentTopic,
+          timestampNs: 99n,
+          message: envs[0].message,
+        }),
+      );
+      let here = 0;
+      const counting = (local) => ({
+        verify: local.verify,
+        recover: local.recover,
+        ecdh: (k, p) => {
+          here++;
+          return local.ecdh(k, p);
+        },
+      });
+      const pooled = await openInvitations(alice, envs, undefined, (jobs, local) =>
+        runCurveJobs(jobs, counting(local), cp.readyWorkers()),
+      );
+      // The workers took their share (two chunks at least, handed out before this thread's first).
+      expect(here).toBeLessThan(3 * 40);
+      const local = await openInvitations(alice, envs);
+      for (let i = 0; i < 40; i++) {
+        expect(pooled[i].topic).toBe(local[i].topic);
+        expect(pooled[i].keyMaterial).toEqual(local[i].keyMaterial);
+        expect(pooled[i].peerAddress).toBe(peers[i % peers.length]!.address);
+      }
+      expect(pooled[40]).toMatchObject({ name: "InvitationError", reason: "timestamp-mismatch" });
+      expect(secp256k1Backend().name).toBe("libsecp256k1-wasm");
+    } finally {
+      await cp?.close();
+    }
+  });
+
+  test("a pool that has worked and is idle never keeps the process alive", () => {
+    const script = `
+      const { curvePool, runCurveJobs } = await import(${JSON.stringify(new URL(`${dist}/conversations/curve-pool.js`, import.meta.url).href)});
+      const { secp256k1Backend, initSecp256k1, getPublicKey } = await import(${JSON.stringify(new URL("../packages/protocol/dist/index.js", import.meta.url).href)});
+      await initSecp256k1();
+      const pool = curvePool();
+      if (!pool) throw new Error("no pool");
+      // An idle pool holds nothing open, so the wait for its start is held open here.
+      const keep = setInterval(() => {}, 1000);
+      await pool.whenStarted();
+      clearInterval(keep);
+      const k = new Uint8Array(32).fill(7);
+      const jobs = Array.from({ length: 40 }, () => ({ ecdh: [[k, getPublicKey(k)]] }));
+      const r = await runCurveJobs(jobs, secp256k1Backend(), pool.readyWorkers());
+      console.log(r.length, r.every((x) => x.dh && x.dh[0].length === 65));`;
+    expect(runModule(script)).toBe("40 true\n");
+  });
+});

@@ -37,14 +37,22 @@ function setup() {
     return new Conversations(ctx, options);
   };
   const legacy = new Set<string>();
-  /** A client that counts how many invite envelopes it opens (wraps its private opener). */
+  /** A client that counts how many invite envelopes it opens (wraps its private openers). */
   const mkCounting = (keys: OwnKeys, onOpen: () => void, options: ConversationsOptions = {}) => {
     const c = mk(keys, false, options);
-    const inner = c as unknown as { tryOpen: (e: unknown) => Promise<unknown> };
-    const orig = inner.tryOpen.bind(c);
+    const inner = c as unknown as {
+      tryOpen: (e: unknown) => Promise<unknown>;
+      openMany: (envs: unknown[], seen: number) => Promise<unknown>;
+    };
+    const tryOpen = inner.tryOpen.bind(c);
     inner.tryOpen = (e) => {
       onOpen();
-      return orig(e);
+      return tryOpen(e);
+    };
+    const openMany = inner.openMany.bind(c);
+    inner.openMany = (envs, seen) => {
+      for (const _ of envs) onOpen();
+      return openMany(envs, seen);
     };
     return c;
   };

@@ -3,7 +3,7 @@
  * the reference's order (protocol.md §8.6), and streams of new conversations and of all messages.
  */
 import type { ConsentProofPayload, Envelope, PublicKeyBundle, SignedPublicKeyBundle } from "@xmtp-ts/proto";
-import { buildTopic, isAddress, toChecksumAddress } from "@xmtp-ts/protocol";
+import { buildTopic, initSecp256k1, isAddress, toChecksumAddress } from "@xmtp-ts/protocol";
 import { checkedAddress, XmtpError } from "../errors.js";
 import { Group } from "../groups/group.js";
 import { isGroupContext } from "../groups/metadata.js";
@@ -19,6 +19,7 @@ import {
   type DecodedMessage,
   decodeAll,
 } from "./conversation.js";
+import { curvePoolFor, runCurveJobs } from "./curve-pool.js";
 import type { StoredConversationRef } from "./decoded-message.js";
 import {
   type ConversationContext,
@@ -28,6 +29,7 @@ import {
   type OpenCache,
   type OpenedInvitation,
   openInvitation,
+  openInvitations,
   sealInvitation,
 } from "./invitation.js";
 import {
@@ -277,10 +279,21 @@ export class Conversations<ContentTypes = any> {
     return added;
   }
 
+  /**
+   * Opens one page of invites: in the crypto pool's workers where there is one (machines with
+   * 3+ cores, large listings); otherwise decoded here with the curve work shared between this
+   * thread and the curve workers once the listing is large enough to start them.
+   */
   private async openMany(envs: Envelope[], seen: number): Promise<(OpenedInvitation | undefined)[]> {
+    // A cold client must not open a page on noble while libsecp256k1 is still loading.
+    await initSecp256k1();
     const pool = cryptoPoolFor(envs.length, seen);
-    if (!pool) return Promise.all(envs.map((e) => this.tryOpen(e)));
-    const results = await pool.openInvitations(this.ctx.keys, envs);
+    const curve = pool ? undefined : curvePoolFor(seen);
+    const results = pool
+      ? await pool.openInvitations(this.ctx.keys, envs)
+      : await openInvitations(this.ctx.keys, envs, this.openCache, (jobs, local) =>
+          runCurveJobs(jobs, local, curve?.readyWorkers()),
+        );
     return results.map((r) => {
       if (r instanceof InvitationError) {
         this.options.onError?.(r);

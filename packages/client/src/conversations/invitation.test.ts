@@ -20,6 +20,7 @@ import {
   MAX_INVITATION_METADATA_ENTRIES,
   MAX_SEALED_INVITATION_BYTES,
   openInvitation,
+  openInvitations,
   sealInvitation,
 } from "./invitation.js";
 import { encryptCiphertext, sha256 } from "./primitives.js";
@@ -302,6 +303,59 @@ describe("rejections", () => {
       create(SealedInvitationSchema, { version: { case: "v1", value: { headerBytes, ciphertext } } }),
     );
     await expectReason(openInvitation(bob, env(sealed)), "malformed");
+  });
+  test("a batch opens each invitation as a single open does, a repeated bundle checked once", async () => {
+    const mallory = randomKeys();
+    const forgedPre = await sealInvitation(
+      {
+        ...alice,
+        signedBundle: create(SignedPublicKeyBundleSchema, {
+          identityKey: alice.signedBundle.identityKey,
+          preKey: mallory.signedBundle.preKey,
+        }),
+        preKeys: mallory.preKeys,
+      },
+      bob.signedBundle,
+      await createInvitation(alice, bob.signedBundle, bob.address),
+      createdNs,
+    );
+    const unsignedId = clone(SignedPublicKeyBundleSchema, alice.signedBundle);
+    const sig = unsignedId.identityKey!.signature!.union;
+    if (sig.case !== "walletEcdsaCompact") throw new Error();
+    unsignedId.identityKey!.signature = create(SignatureSchema, {
+      union: { case: "ecdsaCompact", value: { bytes: sig.value.bytes, recovery: sig.value.recovery } },
+    });
+    const notWallet = await sealInvitation(
+      { ...alice, signedBundle: unsignedId },
+      bob.signedBundle,
+      await createInvitation(alice, bob.signedBundle, bob.address),
+      createdNs,
+    );
+    const good = await sealedFor();
+    const envs = [
+      env(good),
+      env(forgedPre),
+      env(good),
+      env(notWallet),
+      env(good, { timestampNs: createdNs + 1n }),
+      env(new Uint8Array([0xff])),
+      env(good),
+    ];
+    const batch = await openInvitations(bob, envs);
+    const single = await Promise.all(envs.map((e) => openInvitation(bob, e).catch((x: unknown) => x)));
+    expect(batch.map((r) => (r instanceof InvitationError ? r.reason : r.topic))).toEqual(
+      single.map((r) => (r instanceof InvitationError ? r.reason : (r as { topic: string }).topic)),
+    );
+    expect(batch.map((r) => (r instanceof InvitationError ? r.reason : "ok"))).toEqual([
+      "ok",
+      "bad-pre-key-signature",
+      "ok",
+      "not-wallet-signed",
+      "timestamp-mismatch",
+      "malformed",
+      "ok",
+    ]);
+    for (const i of [0, 2, 6]) expect((batch[i] as { peerAddress: string }).peerAddress).toBe(alice.address);
   });
   test("sanity: signCompact/sha256 helpers used by fixtures agree", () => {
     expect(

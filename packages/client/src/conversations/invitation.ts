@@ -5,6 +5,7 @@
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
+  type Ciphertext,
   type ConsentProofPayload,
   type Envelope,
   EnvelopeSchema,
@@ -18,22 +19,29 @@ import {
 } from "@xmtp-ts/proto";
 import {
   buildTopic,
+  createIdentityText,
+  eip191Hash,
   isValidTopic,
   MAX_TOPIC_BYTES,
+  publicKeyToAddress,
+  secp256k1Backend,
+  sha256,
   signedPublicKeyBytes,
-  verifySignedPreKey,
-  walletAddressFromSignedKey,
 } from "@xmtp-ts/protocol";
 import { type InvitationErrorReason, XmtpError } from "../errors.js";
 import {
   type Ecdh,
+  findPreKey,
   NoMatchingPreKeyError,
   type OwnKeys,
   type PeerKeys,
   sharedSecret3dh,
+  threeDhPairs,
 } from "../keys/own-keys.js";
+import { type CurveBackend, type CurveJob, type CurveResult, runCurveJob } from "./curve-jobs.js";
 import {
   bytesEqual,
+  concatBytes,
   decryptCiphertext,
   encryptCiphertext,
   hkdfSha256,
@@ -228,6 +236,102 @@ export async function openInvitation(
   env: Envelope,
   cache?: OpenCache,
 ): Promise<OpenedInvitation> {
+  const p = prepareInvitation(own, env, cache);
+  return finishInvitation(p, runCurveJob(localCurve(cache), p.job), cache);
+}
+
+/**
+ * Opens a batch of invite envelopes with the same checks as {@link openInvitation}; the curve work
+ * runs through `run` (this thread by default; the curve workers when the caller has them). A
+ * peer bundle met several times in the batch is checked once. Each result is the invitation or
+ * its error.
+ */
+export async function openInvitations(
+  own: OwnKeys,
+  envs: Envelope[],
+  cache: OpenCache = { verified: new Map() },
+  run?: (jobs: CurveJob[], local: CurveBackend) => Promise<CurveResult[]>,
+): Promise<(OpenedInvitation | InvitationError)[]> {
+  cache.verified ??= new Map();
+  const prepared: (PreparedInvitation | InvitationError)[] = [];
+  // Bundles already being checked in this batch: later copies wait for that result.
+  const checking = new Map<string, number>();
+  const jobs: CurveJob[] = [];
+  const firstCheck: (number | undefined)[] = [];
+  for (const env of envs) {
+    let p: PreparedInvitation;
+    try {
+      p = prepareInvitation(own, env, cache);
+    } catch (err) {
+      prepared.push(asInvitationError(err));
+      firstCheck.push(undefined);
+      continue;
+    }
+    let first: number | undefined;
+    if (p.job.verify && p.cacheKey !== undefined) {
+      first = checking.get(p.cacheKey);
+      if (first === undefined) checking.set(p.cacheKey, prepared.length);
+      else p.job = { ecdh: p.job.ecdh };
+    }
+    prepared.push(p);
+    firstCheck.push(first);
+    jobs.push(p.job);
+  }
+  const local = localCurve(cache);
+  const results = run && !cache.ecdh ? await run(jobs, local) : jobs.map((j) => runCurveJob(local, j));
+  const byIndex: (CurveResult | undefined)[] = [];
+  let k = 0;
+  for (const p of prepared) byIndex.push(p instanceof InvitationError ? undefined : results[k++]);
+  const out: (OpenedInvitation | InvitationError)[] = [];
+  for (let i = 0; i < prepared.length; i++) {
+    const p = prepared[i]!;
+    if (p instanceof InvitationError) {
+      out.push(p);
+      continue;
+    }
+    let r = byIndex[i]!;
+    const first = firstCheck[i];
+    if (first !== undefined) {
+      const f = byIndex[first]!;
+      r = { ...r, verified: f.verified, recovered: f.recovered };
+    }
+    try {
+      out.push(await finishInvitation(p, r, cache));
+    } catch (err) {
+      out.push(asInvitationError(err));
+    }
+  }
+  return out;
+}
+
+function asInvitationError(err: unknown): InvitationError {
+  return err instanceof InvitationError ? err : new InvitationError("malformed", String(err), { cause: err });
+}
+
+/** The curve backend of this thread, with the cache's ECDH when it brings one. */
+function localCurve(cache?: OpenCache): CurveBackend {
+  const b = secp256k1Backend();
+  const ecdh = cache?.ecdh;
+  return ecdh ? { verify: b.verify, recover: b.recover, ecdh } : b;
+}
+
+/** An invite envelope decoded and checked up to its curve work, which `job` describes. */
+interface PreparedInvitation {
+  header: ReturnType<typeof decodeSealed>["header"];
+  headerBytes: Uint8Array;
+  ciphertext: Ciphertext;
+  isSender: boolean;
+  peerBundle: SignedPublicKeyBundle;
+  /** The peer bundle's key in `OpenCache.verified`. */
+  cacheKey: string | undefined;
+  /** Known from the cache: no signature work needed. */
+  peerAddress: string | undefined;
+  walletSigned: boolean;
+  preKeyMissing: boolean;
+  job: CurveJob;
+}
+
+function prepareInvitation(own: OwnKeys, env: Envelope, cache?: OpenCache): PreparedInvitation {
   if (!isValidTopic(env.contentTopic))
     throw new InvitationError(
       "invalid-envelope-topic",
@@ -257,16 +361,71 @@ export async function openInvitation(
     throw new InvitationError("not-participant", "invitation is neither from nor to this identity");
   const peerBundle = (isSender ? header.recipient : header.sender) as SignedPublicKeyBundle;
   const peerKeys = isSender ? recipientKeys : senderKeys;
-  const peerAddress = verifiedPeerAddress(peerBundle, cache);
-  const myPreKeyPub = isSender ? senderKeys.preKey : recipientKeys.preKey;
-  let secret: Uint8Array;
-  try {
-    secret = sharedSecret3dh(own, peerKeys, myPreKeyPub, !isSender, cache?.ecdh);
-  } catch (cause) {
-    if (cause instanceof NoMatchingPreKeyError)
-      throw new InvitationError("no-matching-pre-key", "no matching pre-key", { cause });
-    throw new InvitationError("bad-key", "ECDH failed", { cause });
+  const id = peerBundle.identityKey!;
+  const pre = peerBundle.preKey!;
+  const cacheKey = cache?.verified
+    ? `${toHex(id.keyBytes)}${sigKey(id)}|${toHex(pre.keyBytes)}${sigKey(pre)}`
+    : undefined;
+  const peerAddress = cacheKey !== undefined ? cache?.verified?.get(cacheKey) : undefined;
+  const job: CurveJob = { ecdh: [] };
+  const walletSigned = id.signature?.union.case === "walletEcdsaCompact";
+  if (peerAddress === undefined) {
+    // The pre-key signature (ecdsa_compact by the identity key over sha256 of the pre-key bytes)
+    // and the wallet's signature of the identity key (EIP-191 over the identity text).
+    const preSig = pre.signature?.union;
+    if (preSig?.case === "ecdsaCompact")
+      job.verify = [peerKeys.identity, sha256(pre.keyBytes), preSig.value.bytes];
+    const idSig = id.signature?.union;
+    if (job.verify && idSig?.case === "walletEcdsaCompact")
+      job.recover = [eip191Hash(createIdentityText(id.keyBytes)), idSig.value.bytes, idSig.value.recovery];
   }
+  const myPreKeyPub = isSender ? senderKeys.preKey : recipientKeys.preKey;
+  let preKeyMissing = false;
+  try {
+    job.ecdh = threeDhPairs(
+      own.identity.privateKey,
+      findPreKey(own, myPreKeyPub).privateKey,
+      peerKeys,
+      !isSender,
+    );
+  } catch (err) {
+    if (!(err instanceof NoMatchingPreKeyError)) throw err;
+    preKeyMissing = true;
+  }
+  return {
+    header,
+    headerBytes,
+    ciphertext,
+    isSender,
+    peerBundle,
+    cacheKey,
+    peerAddress,
+    walletSigned,
+    preKeyMissing,
+    job,
+  };
+}
+
+async function finishInvitation(
+  p: PreparedInvitation,
+  r: CurveResult,
+  cache?: OpenCache,
+): Promise<OpenedInvitation> {
+  let peerAddress = p.peerAddress;
+  if (peerAddress === undefined) {
+    if (!r.verified) throw new InvitationError("bad-pre-key-signature", "peer pre-key signature invalid");
+    if (!p.walletSigned) throw new InvitationError("not-wallet-signed", "key was not signed by a wallet");
+    if (!r.recovered) throw new InvitationError("not-wallet-signed", "cannot recover the peer wallet");
+    peerAddress = publicKeyToAddress(r.recovered);
+    if (p.cacheKey !== undefined) cache?.verified?.set(p.cacheKey, peerAddress);
+  }
+  if (p.preKeyMissing)
+    throw new InvitationError("no-matching-pre-key", "no matching pre-key", {
+      cause: new NoMatchingPreKeyError(),
+    });
+  if (!r.dh) throw new InvitationError("bad-key", "ECDH failed");
+  const secret = concatBytes(...r.dh);
+  const { header, headerBytes, ciphertext, isSender, peerBundle } = p;
   let plain: Uint8Array;
   try {
     plain = await decryptCiphertext(ciphertext, secret, headerBytes);
@@ -333,29 +492,6 @@ function decodeSealed(bytes: Uint8Array) {
   if (!header.sender || !header.recipient)
     throw new InvitationError("malformed", "header is missing sender or recipient");
   return { header, headerBytes, ciphertext };
-}
-
-/** Checks the bundle's pre-key signature and recovers its wallet; memoised in `cache.verified`. */
-function verifiedPeerAddress(b: SignedPublicKeyBundle, cache?: OpenCache): string {
-  const id = b.identityKey!;
-  const pre = b.preKey!;
-  const key = cache?.verified
-    ? `${toHex(id.keyBytes)}${sigKey(id)}|${toHex(pre.keyBytes)}${sigKey(pre)}`
-    : "";
-  const hit = cache?.verified?.get(key);
-  if (hit) return hit;
-  if (!verifySignedPreKey(id, pre))
-    throw new InvitationError("bad-pre-key-signature", "peer pre-key signature invalid");
-  if (id.signature?.union.case !== "walletEcdsaCompact")
-    throw new InvitationError("not-wallet-signed", "key was not signed by a wallet");
-  let address: string;
-  try {
-    address = walletAddressFromSignedKey(id);
-  } catch (cause) {
-    throw new InvitationError("not-wallet-signed", "cannot recover the peer wallet", { cause });
-  }
-  cache?.verified?.set(key, address);
-  return address;
 }
 
 function sigKey(k: SignedPublicKey): string {

@@ -1,0 +1,225 @@
+/**
+ * Curve workers: small worker threads that run only the secp256k1 part of opening invitations
+ * (curve-jobs.ts), while this thread decodes, fetches the next page and runs its own share. A
+ * batch is cut into small chunks that this thread and each worker take in turn, so whoever is
+ * faster (a worker on an idle core, or this thread when the machine is busy) does more of it, and
+ * a pool never makes a batch slower than this thread alone by more than a chunk.
+ *
+ * Node only: found through `process.getBuiltinModule`, with the built `curve-worker.js` next to this
+ * module; elsewhere {@link curvePoolFor} returns undefined and batches run here.
+ * `XMTP_CURVE_WORKERS=<n>` sets the size (0 turns it off); the default is one per core but one
+ * (one on 2 cores: with this thread taking its share, both cores work), up to 4.
+ */
+import { type CurveBackend, type CurveJob, type CurveResult, runCurveJob } from "./curve-jobs.js";
+import type { CurveReply, CurveRequest } from "./curve-worker.js";
+
+/** Invitations one listing must meet before it starts the pool (a page of the invite topic). */
+export const CURVE_POOL_START = 100;
+/** Jobs handed out at a time (~10 ms of curve work on one core). */
+export const CURVE_CHUNK = 8;
+
+interface PoolWorker {
+  postMessage(m: CurveRequest): void;
+  on(ev: "message", f: (m: CurveReply) => void): void;
+  on(ev: "error", f: (e: unknown) => void): void;
+  ref(): void;
+  unref(): void;
+  terminate(): Promise<number>;
+}
+
+export class CurveWorker {
+  private nextId = 1;
+  private busy = 0;
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: CurveResult[]) => void; reject: (e: unknown) => void }
+  >();
+  /** The backend the worker loaded ("libsecp256k1-wasm"), once it has. */
+  backend: string | undefined;
+  failed = false;
+  /** Resolves once the worker has loaded its backend or failed. */
+  readonly started: Promise<void>;
+  private onStarted!: () => void;
+
+  constructor(private readonly w: PoolWorker) {
+    this.started = new Promise((r) => {
+      this.onStarted = r;
+    });
+    w.on("message", (m) => {
+      if (m.id === 0) {
+        if (m.ready !== undefined) this.backend = m.ready;
+        else this.failed = true;
+        this.onStarted();
+        return;
+      }
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (--this.busy === 0) w.unref();
+      if (m.results) p.resolve(m.results);
+      else p.reject(new Error(m.error ?? "curve worker failed"));
+    });
+    w.on("error", (e) => {
+      this.failed = true;
+      this.onStarted();
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    });
+    // After the listeners (a "message" listener refs the port): an idle pool never keeps the
+    // process alive.
+    w.unref();
+  }
+
+  get ready(): boolean {
+    return this.backend === "libsecp256k1-wasm" && !this.failed;
+  }
+
+  run(jobs: CurveJob[]): Promise<CurveResult[]> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.busy++ === 0) this.w.ref();
+      this.w.postMessage({ id, jobs });
+    });
+  }
+
+  terminate(): Promise<number> {
+    return this.w.terminate();
+  }
+}
+
+export class CurvePool {
+  private readonly workers: CurveWorker[];
+  constructor(workers: PoolWorker[]) {
+    this.workers = workers.map((w) => new CurveWorker(w));
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Resolves once every worker has loaded libsecp256k1 or failed. */
+  async whenStarted(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.started));
+  }
+
+  /** Workers that have loaded libsecp256k1 and not failed. */
+  readyWorkers(): CurveWorker[] {
+    return this.workers.filter((w) => w.ready);
+  }
+
+  /** Runs `jobs` here and on the ready workers together (see {@link runCurveJobs}). */
+  run(jobs: CurveJob[], local: CurveBackend): Promise<CurveResult[]> {
+    return runCurveJobs(jobs, local, this.readyWorkers());
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/**
+ * Runs `jobs` on this thread (`local`) and on `workers` together, in chunks of
+ * {@link CURVE_CHUNK} taken in turn, yielding to the event loop between this thread's chunks (so
+ * the next page is fetched and worker replies are read meanwhile); results in order. A chunk whose
+ * worker fails runs here.
+ */
+export async function runCurveJobs(
+  jobs: CurveJob[],
+  local: CurveBackend,
+  workers: CurveWorker[] = [],
+): Promise<CurveResult[]> {
+  const results: CurveResult[] = new Array(jobs.length);
+  let next = 0;
+  const take = (): [number, number] => {
+    const s = next;
+    next = Math.min(jobs.length, next + CURVE_CHUNK);
+    return [s, next];
+  };
+  const here = (s: number, e: number) => {
+    for (let i = s; i < e; i++) results[i] = runCurveJob(local, jobs[i]!);
+  };
+  const viaWorker = async (w: CurveWorker) => {
+    for (let [s, e] = take(); s < e; [s, e] = take()) {
+      try {
+        const r = await w.run(jobs.slice(s, e));
+        for (let i = s; i < e; i++) results[i] = r[i - s]!;
+      } catch {
+        here(s, e);
+      }
+    }
+  };
+  const onThisThread = async () => {
+    for (let [s, e] = take(); s < e; [s, e] = take()) {
+      here(s, e);
+      if (next < jobs.length) await yieldNow();
+    }
+  };
+  // Two chunks in flight per worker, so it never waits for this thread to hand it the next.
+  await Promise.all([...workers.flatMap((w) => [viaWorker(w), viaWorker(w)]), onThisThread()]);
+  return results;
+}
+
+/** A macrotask turn: setImmediate in Node, a MessageChannel message in browsers (no 4 ms clamp). */
+function yieldNow(): Promise<void> {
+  return new Promise((resolve) => {
+    const g = globalThis as { setImmediate?: (f: () => void) => unknown };
+    if (g.setImmediate) {
+      g.setImmediate(resolve);
+      return;
+    }
+    if (typeof MessageChannel !== "undefined") {
+      const c = new MessageChannel();
+      c.port1.onmessage = () => {
+        c.port1.close();
+        resolve();
+      };
+      c.port2.postMessage(null);
+      return;
+    }
+    setTimeout(resolve, 0);
+  });
+}
+
+type Builtin = <T>(id: string) => T | undefined;
+const getBuiltin: Builtin | undefined = (() => {
+  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  return p?.getBuiltinModule ? <T>(id: string) => p.getBuiltinModule!(id) as T | undefined : undefined;
+})();
+
+let shared: CurvePool | null | undefined;
+
+/**
+ * The pool for a listing that has met `seen` invitations so far: started once `seen` reaches
+ * {@link CURVE_POOL_START}, returned once a worker is ready (until then, and where there are no
+ * worker threads, undefined: run here).
+ */
+export function curvePoolFor(seen: number): CurvePool | undefined {
+  const pool = seen >= CURVE_POOL_START ? curvePool() : (shared ?? undefined);
+  return pool && pool.readyWorkers().length > 0 ? pool : undefined;
+}
+
+/** The process-wide curve pool, created on first use; undefined where it cannot run. */
+export function curvePool(): CurvePool | undefined {
+  if (shared !== undefined) return shared ?? undefined;
+  shared = null;
+  try {
+    if (!getBuiltin) return undefined;
+    const wt = getBuiltin<typeof import("node:worker_threads")>("node:worker_threads");
+    const os = getBuiltin<typeof import("node:os")>("node:os");
+    const fs = getBuiltin<typeof import("node:fs")>("node:fs");
+    const url = getBuiltin<typeof import("node:url")>("node:url");
+    if (!wt || !os || !fs || !url) return undefined;
+    const script = new URL("./curve-worker.js", import.meta.url);
+    if (script.protocol !== "file:" || !fs.existsSync(url.fileURLToPath(script))) return undefined;
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+    const wanted = env?.XMTP_CURVE_WORKERS === undefined ? undefined : Number(env.XMTP_CURVE_WORKERS);
+    const n =
+      wanted !== undefined && Number.isInteger(wanted) ? wanted : Math.min(4, os.availableParallelism() - 1);
+    if (n < 1) return undefined;
+    shared = new CurvePool(Array.from({ length: n }, () => new wt.Worker(script) as unknown as PoolWorker));
+  } catch {
+    shared = null;
+  }
+  return shared ?? undefined;
+}
