@@ -251,12 +251,40 @@ describe("abuse of a running node", () => {
     for (const s of sockets) s.destroy();
   });
 
-  test("1,000 HTTP and 300 gRPC streams that never read, three 1 MB envelopes: memory stays bounded and returns", {
+  test("1,000 HTTP and 300 gRPC streams that never read, three 1 MB envelopes: /healthz answers during the fan-out, memory stays bounded and returns", {
     timeout: 180_000,
   }, async () => {
     const t0 = Date.now();
     const topic = "/xmtp/0/m-abuse-slow/proto";
     const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
+    /**
+     * A stream that reads: `started` resolves with its first body bytes (the node began writing an
+     * envelope to it), `lines(n)` once n NDJSON lines arrived.
+     */
+    const reader = async () => {
+      let seen = 0;
+      const waiting: { n: number; resolve: () => void }[] = [];
+      let start = () => {};
+      const started = new Promise<void>((resolve) => (start = resolve));
+      const req = await new Promise<http.ClientRequest>((resolve, reject) => {
+        const r = http.request(`${node.url}/message/v1/subscribe`, { method: "POST", agent }, (res) => {
+          res.on("data", (chunk: Buffer) => {
+            start();
+            for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) seen++;
+            for (const w of waiting.filter((x) => seen >= x.n)) w.resolve();
+          });
+          resolve(r);
+        });
+        r.on("error", reject);
+        r.end(JSON.stringify({ contentTopics: [topic] }));
+      });
+      const lines = (n: number) =>
+        new Promise<void>((resolve) => (seen >= n ? resolve() : waiting.push({ n, resolve })));
+      return { req, started, lines };
+    };
+    // The node hands an envelope to subscribers in the order they subscribed: `head` gets it
+    // first and `tail` last, with the 1,300 that never read in between.
+    const head = await reader();
     const httpStreams = await Promise.all(
       Array.from({ length: 1000 }, () => {
         inputs++;
@@ -293,16 +321,31 @@ describe("abuse of a running node", () => {
         return req;
       }),
     );
+    const tail = await reader();
     const before = memKb(pid, "VmRSS");
     console.log(`abuse: streams open ${Date.now() - t0} ms`);
     const message = Buffer.alloc(1_000_000, 7).toString("base64");
-    for (let i = 1; i <= 3; i++) {
-      const r = await post(
-        "/message/v1/publish",
-        JSON.stringify({ envelopes: [{ contentTopic: topic, timestampNs: String(i), message }] }),
-      );
-      expect(r.status).toBe(200);
-    }
+    // One request, three envelopes: 3,900 deliveries of 1 MB. As soon as the first subscriber
+    // receives bytes, /healthz is asked; it must answer before the last subscriber receives any,
+    // i.e. while the node is still handing out the first envelope. (A fan-out that held the event
+    // loop would write to every subscriber before it even read the /healthz request.)
+    const order: string[] = [];
+    const health = head.started.then(async () => {
+      const r = await fetch(`${node.url}/healthz`);
+      order.push(`healthz ${r.status}`);
+    });
+    const reached = tail.started.then(() => order.push("last subscriber reached"));
+    const r = await post(
+      "/message/v1/publish",
+      JSON.stringify({
+        envelopes: [1, 2, 3].map((i) => ({ contentTopic: topic, timestampNs: String(i), message })),
+      }),
+    );
+    expect(r.status).toBe(200);
+    await Promise.all([health, reached]);
+    expect(order).toEqual(["healthz 200", "last subscriber reached"]);
+    // The subscribers that read get all three.
+    await Promise.all([head.lines(3), tail.lines(3)]);
     // The envelopes were stored once and the node still serves queries of them.
     const q = await post("/message/v1/query", JSON.stringify({ contentTopics: [topic] }));
     expect((await q.json()).envelopes).toHaveLength(3);
@@ -313,7 +356,7 @@ describe("abuse of a running node", () => {
     );
     // 1,300 copies of 1.3 MB would be 1.7 GB; a budgeted node holds a few hundred MB.
     expect(loaded).toBeLessThan(1024 * 1024);
-    for (const req of httpStreams) req.destroy();
+    for (const req of [head.req, tail.req, ...httpStreams]) req.destroy();
     for (const req of grpcStreams) req.close();
     session.destroy();
     agent.destroy();

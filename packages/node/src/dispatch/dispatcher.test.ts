@@ -248,6 +248,42 @@ describe("dispatcher", () => {
     s.close();
   });
 
+  it("a fan-out over the turn budget yields to the event loop between turns, in publish order", async () => {
+    // A budget of one byte: every delivery spends the turn, so each turn hands out one envelope.
+    const d = createDispatcher({ turnBytes: 1 });
+    const [a, b, c, gone, moved] = Array.from({ length: 5 }, () => d.subscribe([T1]));
+    const got = new Map<unknown, bigint[]>();
+    const read = (s: typeof a) => {
+      const list: bigint[] = [];
+      got.set(s, list);
+      void (async () => {
+        for await (const e of s as AsyncIterable<Envelope>) list.push(e.timestampNs);
+      })();
+    };
+    for (const s of [a, b, c]) read(s);
+    const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+    await Promise.resolve(); // the readers wait in next()
+    d.publish(env(T1, 1));
+    d.publish(env(T1, 2));
+    gone?.close();
+    moved?.setTopics([T2]);
+    await Promise.resolve();
+    // The first turn reached only the first subscriber; the others follow, one per turn.
+    expect([got.get(a), got.get(b), got.get(c)]).toEqual([[1n], [], []]);
+    const turns: bigint[][][] = [];
+    while ((got.get(c)?.length ?? 0) < 2) {
+      await nextTurn();
+      turns.push([a, b, c].map((s) => [...(got.get(s) ?? [])]));
+      expect(turns.length).toBeLessThan(20);
+    }
+    for (const s of [a, b, c]) expect(got.get(s)).toEqual([1n, 2n]);
+    // Who moved to other topics before its turn got nothing from the old one.
+    d.publish(env(T2, 9));
+    const first = await (moved as AsyncIterable<Envelope>)[Symbol.asyncIterator]().next();
+    expect(first.value?.timestampNs).toBe(9n);
+    d.closeAll();
+  });
+
   it("rejects invalid buffer sizes", () => {
     expect(() => createDispatcher({ bufferSize: 0 })).toThrow(/bufferSize/);
   });

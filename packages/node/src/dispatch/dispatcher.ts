@@ -2,6 +2,13 @@
  * In-node fan-out. Subscriptions are indexed by topic, so publishing costs one map lookup plus one
  * push per subscriber of that topic (and per subscribe-all subscriber for `/xmtp/0/` topics),
  * independent of how many unrelated subscriptions exist.
+ *
+ * Every subscriber gets the same envelope object (the transports cache its encoding per object, so
+ * it is serialised once per wire format, not once per subscriber). Handing an envelope to a waiting
+ * stream makes that stream write it at once, which for a large envelope and thousands of streams is
+ * seconds of work; so deliveries are spent from a budget of bytes per event-loop turn
+ * ({@link DEFAULT_TURN_BYTES}) and the rest continues on the next turn (`setImmediate`), in
+ * publish order, leaving room for other requests (`/healthz`) in between.
  */
 import type { Envelope } from "@xmtp-ts/proto";
 import { Code, TOPIC_PREFIX, XmtpError } from "@xmtp-ts/protocol";
@@ -17,12 +24,31 @@ export const DEFAULT_ALL_BUFFER_SIZE = 4096;
  */
 export const DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Bytes of envelopes (message and topic, plus {@link DELIVERY_COST} each) handed to subscribers per
+ * event-loop turn before the rest of a fan-out yields. A turn of 8 MiB is a few tens of ms of
+ * stream writes; ordinary messages (a few KB) reach well over a thousand subscribers per turn.
+ */
+export const DEFAULT_TURN_BYTES = 8 * 1024 * 1024;
+/** What one delivery costs the turn budget beyond the envelope's bytes (bookkeeping, a write call). */
+const DELIVERY_COST = 512;
+
 /** The message a slow subscriber's stream ends with (protocol.md §18 row 9). */
 export const OVERFLOW_MESSAGE = "subscription buffer overflow, resubscribe and backfill";
 
 export interface CreateDispatcherOptions extends Partial<DispatcherOptions> {
   /** Called once per subscription ended by overflow (for metrics). */
   onOverflow?: ((sub: { all: boolean; topics: number }) => void) | undefined;
+  /** Delivery budget per event-loop turn, in bytes (default {@link DEFAULT_TURN_BYTES}). */
+  turnBytes?: number | undefined;
+}
+
+/** One envelope on its way to the subscribers it had when it was published. */
+interface Fanout {
+  env: Envelope;
+  subs: Sub[];
+  next: number;
+  cost: number;
 }
 
 /** Consumed slots at the front of a queue that trigger compaction. */
@@ -35,11 +61,47 @@ export function createDispatcher(opts: CreateDispatcherOptions = {}): Dispatcher
   const bufferSize = positive(opts.bufferSize ?? DEFAULT_BUFFER_SIZE, "bufferSize");
   const allBufferSize = positive(opts.allBufferSize ?? DEFAULT_ALL_BUFFER_SIZE, "allBufferSize");
   const bufferBytes = positive(opts.bufferBytes ?? DEFAULT_BUFFER_BYTES, "bufferBytes");
+  const turnBytes = positive(opts.turnBytes ?? DEFAULT_TURN_BYTES, "turnBytes");
   const byTopic = new Map<string, Set<Sub>>();
   const all = new Set<Sub>();
   const open = new Set<Sub>();
   let overflows = 0;
   let delivered = 0;
+  /** Fan-outs not finished yet, oldest first; `backlogHead` is the first unfinished one. */
+  let backlog: Fanout[] = [];
+  let backlogHead = 0;
+  let resumeScheduled = false;
+
+  /**
+   * Delivers from the backlog until it is empty or this turn's budget is spent, then resumes on
+   * the next turn. Fan-outs finish in publish order, so every subscriber sees publish order.
+   */
+  const drain = () => {
+    let budget = turnBytes;
+    while (backlogHead < backlog.length) {
+      const job = backlog[backlogHead] as Fanout;
+      while (job.next < job.subs.length) {
+        if (budget <= 0) {
+          if (!resumeScheduled) {
+            resumeScheduled = true;
+            setImmediate(resume);
+          }
+          return;
+        }
+        const sub = job.subs[job.next++] as Sub;
+        // A subscriber that left or changed its topics since the publish is skipped.
+        if (sub.wants(job.env.contentTopic)) sub.push(job.env);
+        budget -= job.cost;
+      }
+      backlog[backlogHead++] = undefined as unknown as Fanout;
+    }
+    backlog = [];
+    backlogHead = 0;
+  };
+  const resume = () => {
+    resumeScheduled = false;
+    drain();
+  };
 
   const index = (sub: Sub, topic: string) => {
     let set = byTopic.get(topic);
@@ -94,14 +156,15 @@ export function createDispatcher(opts: CreateDispatcherOptions = {}): Dispatcher
   return {
     publish(envelope) {
       const set = byTopic.get(envelope.contentTopic);
-      if (set !== undefined) {
-        delivered += set.size;
-        for (const sub of set) sub.push(envelope);
-      }
-      if (all.size > 0 && envelope.contentTopic.startsWith(TOPIC_PREFIX)) {
-        delivered += all.size;
-        for (const sub of all) sub.push(envelope);
-      }
+      const toAll = all.size > 0 && envelope.contentTopic.startsWith(TOPIC_PREFIX);
+      const n = (set?.size ?? 0) + (toAll ? all.size : 0);
+      if (n === 0) return;
+      delivered += n;
+      const subs: Sub[] = set === undefined ? [] : [...set];
+      if (toAll) for (const sub of all) subs.push(sub);
+      backlog.push({ env: envelope, subs, next: 0, cost: sizeOf(envelope) + DELIVERY_COST });
+      // With a backlog, the scheduled turn carries on; otherwise this turn starts delivering.
+      if (backlog.length - backlogHead === 1 && !resumeScheduled) drain();
     },
     subscribe(topics, subOpts) {
       const sub = new Sub(hooks, bufferBytes, subOpts?.onEnd);
@@ -162,6 +225,12 @@ class Sub implements Subscription, AsyncIterator<Envelope> {
     private readonly maxBytes: number,
     private readonly onEnd: (() => void) | undefined,
   ) {}
+
+  /** Whether an envelope on `topic` is still for this subscription (it may have changed since). */
+  wants(topic: string): boolean {
+    if (this.closed) return false;
+    return this.topics === "all" ? topic.startsWith(TOPIC_PREFIX) : this.topics.has(topic);
+  }
 
   /** Hot path: called by the dispatcher for every matching envelope. */
   push(env: Envelope): void {
