@@ -11,19 +11,90 @@
  */
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import { shouldExpire } from "@xmtp-ts/protocol";
+import { toSortable } from "./common.js";
+import type { StoredEnvelope } from "./types.js";
 
-/** One row as the worker binds it: rowid, sender_ts (sortable), digest, topic, message, receiver_ts, should_expire. */
-export type WriterRow = [bigint, bigint, Uint8Array, string, Uint8Array, bigint, 0 | 1];
+/**
+ * One transaction's rows as they cross to the thread: fixed-width columns and every digest and
+ * message copied into one buffer, all moved (transferred), not cloned value by value.
+ */
+interface PackedRows {
+  /** Rows per caller, in order; each caller's rows are one savepoint. */
+  counts: number[];
+  /** Per row: rowid, then sender_ts (sortable). */
+  ints: BigInt64Array;
+  /** Per row: should_expire. */
+  expire: Uint8Array;
+  topics: string[];
+  /** Row i's digest spans offsets[2i]..offsets[2i + 1], its message on to offsets[2i + 2]. */
+  bytes: Uint8Array;
+  offsets: Uint32Array;
+  receivedNs: bigint;
+  lastSeq: bigint;
+}
+
+/** Packs callers' rows, numbering them from `firstSeq` (receive order, docs/sync.md). */
+function pack(
+  batches: readonly (readonly StoredEnvelope[])[],
+  firstSeq: bigint,
+  receivedNs: bigint,
+): PackedRows {
+  let n = 0;
+  let size = 0;
+  for (const rows of batches) {
+    n += rows.length;
+    for (const e of rows) size += e.digest.length + e.message.length;
+  }
+  const ints = new BigInt64Array(2 * n);
+  const expire = new Uint8Array(n);
+  const topics: string[] = new Array(n);
+  const bytes = new Uint8Array(size);
+  const offsets = new Uint32Array(2 * n + 1);
+  let i = 0;
+  let at = 0;
+  for (const rows of batches) {
+    for (const e of rows) {
+      ints[2 * i] = firstSeq + BigInt(i);
+      ints[2 * i + 1] = toSortable(e.timestampNs);
+      expire[i] = shouldExpire(e.contentTopic) ? 1 : 0;
+      topics[i] = e.contentTopic;
+      offsets[2 * i] = at;
+      bytes.set(e.digest, at);
+      at += e.digest.length;
+      offsets[2 * i + 1] = at;
+      bytes.set(e.message, at);
+      at += e.message.length;
+      i++;
+    }
+  }
+  offsets[2 * n] = at;
+  return {
+    counts: batches.map((rows) => rows.length),
+    ints,
+    expire,
+    topics,
+    bytes,
+    offsets,
+    receivedNs,
+    lastSeq: firstSeq + BigInt(n) - 1n,
+  };
+}
 
 /** What became of one caller's rows in a shared transaction. */
 export type WriterOutcome = { ok: boolean[] } | { err: Error };
 
 export interface SqliteWriter {
   /**
-   * Commits the batches in one transaction (each in its own savepoint when there are several) and
-   * records `lastSeq` as the receive counter. Rejects when the whole transaction failed.
+   * Commits the callers' batches in one transaction (each in its own savepoint when there are
+   * several), numbering the rows from `firstSeq` on, and records the last number as the receive
+   * counter. Rejects when the whole transaction failed.
    */
-  insert(batches: WriterRow[][], lastSeq: bigint): Promise<WriterOutcome[]>;
+  insert(
+    batches: readonly (readonly StoredEnvelope[])[],
+    firstSeq: bigint,
+    receivedNs: bigint,
+  ): Promise<WriterOutcome[]>;
   /** Deletes up to `limit` expiring rows received before the time; resolves with the count. */
   deleteExpired(receivedBeforeNs: bigint, limit: number): Promise<number>;
   /** Waits for what was sent, closes the connection, ends the thread. */
@@ -50,6 +121,7 @@ type Reply =
 
 /** The worker's body. Self-contained: it is turned into source text and run in the thread. */
 function writerMain(req: (id: string) => unknown): void {
+  const WAL_CHECKPOINT_PAGES = 10_000;
   const { parentPort, workerData } = req("node:worker_threads") as typeof import("node:worker_threads");
   const Db = req(workerData.driver) as typeof import("better-sqlite3");
   const port = parentPort as import("node:worker_threads").MessagePort;
@@ -69,6 +141,10 @@ function writerMain(req: (id: string) => unknown): void {
     db.pragma("busy_timeout = 5000");
     db.pragma(`cache_size = ${-Math.trunc(workerData.cacheSizeKiB)}`);
     db.pragma("temp_store = MEMORY");
+    // Checkpoint every ~40 MB of WAL rather than every ~4 MB: a checkpoint runs inside the commit
+    // that crosses the mark, and index pages rewritten by many commits are copied once per
+    // checkpoint, so under load the writer spends far less time checkpointing (docs/benchmarks.md).
+    db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
   } catch (err) {
     port.postMessage({ id: 0, error: wire(err) });
     return;
@@ -82,53 +158,59 @@ function writerMain(req: (id: string) => unknown): void {
     `DELETE FROM envelopes WHERE rowid IN (SELECT rowid FROM envelopes
      WHERE should_expire = 1 AND receiver_ts < ? ORDER BY receiver_ts LIMIT ?)`,
   );
-  // Rows arrive as plain Uint8Arrays (structured clone); the driver binds Buffers as BLOBs.
-  const blob = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  const insertRows = (rows: WriterRow[]): boolean[] =>
-    rows.map((r) => ins.run(r[0], r[1], blob(r[2]), r[3], blob(r[4]), r[5], r[6]).changes === 1);
-  // A nested better-sqlite3 transaction is a savepoint: one caller's batch alone rolls back.
-  const savepoint = db.transaction(insertRows);
-  const commit = db.transaction((batches: WriterRow[][], lastSeq: bigint) => {
+  // Digests and messages are views into the one transferred buffer; the driver binds Buffers.
+  const commit = db.transaction((p: PackedRows) => {
+    const { ints, expire, topics, offsets, receivedNs } = p;
+    const buf = p.bytes.buffer;
+    const base = p.bytes.byteOffset;
+    const insertRows = (from: number, to: number): boolean[] => {
+      const ok: boolean[] = [];
+      for (let i = from; i < to; i++) {
+        const d = base + (offsets[2 * i] as number);
+        const m = base + (offsets[2 * i + 1] as number);
+        const digest = Buffer.from(buf, d, m - d);
+        const message = Buffer.from(buf, m, base + (offsets[2 * i + 2] as number) - m);
+        ok.push(
+          ins.run(ints[2 * i], ints[2 * i + 1], digest, topics[i], message, receivedNs, expire[i]).changes ===
+            1,
+        );
+      }
+      return ok;
+    };
+    // A nested better-sqlite3 transaction is a savepoint: one caller's batch alone rolls back.
+    const savepoint = db.transaction(insertRows);
     const outcomes: ({ ok: boolean[] } | { err: WireError })[] = [];
-    for (const rows of batches) {
-      if (batches.length === 1) {
-        outcomes.push({ ok: insertRows(rows) });
-        continue;
+    let from = 0;
+    for (const count of p.counts) {
+      const to = from + count;
+      if (p.counts.length === 1) outcomes.push({ ok: insertRows(from, to) });
+      else {
+        try {
+          outcomes.push({ ok: savepoint(from, to) });
+        } catch (err) {
+          // SQLite may have rolled back the whole transaction (I/O errors): then all fail.
+          if (!db.inTransaction) throw err;
+          outcomes.push({ err: wire(err) });
+        }
       }
-      try {
-        outcomes.push({ ok: savepoint(rows) });
-      } catch (err) {
-        // SQLite may have rolled back the whole transaction (I/O errors): then all fail.
-        if (!db.inTransaction) throw err;
-        outcomes.push({ err: wire(err) });
-      }
+      from = to;
     }
-    counter.run(lastSeq);
+    counter.run(p.lastSeq);
     return outcomes;
   });
-  port.on(
-    "message",
-    (m: {
-      id: number;
-      op: string;
-      batches: WriterRow[][];
-      lastSeq: bigint;
-      before: bigint;
-      limit: number;
-    }) => {
-      try {
-        if (m.op === "insert") port.postMessage({ id: m.id, outcomes: commit(m.batches, m.lastSeq) });
-        else if (m.op === "delete")
-          port.postMessage({ id: m.id, deleted: Number(del.run(m.before, m.limit).changes) });
-        else if (m.op === "close") {
-          db.close();
-          port.close();
-        }
-      } catch (err) {
-        port.postMessage({ id: m.id, error: wire(err) });
+  port.on("message", (m: { id: number; op: string; rows: PackedRows; before: bigint; limit: number }) => {
+    try {
+      if (m.op === "insert") port.postMessage({ id: m.id, outcomes: commit(m.rows) });
+      else if (m.op === "delete")
+        port.postMessage({ id: m.id, deleted: Number(del.run(m.before, m.limit).changes) });
+      else if (m.op === "close") {
+        db.close();
+        port.close();
       }
-    },
-  );
+    } catch (err) {
+      port.postMessage({ id: m.id, error: wire(err) });
+    }
+  });
   port.postMessage({ id: 0, deleted: 0 });
 }
 
@@ -180,14 +262,14 @@ export async function startSqliteWriter(options: SqliteWriterOptions): Promise<S
   });
   worker.on("error", (err) => die(err));
   worker.on("exit", (code) => die(new Error(`the store's writer thread stopped (exit code ${code})`)));
-  const call = (msg: Record<string, unknown>): Promise<Reply> => {
+  const call = (msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> => {
     if (failure !== undefined) return Promise.reject(failure);
     if (closed) return Promise.reject(new Error("the store's writer thread is closed"));
     const id = nextId++;
     return new Promise((resolve, reject) => {
       waiting.set(id, { resolve, reject });
       worker.ref();
-      worker.postMessage({ ...msg, id });
+      worker.postMessage({ ...msg, id }, transfer);
     });
   };
   try {
@@ -202,8 +284,10 @@ export async function startSqliteWriter(options: SqliteWriterOptions): Promise<S
     get failure() {
       return failure;
     },
-    async insert(batches, lastSeq) {
-      const r = await call({ op: "insert", batches, lastSeq });
+    async insert(batches, firstSeq, receivedNs) {
+      const rows = pack(batches, firstSeq, receivedNs);
+      const moved = [rows.ints.buffer, rows.expire.buffer, rows.bytes.buffer, rows.offsets.buffer];
+      const r = await call({ op: "insert", rows }, moved as ArrayBuffer[]);
       if ("error" in r) throw errorFrom(r.error);
       if (!("outcomes" in r)) throw new Error("unexpected writer answer");
       return r.outcomes.map((o) => ("ok" in o ? o : { err: errorFrom(o.err) }));

@@ -32,7 +32,7 @@ import {
   validateEnvelopes,
   withinBytes,
 } from "./common.js";
-import { type SqliteWriter, startSqliteWriter, type WriterRow } from "./sqlite-writer.js";
+import { type SqliteWriter, startSqliteWriter } from "./sqlite-writer.js";
 import type {
   InsertResult,
   ReceivedLimits,
@@ -192,37 +192,30 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
-    const receivedNs = now();
-    const batches = batch.map((p) =>
-      p.rows.map((e): WriterRow => {
-        // A number taken by a duplicate or a rolled-back batch is simply skipped: gaps are fine.
-        lastSeq++;
-        return [
-          lastSeq,
-          toSortable(e.timestampNs),
-          e.digest,
-          e.contentTopic,
-          e.message,
-          receivedNs,
-          shouldExpire(e.contentTopic) ? 1 : 0,
-        ];
-      }),
-    );
-    inFlight = w.insert(batches, lastSeq).then(
-      (outcomes) => {
-        // A commit went through: whatever stopped writes (a full disk) is over.
-        if (fault?.kind !== "damaged") fault = undefined;
-        batch.forEach((p, i) => {
-          const o = outcomes[i]!;
-          if ("ok" in o) p.resolve({ inserted: o.ok });
-          else p.reject(fail(o.err));
-        });
-      },
-      (err: unknown) => {
-        const e = w.failure === undefined ? fail(err) : writerGone(w.failure);
-        for (const p of batch) p.reject(e);
-      },
-    );
+    // A number taken by a duplicate or a rolled-back batch is simply skipped: gaps are fine.
+    const firstSeq = lastSeq + 1n;
+    for (const p of batch) lastSeq += BigInt(p.rows.length);
+    inFlight = w
+      .insert(
+        batch.map((p) => p.rows),
+        firstSeq,
+        now(),
+      )
+      .then(
+        (outcomes) => {
+          // A commit went through: whatever stopped writes (a full disk) is over.
+          if (fault?.kind !== "damaged") fault = undefined;
+          batch.forEach((p, i) => {
+            const o = outcomes[i]!;
+            if ("ok" in o) p.resolve({ inserted: o.ok });
+            else p.reject(fail(o.err));
+          });
+        },
+        (err: unknown) => {
+          const e = w.failure === undefined ? fail(err) : writerGone(w.failure);
+          for (const p of batch) p.reject(e);
+        },
+      );
     void inFlight.finally(() => {
       inFlight = undefined;
       if (queue.length > 0) flushToWriter(w);
