@@ -3,8 +3,8 @@
 //   1. batched publish through the HTTP gateway vs raw better-sqlite3 inserts of the same rows at
 //      the same durability (WAL, synchronous=FULL, one transaction per batch)   goal ≥ 0.5×
 //   2. single-envelope publishes/s vs a bare fastify echo route, 16 and 64 concurrent keep-alive
-//      clients (node:http with a keep-alive Agent: the echo rate shows the client is not the limit)
-//                                                                                 goal ≥ 0.5×
+//      clients (gateway-load.mjs: raw keep-alive sockets, far lighter than node:http's client; the
+//      generator's own CPU time is printed, so the echo rate shown is the server's)   goal ≥ 0.5×
 //   Both with auth on (every publish carries a client's bearer token, as in production) and off.
 //   3. 10k concurrent subscriptions (bench/subscriptions.mjs): node RSS (< 1 GiB), publish→deliver p99
 // The node is the real CLI process (`xmtp node`, and `--no-auth`), the echo server a child process too, so
@@ -14,7 +14,9 @@
 //
 // Env: BENCH_ENVELOPES (batched publish rows, default 50000), BENCH_BATCH (default 100),
 // BENCH_SECONDS (per throughput comparison side, default 10), BENCH_CONCURRENCY (default "16,64"),
-// BENCH_SUBS (default 10000), BENCH_SKIP_SUBS=1, BENCH_NO_DOCS=1.
+// BENCH_SUBS (default 10000), BENCH_SKIP_SUBS=1, BENCH_NO_DOCS=1, BENCH_PARTS (default
+// "batched,single"), BENCH_NODE_FLAGS (extra node flags for the nodes under test, e.g.
+// "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +25,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
+import { drive } from "./gateway-load.mjs";
 
 const ENVELOPES = Number(process.env.BENCH_ENVELOPES ?? 50_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 100);
@@ -30,6 +33,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "16,64").split(",").map(Number);
 const CLI = fileURLToPath(new URL("../packages/cli/bin/xmtp.js", import.meta.url));
 const ECHO = fileURLToPath(new URL("./gateway-echo-server.mjs", import.meta.url));
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+const PARTS = new Set((process.env.BENCH_PARTS ?? "batched,single").split(","));
+const WARMUP = Number(process.env.BENCH_WARMUP_BATCHES ?? 20);
 const API_ONLY = fileURLToPath(new URL("./gateway-node-server.mjs", import.meta.url));
 
 const lines = [];
@@ -55,6 +61,7 @@ export async function startNode(extraArgs = [], { auth = false } = {}) {
   const proc = spawn(
     process.execPath,
     [
+      ...NODE_FLAGS,
       CLI,
       "node",
       ...(auth ? [] : ["--no-auth"]),
@@ -248,29 +255,6 @@ async function gatewayBatches(url, bodies, clients, headers = {}) {
   return ms;
 }
 
-/** Requests completed and elapsed ms over `seconds` with `clients` keep-alive clients (after a 1 s warm-up). */
-async function throughput(url, path, makeBody, clients, seconds, headers = {}) {
-  const { post, close } = poster(url, path, clients, headers);
-  let stopAt = 0;
-  let count = 0;
-  let counting = false;
-  let seq = 0;
-  const worker = async () => {
-    while (performance.now() < stopAt) {
-      await post(makeBody(seq++));
-      if (counting) count++;
-    }
-  };
-  stopAt = performance.now() + 1000;
-  await Promise.all(Array.from({ length: clients }, worker));
-  counting = true;
-  const t0 = performance.now();
-  stopAt = t0 + seconds * 1000;
-  await Promise.all(Array.from({ length: clients }, worker));
-  close();
-  return { count, ms: performance.now() - t0 };
-}
-
 /** `Authorization` header of a fresh identity, as a client sends it (one token, reused). */
 async function bearer() {
   const { createPrivateKeyBundle, fromViemAccount } = await import("../packages/client/dist/advanced.js");
@@ -282,7 +266,7 @@ async function bearer() {
 
 async function main() {
   out(
-    `Machine: ${cpus().length}× ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}, load average ${loadavg()[0]?.toFixed(1)} at start (the machine may be shared; ours and the baseline alternate in rounds). Nodes under test: \`xmtp node\` (auth on: every publish carries a bearer token) and \`xmtp node --no-auth\`, SQLite, synchronous=FULL, each in its own process; the client is this process.`,
+    `Machine: ${cpus().length}× ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}, load average ${loadavg()[0]?.toFixed(1)} at start (the machine may be shared; ours and the baseline alternate in rounds). Nodes under test: \`xmtp node\` (auth on: every publish carries a bearer token) and \`xmtp node --no-auth\`, SQLite, synchronous=FULL, each in its own process; the load client is this process (batched: node:http with a keep-alive Agent; single: raw keep-alive sockets, bench/gateway-load.mjs).`,
   );
   out("");
   out("| benchmark | ours | baseline | ratio | goal |");
@@ -292,126 +276,163 @@ async function main() {
   // and sums them, so load changes hit both sides alike.
   const ROUNDS = 5;
 
-  // 1. Batched publish vs raw SQLite
-  const rows = makeEnvelopes(ENVELOPES * 2);
-  const raw = rawSqlite();
   const node = await startNode();
   const authed = await startNode([], { auth: true });
   const auth = await bearer();
-  const apiOnly = await startServer(API_ONLY, [tmp()]);
-  const peered = await startPeeredPair();
-  const bodies = [];
-  for (let i = 0; i < rows.length; i += BATCH) bodies.push(bodyOf(rows.slice(i, i + BATCH)));
-  const per = Math.floor(ENVELOPES / ROUNDS / BATCH) * BATCH;
-  const t = { raw: 0, gw1: 0, gw4: 0, auth1: 0, auth4: 0, api1: 0, api4: 0, peer1: 0 };
   const rounds = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    // The baseline inserts the very rows each node receives this round (the 1-client and the
-    // 4-client slice), so its table grows as the nodes' tables do.
-    const before = { ...t };
-    t.raw += raw.run(rows.slice(2 * r * per, (2 * r + 2) * per));
-    t.auth1 += await gatewayBatches(
-      authed.url,
-      bodies.slice((2 * r * per) / BATCH, ((2 * r + 1) * per) / BATCH),
-      1,
-      auth,
+
+  // 1. Batched publish vs raw SQLite
+  if (PARTS.has("batched")) {
+    const rows = makeEnvelopes(ENVELOPES * 2);
+    const raw = rawSqlite();
+    const apiOnly = await startServer(API_ONLY, [tmp()]);
+    const peered = await startPeeredPair();
+    const bodies = [];
+    for (let i = 0; i < rows.length; i += BATCH) bodies.push(bodyOf(rows.slice(i, i + BATCH)));
+    const per = Math.floor(ENVELOPES / ROUNDS / BATCH) * BATCH;
+    const t = { raw: 0, gw1: 0, gw4: 0, auth1: 0, auth4: 0, api1: 0, api4: 0, peer1: 0 };
+    // Every side first gets the same WARMUP batches, not counted: freshly started processes (and
+    // the baseline's fresh connection) run their first requests unoptimized and with cold caches.
+    const warmRows = makeEnvelopes(WARMUP * BATCH);
+    const warmBodies = [];
+    for (let i = 0; i < warmRows.length; i += BATCH) warmBodies.push(bodyOf(warmRows.slice(i, i + BATCH)));
+    raw.run(warmRows);
+    await gatewayBatches(authed.url, warmBodies, 4, auth);
+    await gatewayBatches(node.url, warmBodies, 4);
+    await gatewayBatches(apiOnly.url, warmBodies, 4);
+    await gatewayBatches(peered.a.url, warmBodies, 1);
+    for (let r = 0; r < ROUNDS; r++) {
+      // The baseline inserts the very rows each node receives this round (the 1-client and the
+      // 4-client slice), so its table grows as the nodes' tables do.
+      const before = { ...t };
+      t.raw += raw.run(rows.slice(2 * r * per, (2 * r + 2) * per));
+      t.auth1 += await gatewayBatches(
+        authed.url,
+        bodies.slice((2 * r * per) / BATCH, ((2 * r + 1) * per) / BATCH),
+        1,
+        auth,
+      );
+      t.auth4 += await gatewayBatches(
+        authed.url,
+        bodies.slice(((2 * r + 1) * per) / BATCH, ((2 * r + 2) * per) / BATCH),
+        4,
+        auth,
+      );
+      t.gw1 += await gatewayBatches(
+        node.url,
+        bodies.slice((2 * r * per) / BATCH, ((2 * r + 1) * per) / BATCH),
+        1,
+      );
+      t.gw4 += await gatewayBatches(
+        node.url,
+        bodies.slice(((2 * r + 1) * per) / BATCH, ((2 * r + 2) * per) / BATCH),
+        4,
+      );
+      t.api1 += await gatewayBatches(
+        apiOnly.url,
+        bodies.slice((2 * r * per) / BATCH, ((2 * r + 1) * per) / BATCH),
+        1,
+      );
+      t.api4 += await gatewayBatches(
+        apiOnly.url,
+        bodies.slice(((2 * r + 1) * per) / BATCH, ((2 * r + 2) * per) / BATCH),
+        4,
+      );
+      t.peer1 += await gatewayBatches(
+        peered.a.url,
+        bodies.slice((2 * r * per) / BATCH, ((2 * r + 1) * per) / BATCH),
+        1,
+      );
+      // Per-round ratios (envelopes/s against raw envelopes/s of the same round).
+      const d = (k) => t[k] - before[k];
+      const ratio = (k) => (per / d(k) / ((2 * per) / d("raw"))).toFixed(2);
+      rounds.push(`auth on ${ratio("auth1")}/${ratio("auth4")}, auth off ${ratio("gw1")}/${ratio("gw4")}`);
+    }
+    await peered.stop();
+    raw.close();
+    await apiOnly.stop();
+    const rate = (ms, n = per * ROUNDS) => (n / ms) * 1000;
+    const rawRate = rate(t.raw, 2 * per * ROUNDS);
+    const row = (what, ms, baseline) =>
+      out(`| ${what} | ${fmt(rate(ms))} | ${baseline} | ${(rate(ms) / rawRate).toFixed(2)}× | ≥ 0.5× |`);
+    row(
+      `batched publish, ${BATCH} × 256 B envelopes per request, auth on, 1 client (envelopes/s)`,
+      t.auth1,
+      `raw SQLite inserts, ${BATCH}/transaction: ${fmt(rawRate)}`,
     );
-    t.auth4 += await gatewayBatches(
-      authed.url,
-      bodies.slice(((2 * r + 1) * per) / BATCH, ((2 * r + 2) * per) / BATCH),
-      4,
-      auth,
+    row("batched publish, same, auth on, 4 concurrent clients (envelopes/s)", t.auth4, fmt(rawRate));
+    row("batched publish, same, auth off, 1 client (envelopes/s)", t.gw1, fmt(rawRate));
+    row("batched publish, same, auth off, 4 concurrent clients (envelopes/s)", t.gw4, fmt(rawRate));
+    row(
+      "batched publish, auth off, 1 client, node without its relay part (envelopes/s)",
+      t.api1,
+      fmt(rawRate),
     );
-    t.gw1 += await gatewayBatches(
-      node.url,
-      bodies.slice((2 * r * per) / BATCH, ((2 * r + 1) * per) / BATCH),
-      1,
+    row(
+      "batched publish, auth off, 4 concurrent clients, node without its relay part (envelopes/s)",
+      t.api4,
+      fmt(rawRate),
     );
-    t.gw4 += await gatewayBatches(
-      node.url,
-      bodies.slice(((2 * r + 1) * per) / BATCH, ((2 * r + 2) * per) / BATCH),
-      4,
+    out(
+      `| batched publish, auth off, 1 client, node with one relay peer on this host that stores every envelope too (envelopes/s) | ${fmt(rate(t.peer1))} | ${fmt(rawRate)} | ${(rate(t.peer1) / rawRate).toFixed(2)}× | (informative) |`,
     );
-    t.api1 += await gatewayBatches(
-      apiOnly.url,
-      bodies.slice((2 * r * per) / BATCH, ((2 * r + 1) * per) / BATCH),
-      1,
-    );
-    t.api4 += await gatewayBatches(
-      apiOnly.url,
-      bodies.slice(((2 * r + 1) * per) / BATCH, ((2 * r + 2) * per) / BATCH),
-      4,
-    );
-    t.peer1 += await gatewayBatches(
-      peered.a.url,
-      bodies.slice((2 * r * per) / BATCH, ((2 * r + 1) * per) / BATCH),
-      1,
-    );
-    // Per-round ratios (envelopes/s against raw envelopes/s of the same round).
-    const d = (k) => t[k] - before[k];
-    const ratio = (k) => (per / d(k) / ((2 * per) / d("raw"))).toFixed(2);
-    rounds.push(`auth on ${ratio("auth1")}/${ratio("auth4")}, auth off ${ratio("gw1")}/${ratio("gw4")}`);
   }
-  await peered.stop();
-  raw.close();
-  await apiOnly.stop();
-  const rate = (ms, n = per * ROUNDS) => (n / ms) * 1000;
-  const rawRate = rate(t.raw, 2 * per * ROUNDS);
-  const row = (what, ms, baseline) =>
-    out(`| ${what} | ${fmt(rate(ms))} | ${baseline} | ${(rate(ms) / rawRate).toFixed(2)}× | ≥ 0.5× |`);
-  row(
-    `batched publish, ${BATCH} × 256 B envelopes per request, auth on, 1 client (envelopes/s)`,
-    t.auth1,
-    `raw SQLite inserts, ${BATCH}/transaction: ${fmt(rawRate)}`,
-  );
-  row("batched publish, same, auth on, 4 concurrent clients (envelopes/s)", t.auth4, fmt(rawRate));
-  row("batched publish, same, auth off, 1 client (envelopes/s)", t.gw1, fmt(rawRate));
-  row("batched publish, same, auth off, 4 concurrent clients (envelopes/s)", t.gw4, fmt(rawRate));
-  row("batched publish, auth off, 1 client, node without its relay part (envelopes/s)", t.api1, fmt(rawRate));
-  row(
-    "batched publish, auth off, 4 concurrent clients, node without its relay part (envelopes/s)",
-    t.api4,
-    fmt(rawRate),
-  );
-  out(
-    `| batched publish, auth off, 1 client, node with one relay peer on this host that stores every envelope too (envelopes/s) | ${fmt(rate(t.peer1))} | ${fmt(rawRate)} | ${(rate(t.peer1) / rawRate).toFixed(2)}× | (informative) |`,
-  );
 
   // 2. Single-envelope publish vs a bare fastify echo route
-  const single = (i) =>
-    `{"envelopes":[{"contentTopic":"/xmtp/0/m-single-${i % 1000}/proto","timestampNs":"${1_700_000_000_000_000_000n + BigInt(i)}","message":"${randomBytes(256).toString("base64")}"}]}`;
-  const singleBodies = Array.from({ length: 4096 }, (_, i) => single(i));
-  const echo = await startServer(ECHO);
-  let seq = 0;
   const singleRows = [];
-  for (const clients of CONCURRENCY) {
-    const sum = { echo: { count: 0, ms: 0 }, on: { count: 0, ms: 0 }, off: { count: 0, ms: 0 } };
-    const add = (k, x) => {
-      sum[k].count += x.count;
-      sum[k].ms += x.ms;
-    };
-    for (let r = 0; r < ROUNDS; r++) {
+  const cpuNotes = [];
+  if (PARTS.has("single")) {
+    const single = (i) =>
+      `{"envelopes":[{"contentTopic":"/xmtp/0/m-single-${i % 1000}/proto","timestampNs":"${1_700_000_000_000_000_000n + BigInt(i)}","message":"${randomBytes(256).toString("base64")}"}]}`;
+    const singleBodies = Array.from({ length: 4096 }, (_, i) => single(i));
+    const echo = await startServer(ECHO);
+    let seq = 0;
+    const path = "/message/v1/publish";
+    for (const clients of CONCURRENCY) {
+      const sum = {
+        echo: { count: 0, ms: 0, cpuMs: 0 },
+        on: { count: 0, ms: 0, cpuMs: 0 },
+        off: { count: 0, ms: 0, cpuMs: 0 },
+      };
+      const add = (k, x) => {
+        for (const f of ["count", "ms", "cpuMs"]) sum[k][f] += x[f];
+      };
       const slice = SECONDS / ROUNDS;
-      add("echo", await throughput(echo.url, "/echo", (i) => singleBodies[i % 4096], clients, slice));
-      const path = "/message/v1/publish";
-      add("on", await throughput(authed.url, path, () => single(seq++), clients, slice, auth));
-      add("off", await throughput(node.url, path, () => single(seq++), clients, slice));
-    }
-    const rps = (k) => (sum[k].count / sum[k].ms) * 1000;
-    for (const [k, what] of [
-      ["on", "auth on"],
-      ["off", "auth off"],
-    ])
-      singleRows.push(
-        `| single-envelope publish, ${what}, ${clients} concurrent keep-alive clients (requests/s) | ${fmt(rps(k))} | bare fastify JSON echo route, same client: ${fmt(rps("echo"))} | ${(rps(k) / rps("echo")).toFixed(2)}× | ≥ 0.5× |`,
+      for (let r = 0; r < ROUNDS; r++) {
+        const run = (url, p, makeBody, headers) =>
+          drive({ url, path: p, clients, seconds: slice, makeBody, headers });
+        add("echo", await run(echo.url, "/echo", (i) => singleBodies[i % 4096]));
+        add("on", await run(authed.url, path, () => single(seq++), auth));
+        add("off", await run(node.url, path, () => single(seq++)));
+      }
+      const rps = (k) => (sum[k].count / sum[k].ms) * 1000;
+      const cpu = (k) => `${Math.round((sum[k].cpuMs / sum[k].ms) * 100)}%`;
+      cpuNotes.push(
+        `${clients} clients: ${cpu("echo")} while driving the echo route, ${cpu("on")} auth on, ${cpu("off")} auth off`,
       );
+      for (const [k, what] of [
+        ["on", "auth on"],
+        ["off", "auth off"],
+      ])
+        singleRows.push(
+          `| single-envelope publish, ${what}, ${clients} concurrent keep-alive clients (requests/s) | ${fmt(rps(k))} | bare fastify JSON echo route, same client: ${fmt(rps("echo"))} | ${(rps(k) / rps("echo")).toFixed(2)}× | ≥ 0.5× |`,
+        );
+    }
+    await echo.stop();
   }
-  await echo.stop();
   for (const l of singleRows) out(l);
   out("");
-  out(
-    `Batched publish per round (1 client / 4 clients, against raw SQLite of the same round): ${rounds.join("; ")}.`,
-  );
+  if (rounds.length > 0) {
+    out(
+      `Batched publish per round (1 client / 4 clients, against raw SQLite of the same round): ${rounds.join("; ")}.`,
+    );
+  }
+  if (cpuNotes.length > 0) {
+    out("");
+    out(
+      `Load generator CPU over the single-envelope runs (this process's user + system time, share of one core): ${cpuNotes.join("; ")}.`,
+    );
+  }
   await authed.stop();
   await node.stop();
 
