@@ -154,6 +154,30 @@ function makeEnvelopes(n) {
 }
 
 /**
+ * The disk's durable-commit latency right now: median ms of `n` one-row transactions at
+ * synchronous=FULL in WAL mode, on the file system the nodes write to. Single-envelope publish
+ * acknowledges after such a commit, so this bounds what any durable node can do at a given
+ * concurrency, however light its CPU path.
+ */
+function commitLatencyMs(n = 100) {
+  const db = new Database(join(tmp(), "probe.sqlite3"));
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.exec("CREATE TABLE t (v BLOB NOT NULL)");
+  const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
+  const row = randomBytes(300);
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    insert.run(row);
+    times.push(performance.now() - t0);
+  }
+  db.close();
+  times.sort((a, b) => a - b);
+  return times[Math.floor(n / 2)];
+}
+
+/**
  * Baseline 1: the same rows into a bare SQLite table shaped like the store's (same pragmas and
  * indexes), one transaction per batch. Returns a runner for one chunk of rows → elapsed ms.
  */
@@ -381,6 +405,7 @@ async function main() {
   // 2. Single-envelope publish vs a bare fastify echo route
   const singleRows = [];
   const cpuNotes = [];
+  const commitNotes = [];
   if (PARTS.has("single")) {
     const single = (i) =>
       `{"envelopes":[{"contentTopic":"/xmtp/0/m-single-${i % 1000}/proto","timestampNs":"${1_700_000_000_000_000_000n + BigInt(i)}","message":"${randomBytes(256).toString("base64")}"}]}`;
@@ -398,15 +423,23 @@ async function main() {
         for (const f of ["count", "ms", "cpuMs"]) sum[k][f] += x[f];
       };
       const slice = SECONDS / ROUNDS;
+      const probes = [];
       for (let r = 0; r < ROUNDS; r++) {
         const run = (url, p, makeBody, headers) =>
           drive({ url, path: p, clients, seconds: slice, makeBody, headers });
         add("echo", await run(echo.url, "/echo", (i) => singleBodies[i % 4096]));
         add("on", await run(authed.url, path, () => single(seq++), auth));
         add("off", await run(node.url, path, () => single(seq++)));
+        probes.push(commitLatencyMs());
       }
       const rps = (k) => (sum[k].count / sum[k].ms) * 1000;
       const cpu = (k) => `${Math.round((sum[k].cpuMs / sum[k].ms) * 100)}%`;
+      probes.sort((a, b) => a - b);
+      const lat = probes[Math.floor(probes.length / 2)];
+      // One commit in flight while the next gathers: each holds about half the clients.
+      commitNotes.push(
+        `${clients} clients: median ${lat.toFixed(2)} ms per one-row durable commit (rounds: ${probes.map((x) => x.toFixed(2)).join(", ")}), so at most ≈ ${fmt(clients / 2 / (lat / 1000))} acknowledged publishes/s from commit latency alone`,
+      );
       cpuNotes.push(
         `${clients} clients: ${cpu("echo")} while driving the echo route, ${cpu("on")} auth on, ${cpu("off")} auth off`,
       );
@@ -425,6 +458,12 @@ async function main() {
   if (rounds.length > 0) {
     out(
       `Batched publish per round (1 client / 4 clients, against raw SQLite of the same round): ${rounds.join("; ")}.`,
+    );
+  }
+  if (commitNotes.length > 0) {
+    out("");
+    out(
+      `Disk, probed after every round of the single-envelope runs (raw SQLite, WAL, synchronous=FULL): ${commitNotes.join("; ")}.`,
     );
   }
   if (cpuNotes.length > 0) {

@@ -75,9 +75,18 @@ export function createMetrics(): NodeMetrics {
     registers: [registry],
   });
 
+  // Labelled children are looked up once per label set (a handful), not hashed on every call.
+  const publishedBy = memo((category: string, source: string, outcome: string) =>
+    published.labels(category, source, outcome),
+  );
+  const requestsBy = memo((transport: string, method: string, code: string) => ({
+    count: requests.labels(transport, method, code),
+    duration: durations.labels(transport, method, code),
+  }));
+
   const api: MessageApiMetrics = {
     envelope(source: EnvelopeSource, envelope: Envelope, outcome: EnvelopeOutcome) {
-      published.inc({ topic_category: topicCategory(envelope.contentTopic), source, outcome });
+      publishedBy(topicCategory(envelope.contentTopic), source, outcome).inc();
       publishedBytes.observe(envelope.message.length);
     },
     ingestRejected(problem) {
@@ -99,9 +108,9 @@ export function createMetrics(): NodeMetrics {
       partFailures.inc({ part, action });
     },
     request(transport, method, code, seconds) {
-      const labels = { transport, method, code: String(code) };
-      requests.inc(labels);
-      durations.observe(labels, seconds);
+      const m = requestsBy(transport, method, String(code));
+      m.count.inc();
+      m.duration.observe(seconds);
     },
     observeDispatcher(dispatcher) {
       new Gauge({
@@ -133,5 +142,19 @@ export function createMetrics(): NodeMetrics {
       });
     },
     render: () => registry.metrics(),
+  };
+}
+
+/** Caches `make` by its three string arguments. */
+function memo<T>(make: (a: string, b: string, c: string) => T): (a: string, b: string, c: string) => T {
+  const cache = new Map<string, T>();
+  return (a, b, c) => {
+    const key = `${a}\u0000${b}\u0000${c}`;
+    let v = cache.get(key);
+    if (v === undefined) {
+      v = make(a, b, c);
+      cache.set(key, v);
+    }
+    return v;
   };
 }

@@ -186,7 +186,7 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
           message: env.message,
           digest,
         });
-        deliveryKey.set(env, `${env.timestampNs}:${Buffer.from(digest).toString("hex")}`);
+        deliveryKey.set(env, `${env.timestampNs}:${hex(digest)}`);
       }
     }
     const { inserted } = rows.length > 0 ? await store.insert(rows) : { inserted: [] as boolean[] };
@@ -246,7 +246,7 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
         const problem = validateEnvelope(env, rules);
         if (problem !== undefined) throw new XmtpError(Code.InvalidArgument, problem);
       }
-      if (envelopes.length === 0) return create(PublishResponseSchema);
+      if (envelopes.length === 0) return PUBLISHED;
       const fresh = await commit(envelopes, "publish");
       if (fresh.length > 0) {
         deliver(fresh);
@@ -259,7 +259,7 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
           }
         }
       }
-      return create(PublishResponseSchema);
+      return PUBLISHED;
     },
 
     async ingest(envelopes, source = "relay") {
@@ -396,8 +396,16 @@ function pagingInfoFor(rows: readonly StoredEnvelope[], q: StoreQuery, direction
 }
 
 function hexDigest(env: Envelope): string {
-  return Buffer.from(nodeEnvelopeDigest(env.contentTopic, env.message)).toString("hex");
+  return hex(nodeEnvelopeDigest(env.contentTopic, env.message));
 }
+
+/** Hex of bytes without copying them first. */
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+}
+
+/** Publish's answer has no fields: one instance serves every call (never mutated). */
+const PUBLISHED = create(PublishResponseSchema);
 
 /** A bounded insertion-ordered set: the oldest key is forgotten when full. */
 class RecentSet {

@@ -45,6 +45,8 @@ import {
 import { type EdgeTimeouts, edgeTimeouts } from "./timeouts.js";
 
 const gzip = promisify(gzipCb);
+/** Publish's answer, shared by every response (never written to). */
+const EMPTY_JSON = Buffer.from("{}");
 
 export interface HttpTransportOptions {
   api: MessageApi;
@@ -171,7 +173,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
 
     const unary = (
       path: keyof typeof GATEWAY_ROUTES,
-      run: (body: Buffer | undefined, ctx: RequestContext) => Promise<string>,
+      run: (body: Buffer | undefined, ctx: RequestContext) => Promise<string | Buffer>,
       compress: boolean,
     ) => {
       const method = GATEWAY_ROUTES[path];
@@ -200,7 +202,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
       "/message/v1/publish",
       async (body, ctx) => {
         await api.publish(decodePublishRequest(body), ctx);
-        return "{}";
+        return EMPTY_JSON;
       },
       false,
     );
