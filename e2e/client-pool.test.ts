@@ -209,6 +209,62 @@ describe("curve workers (built code)", () => {
     }
   });
 
+  test("messages whose signature checks they share decode like messages decoded here", async () => {
+    const { curvePool, runCurveJobs } = await import(`${dist}/conversations/curve-pool.js`);
+    const { decodeMessagesV2 } = await import(`${dist}/conversations/v2.js`);
+    process.env.XMTP_CURVE_WORKERS ??= "1";
+    const cp = curvePool();
+    expect(cp).toBeDefined();
+    try {
+      await cp.whenStarted();
+      const alice = randomKeys();
+      const bob = randomKeys();
+      const mallory = randomKeys();
+      const { topic, keyMaterial } = await deriveInvitationSecrets(bob, alice.signedBundle, alice.address);
+      const inputs = [];
+      for (let i = 0; i < 120; i++) {
+        const own = i === 60 ? mallory : i % 2 ? alice : bob;
+        const m = await encodeMessageV2({
+          own,
+          topic,
+          keyMaterial,
+          payload: new Uint8Array([i]),
+          createdNs: BigInt(i + 1),
+        });
+        inputs.push({
+          envelope: v2Envelope(topic, BigInt(i + 1), m.bytes),
+          topic,
+          keyMaterial,
+          participants: [alice.address, bob.address],
+        });
+      }
+      let here = 0;
+      const pooled = await decodeMessagesV2(inputs, new Map(), (jobs, local) =>
+        runCurveJobs(
+          jobs,
+          {
+            ...local,
+            verify: (p, d, s) => {
+              here++;
+              return local.verify(p, d, s);
+            },
+            recover: local.recover,
+            ecdh: local.ecdh,
+          },
+          cp.readyWorkers(),
+        ),
+      );
+      expect(here).toBeLessThan(120);
+      const local = await decodeMessagesV2(inputs, new Map());
+      const outcome = (r) => (r.name === "MessageDecodeError" ? r.reason : `${r.id}:${r.senderAddress}`);
+      expect(pooled.map(outcome)).toEqual(local.map(outcome));
+      expect(pooled[60]).toMatchObject({ name: "MessageDecodeError", reason: "sender-not-participant" });
+      expect(pooled.filter((r) => r.name !== "MessageDecodeError")).toHaveLength(119);
+    } finally {
+      await cp?.close();
+    }
+  });
+
   test("a pool that has worked and is idle never keeps the process alive", () => {
     const script = `
       const { curvePool, runCurveJobs } = await import(${JSON.stringify(new URL(`${dist}/conversations/curve-pool.js`, import.meta.url).href)});
@@ -221,7 +277,7 @@ describe("curve workers (built code)", () => {
       await pool.whenStarted();
       clearInterval(keep);
       const k = new Uint8Array(32).fill(7);
-      const jobs = Array.from({ length: 40 }, () => ({ ecdh: [[k, getPublicKey(k)]] }));
+      const jobs = Array.from({ length: 40 }, () => ({ ecdh: [[k, getPublicKey(k)]], verify: [] }));
       const r = await runCurveJobs(jobs, secp256k1Backend(), pool.readyWorkers());
       console.log(r.length, r.every((x) => x.dh && x.dh[0].length === 65));`;
     expect(runModule(script)).toBe("40 true\n");

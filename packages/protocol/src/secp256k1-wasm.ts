@@ -19,8 +19,20 @@
  *   classic-script bundle without `import.meta`): pass the bytes, a URL or a Response to
  *   `initSecp256k1`.
  */
-import { secp256k1 as noble } from "@noble/curves/secp256k1.js";
 import type { CompactSignature, Secp256k1Backend } from "./secp256k1.js";
+
+/** The group order n, big-endian. */
+const ORDER = Uint8Array.from(
+  "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141".match(/../g)!,
+  (h) => Number.parseInt(h, 16),
+);
+
+/** 0 < k < n for a 32-byte big-endian scalar (a range check; no curve arithmetic). */
+function isValidScalar(k: Uint8Array): boolean {
+  if (k.length !== 32 || k.every((b) => b === 0)) return false;
+  for (let i = 0; i < 32; i++) if (k[i] !== ORDER[i]) return k[i]! < ORDER[i]!;
+  return false;
+}
 
 /** The part of a fetch `Response` the loader reads. */
 export interface WasmResponse {
@@ -199,7 +211,7 @@ function wrap(wasm: Exports): Secp256k1Backend {
     },
     ecdh(priv32, pub65) {
       // libsecp256k1 takes the scalar as a "tweak", which may be zero; a private key may not.
-      if (!noble.utils.isValidSecretKey(priv32)) throw new Secp256k1WasmError("bad private key");
+      if (!isValidScalar(priv32)) throw new Secp256k1WasmError("bad private key");
       return scrubbed((m) => {
         m.set(pub65, pubOff);
         m.set(priv32, tweakOff);

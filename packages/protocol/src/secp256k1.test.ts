@@ -197,6 +197,8 @@ describe("property: both backends agree", () => {
       expect(same((b) => b.sign(priv, digest))).toBe("throws");
       expect(same((b) => b.ecdh(priv, pub))).toBe("throws");
     }
+    // The edges inside the range are keys: 1 and n − 1.
+    for (const k of [1n, N - 1n]) expect(same((b) => b.ecdh(hex(scalarHex(k)), pub))).toHaveLength(65);
     const good = hex(vectors.v2_message_example.pre_key_signature.bytes_hex);
     for (const [r, s] of [
       [N, 1n],

@@ -25,12 +25,20 @@ import {
 import { XmtpError } from "../errors.js";
 import type { OwnKeys } from "../keys/own-keys.js";
 import { toLegacyPublicKeyBundle } from "../keys/public.js";
+import { curvePoolFor, runCurveJobs } from "./curve-pool.js";
 import { DecodedMessage, type DecodedMessageFields } from "./decoded-message.js";
 import type { ConversationContext } from "./invitation.js";
 import { type StreamOptionsOrCallback, streamEnvelopes, streamOptions } from "./stream.js";
 import { type ConversationTransport, type QueryRange, queryAll } from "./transport.js";
 import { decodeMessageV1, encodeMessageV1, v1Envelopes } from "./v1.js";
-import { type DecodedV2, decodeMessageV2, encodeMessageV2, MessageDecodeError, v2Envelope } from "./v2.js";
+import {
+  type DecodedV2,
+  decodeMessagesV2,
+  decodeMessageV2,
+  encodeMessageV2,
+  MessageDecodeError,
+  v2Envelope,
+} from "./v2.js";
 import { cryptoPoolFor } from "./worker-pool.js";
 
 export type { StreamOptions, StreamOptionsOrCallback } from "./stream.js";
@@ -383,15 +391,14 @@ export class ConversationV2<ContentTypes = any>
         participants,
       }));
       const pool = cryptoPoolFor(page.length, seen);
+      // Without the crypto pool, the signature checks are shared with the curve workers once
+      // the history is long enough to start them.
+      const curve = pool ? undefined : curvePoolFor(seen);
       jobs.push(
         pool
           ? pool.decodeV2(inputs)
-          : Promise.all(
-              inputs.map((i) =>
-                decodeMessageV2({ ...i, verified: this.ctx.verifiedSenders }).catch((e: unknown) =>
-                  asDecodeError(e, i.envelope),
-                ),
-              ),
+          : decodeMessagesV2(inputs, this.ctx.verifiedSenders, (jobs, local) =>
+              runCurveJobs(jobs, local, curve?.readyWorkers()),
             ),
       );
     }

@@ -10,18 +10,29 @@
  * `XMTP_CURVE_WORKERS=<n>` sets the size (0 turns it off); the default is one per core but one
  * (one on 2 cores: with this thread taking its share, both cores work), up to 4.
  */
-import { type CurveBackend, type CurveJob, type CurveResult, runCurveJob } from "./curve-jobs.js";
+import {
+  type CurveBackend,
+  type CurveJob,
+  type CurveResult,
+  packJobs,
+  runCurveJob,
+  unpackResults,
+} from "./curve-jobs.js";
 import type { CurveReply, CurveRequest } from "./curve-worker.js";
 
 /** Invitations one listing must meet before it starts the pool (a page of the invite topic). */
 export const CURVE_POOL_START = 100;
-/** Jobs handed out at a time (~10 ms of curve work on one core). */
-export const CURVE_CHUNK = 8;
+/**
+ * Curve operations (ECDHs, signature checks, recoveries: ~0.2–0.3 ms each on one core) handed out
+ * at a time: about 8 invitations or 32 messages.
+ */
+export const CURVE_CHUNK_OPS = 40;
 
 interface PoolWorker {
-  postMessage(m: CurveRequest): void;
+  postMessage(m: CurveRequest, transfer?: ArrayBuffer[]): void;
   on(ev: "message", f: (m: CurveReply) => void): void;
   on(ev: "error", f: (e: unknown) => void): void;
+  on(ev: "exit", f: (code: number) => void): void;
   ref(): void;
   unref(): void;
   terminate(): Promise<number>;
@@ -56,15 +67,17 @@ export class CurveWorker {
       if (!p) return;
       this.pending.delete(m.id);
       if (--this.busy === 0) w.unref();
-      if (m.results) p.resolve(m.results);
+      if (m.results) p.resolve(unpackResults(m.results));
       else p.reject(new Error(m.error ?? "curve worker failed"));
     });
-    w.on("error", (e) => {
+    const fail = (e: unknown) => {
       this.failed = true;
       this.onStarted();
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
-    });
+    };
+    w.on("error", fail);
+    w.on("exit", (code) => fail(new Error(`curve worker exited (${code})`)));
     // After the listeners (a "message" listener refs the port): an idle pool never keeps the
     // process alive.
     w.unref();
@@ -74,12 +87,16 @@ export class CurveWorker {
     return this.backend === "libsecp256k1-wasm" && !this.failed;
   }
 
+  /** Runs `jobs` in the worker; rejects when they cannot be packed or the worker fails. */
   run(jobs: CurveJob[]): Promise<CurveResult[]> {
+    if (this.failed) return Promise.reject(new Error("curve worker is gone"));
+    const packed = packJobs(jobs);
+    if (!packed) return Promise.reject(new RangeError("curve job with unexpected lengths"));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (this.busy++ === 0) this.w.ref();
-      this.w.postMessage({ id, jobs });
+      this.w.postMessage({ id, jobs: packed }, [packed.buffer as ArrayBuffer]);
     });
   }
 
@@ -113,14 +130,16 @@ export class CurvePool {
     return runCurveJobs(jobs, local, this.readyWorkers());
   }
 
+  /** Stops the workers; the next listing that needs a pool starts a new one. */
   async close(): Promise<void> {
+    if (shared === this) shared = undefined;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
 
 /**
- * Runs `jobs` on this thread (`local`) and on `workers` together, in chunks of
- * {@link CURVE_CHUNK} taken in turn, yielding to the event loop between this thread's chunks (so
+ * Runs `jobs` on this thread (`local`) and on `workers` together, in chunks of about
+ * {@link CURVE_CHUNK_OPS} operations taken in turn, yielding to the event loop between this thread's chunks (so
  * the next page is fetched and worker replies are read meanwhile); results in order. A chunk whose
  * worker fails runs here.
  */
@@ -133,7 +152,10 @@ export async function runCurveJobs(
   let next = 0;
   const take = (): [number, number] => {
     const s = next;
-    next = Math.min(jobs.length, next + CURVE_CHUNK);
+    for (let ops = 0; next < jobs.length && ops < CURVE_CHUNK_OPS; next++) {
+      const j = jobs[next]!;
+      ops += j.ecdh.length + j.verify.length + (j.recover ? 1 : 0) || 1;
+    }
     return [s, next];
   };
   const here = (s: number, e: number) => {
@@ -217,7 +239,11 @@ export function curvePool(): CurvePool | undefined {
     const n =
       wanted !== undefined && Number.isInteger(wanted) ? wanted : Math.min(4, os.availableParallelism() - 1);
     if (n < 1) return undefined;
-    shared = new CurvePool(Array.from({ length: n }, () => new wt.Worker(script) as unknown as PoolWorker));
+    // A small heap: a worker holds a few chunks of bytes at a time (peak memory counts too).
+    const resourceLimits = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 };
+    shared = new CurvePool(
+      Array.from({ length: n }, () => new wt.Worker(script, { resourceLimits }) as unknown as PoolWorker),
+    );
   } catch {
     shared = null;
   }

@@ -3,15 +3,16 @@
  * jobs. It imports only the WebAssembly loader and curve-jobs.ts, so it is ready within tens of ms.
  */
 import { loadWasmSecp256k1 } from "@xmtp-ts/protocol/secp256k1-wasm";
-import { type CurveJob, type CurveResult, runCurveJob } from "./curve-jobs.js";
+import { packResults, runCurveJob, unpackJobs } from "./curve-jobs.js";
 
 type WorkerThreads = typeof import("node:worker_threads");
 const wt = (
   globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
 ).process?.getBuiltinModule?.("node:worker_threads") as WorkerThreads | undefined;
 
-export type CurveRequest = { id: number; jobs: CurveJob[] };
-export type CurveReply = { id: number; results?: CurveResult[]; error?: string; ready?: string };
+/** Jobs and results travel packed (curve-jobs.ts `packJobs`, `packResults`), their buffers transferred. */
+export type CurveRequest = { id: number; jobs: Uint8Array };
+export type CurveReply = { id: number; results?: Uint8Array; error?: string; ready?: string };
 
 const port = wt?.parentPort;
 if (port) {
@@ -22,9 +23,10 @@ if (port) {
   );
   port.on("message", (req: CurveRequest) => {
     backend
-      .then((b) => req.jobs.map((j) => runCurveJob(b, j)))
+      .then((b) => packResults(unpackJobs(req.jobs).map((j) => runCurveJob(b, j))))
       .then(
-        (results) => port.postMessage({ id: req.id, results } satisfies CurveReply),
+        (results) =>
+          port.postMessage({ id: req.id, results } satisfies CurveReply, [results.buffer as ArrayBuffer]),
         (err) => port.postMessage({ id: req.id, error: String(err) } satisfies CurveReply),
       );
   });

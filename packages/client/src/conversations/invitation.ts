@@ -25,7 +25,6 @@ import {
   MAX_TOPIC_BYTES,
   publicKeyToAddress,
   secp256k1Backend,
-  sha256,
   signedPublicKeyBytes,
 } from "@xmtp-ts/protocol";
 import { type InvitationErrorReason, XmtpError } from "../errors.js";
@@ -46,6 +45,7 @@ import {
   encryptCiphertext,
   hkdfSha256,
   hmacSha256,
+  sha256,
   toHex,
 } from "./primitives.js";
 
@@ -268,10 +268,10 @@ export async function openInvitations(
       continue;
     }
     let first: number | undefined;
-    if (p.job.verify && p.cacheKey !== undefined) {
+    if (p.job.verify.length > 0 && p.cacheKey !== undefined) {
       first = checking.get(p.cacheKey);
       if (first === undefined) checking.set(p.cacheKey, prepared.length);
-      else p.job = { ecdh: p.job.ecdh };
+      else p.job = { ecdh: p.job.ecdh, verify: [] };
     }
     prepared.push(p);
     firstCheck.push(first);
@@ -363,20 +363,18 @@ function prepareInvitation(own: OwnKeys, env: Envelope, cache?: OpenCache): Prep
   const peerKeys = isSender ? recipientKeys : senderKeys;
   const id = peerBundle.identityKey!;
   const pre = peerBundle.preKey!;
-  const cacheKey = cache?.verified
-    ? `${toHex(id.keyBytes)}${sigKey(id)}|${toHex(pre.keyBytes)}${sigKey(pre)}`
-    : undefined;
+  const cacheKey = cache?.verified ? signedBundleKey(peerBundle) : undefined;
   const peerAddress = cacheKey !== undefined ? cache?.verified?.get(cacheKey) : undefined;
-  const job: CurveJob = { ecdh: [] };
+  const job: CurveJob = { ecdh: [], verify: [] };
   const walletSigned = id.signature?.union.case === "walletEcdsaCompact";
   if (peerAddress === undefined) {
     // The pre-key signature (ecdsa_compact by the identity key over sha256 of the pre-key bytes)
     // and the wallet's signature of the identity key (EIP-191 over the identity text).
     const preSig = pre.signature?.union;
     if (preSig?.case === "ecdsaCompact")
-      job.verify = [peerKeys.identity, sha256(pre.keyBytes), preSig.value.bytes];
+      job.verify.push([peerKeys.identity, sha256(pre.keyBytes), preSig.value.bytes]);
     const idSig = id.signature?.union;
-    if (job.verify && idSig?.case === "walletEcdsaCompact")
+    if (job.verify.length > 0 && idSig?.case === "walletEcdsaCompact")
       job.recover = [eip191Hash(createIdentityText(id.keyBytes)), idSig.value.bytes, idSig.value.recovery];
   }
   const myPreKeyPub = isSender ? senderKeys.preKey : recipientKeys.preKey;
@@ -413,7 +411,7 @@ async function finishInvitation(
 ): Promise<OpenedInvitation> {
   let peerAddress = p.peerAddress;
   if (peerAddress === undefined) {
-    if (!r.verified) throw new InvitationError("bad-pre-key-signature", "peer pre-key signature invalid");
+    if (!r.verified[0]) throw new InvitationError("bad-pre-key-signature", "peer pre-key signature invalid");
     if (!p.walletSigned) throw new InvitationError("not-wallet-signed", "key was not signed by a wallet");
     if (!r.recovered) throw new InvitationError("not-wallet-signed", "cannot recover the peer wallet");
     peerAddress = publicKeyToAddress(r.recovered);
@@ -492,6 +490,16 @@ function decodeSealed(bytes: Uint8Array) {
   if (!header.sender || !header.recipient)
     throw new InvitationError("malformed", "header is missing sender or recipient");
   return { header, headerBytes, ciphertext };
+}
+
+/**
+ * A verified-bundle cache key: both keys' bytes and signatures, all that the pre-key check and the
+ * wallet recovery read.
+ */
+export function signedBundleKey(b: SignedPublicKeyBundle): string {
+  const id = b.identityKey!;
+  const pre = b.preKey!;
+  return `${toHex(id.keyBytes)}${sigKey(id)}|${toHex(pre.keyBytes)}${sigKey(pre)}`;
 }
 
 function sigKey(k: SignedPublicKey): string {

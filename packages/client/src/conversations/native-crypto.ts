@@ -10,6 +10,8 @@
 type NodeCrypto = typeof import("node:crypto");
 
 export interface NativeCrypto {
+  /** SHA-256. */
+  sha256(b: Uint8Array): Uint8Array;
   /** HKDF-SHA256(ikm, salt, info) → 32 bytes. */
   hkdf32(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array): Uint8Array;
   /** AES-256-GCM open of `ciphertext ‖ tag`; undefined when the tag does not verify. */
@@ -34,6 +36,10 @@ function load(): NodeCrypto | undefined {
 
 function make(c: NodeCrypto): NativeCrypto {
   return {
+    sha256(b) {
+      const d = c.createHash("sha256").update(b).digest();
+      return new Uint8Array(d.buffer, d.byteOffset, d.length);
+    },
     hkdf32(ikm, salt, info) {
       return new Uint8Array(c.hkdfSync("sha256", ikm, salt, info, 32));
     },

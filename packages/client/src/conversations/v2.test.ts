@@ -13,6 +13,7 @@ import { deriveInvitationSecrets } from "./invitation.js";
 import { concatBytes, encryptCiphertext, hmacSha256, sha256 } from "./primitives.js";
 import { randomKeys, vectorKeys, vectors } from "./test-fixtures.js";
 import {
+  decodeMessagesV2,
   decodeMessageV2,
   encodeMessageV2,
   MAX_V2_HEADER_BYTES,
@@ -224,6 +225,69 @@ describe("receive checks", () => {
       },
     });
     expect(await reason(decode(bytes))).toBe("not-wallet-signed");
+  });
+});
+
+describe("batches", () => {
+  test("a batch decodes each message as a single decode does, a repeated sender checked once", async () => {
+    const createdNs = 5n;
+    const sign = async (
+      own: typeof alice,
+      mutate?: (s: ReturnType<typeof fromBinary<typeof SignedContentSchema>>) => void,
+    ) => {
+      const { headerBytes, signedBytes } = signV2(own, topic, payload, createdNs);
+      const signed = fromBinary(SignedContentSchema, signedBytes);
+      mutate?.(signed);
+      const ciphertext = await encryptCiphertext(
+        toBinary(SignedContentSchema, signed),
+        keyMaterial,
+        headerBytes,
+      );
+      const bytes = toBinary(
+        MessageSchema,
+        create(MessageSchema, { version: { case: "v2", value: { headerBytes, ciphertext } } }),
+      );
+      return create(EnvelopeSchema, { contentTopic: topic, timestampNs: createdNs, message: bytes });
+    };
+    const mallory = randomKeys();
+    const forged = { ...mallory, signedBundle: clone(SignedPublicKeyBundleSchema, alice.signedBundle) };
+    forged.signedBundle.preKey = mallory.signedBundle.preKey;
+    // Alice's bundle, Mallory's signature: the bundle is fine, the message is not.
+    const impostor = { ...mallory, signedBundle: alice.signedBundle };
+    const envs = [
+      await sign(impostor),
+      await sign(alice),
+      await sign(bob),
+      await sign(forged),
+      await sign(alice),
+      await sign(mallory),
+      await sign(alice, (c) => (c.payload = new Uint8Array([9]))),
+      create(EnvelopeSchema, {
+        contentTopic: topic,
+        timestampNs: createdNs,
+        message: new Uint8Array([0xff]),
+      }),
+      await sign(bob),
+    ];
+    const inputs = envs.map((envelope) => ({ envelope, topic, keyMaterial, participants }));
+    const verified = new Map<string, string>();
+    const batch = await decodeMessagesV2(inputs, verified);
+    const single = await Promise.all(inputs.map((i) => decodeMessageV2(i).catch((e: unknown) => e)));
+    const outcome = (r: unknown) =>
+      r instanceof MessageDecodeError ? r.reason : (r as { senderAddress: string }).senderAddress;
+    expect(batch.map(outcome)).toEqual(single.map(outcome));
+    expect(batch.map(outcome)).toEqual([
+      "bad-signature",
+      alice.address,
+      bob.address,
+      "pre-key-not-signed",
+      alice.address,
+      "sender-not-participant",
+      "bad-signature",
+      "malformed",
+      bob.address,
+    ]);
+    expect(new Set(verified.values())).toEqual(new Set([alice.address, bob.address, mallory.address]));
   });
 });
 

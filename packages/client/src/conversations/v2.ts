@@ -19,15 +19,17 @@ import {
 } from "@xmtp-ts/proto";
 import {
   buildTopic,
+  createIdentityText,
+  eip191Hash,
   MAX_MESSAGE_BYTES,
+  publicKeyToAddress,
+  secp256k1Backend,
   signCompact,
-  verifyCompact,
-  verifySignedPreKey,
-  walletAddressFromSignedKey,
 } from "@xmtp-ts/protocol";
 import { type MessageDecodeErrorReason, XmtpError } from "../errors.js";
 import { NoMatchingPreKeyError, type OwnKeys } from "../keys/own-keys.js";
-import { peerKeysFromSignedBundle } from "./invitation.js";
+import { type CurveBackend, type CurveJob, type CurveResult, runCurveJob } from "./curve-jobs.js";
+import { peerKeysFromSignedBundle, signedBundleKey } from "./invitation.js";
 import {
   concatBytes,
   decryptCiphertext,
@@ -207,6 +209,91 @@ export interface DecodeV2Input {
  * check. Throws {@link MessageDecodeError}.
  */
 export async function decodeMessageV2(i: DecodeV2Input): Promise<DecodedV2> {
+  const p = await prepareV2(i);
+  const r = runCurveJob(secp256k1Backend(), p.job);
+  return finishV2(i, p, r.verified[p.preIdx] === true, r.verified[p.msgIdx] === true, r.recovered);
+}
+
+/**
+ * Decodes a batch of V2 envelopes with the same checks as {@link decodeMessageV2}, sharing
+ * `verified` (sender bundles already checked); the signature work runs through `run` (this thread
+ * by default; the curve workers when the caller has them). A sender bundle met several times in
+ * the batch is checked once. Each result is the message or its error.
+ */
+export async function decodeMessagesV2(
+  inputs: DecodeV2Input[],
+  verified: Map<string, string>,
+  run?: (jobs: CurveJob[], local: CurveBackend) => Promise<CurveResult[]>,
+): Promise<(DecodedV2 | MessageDecodeError)[]> {
+  const prepared = await Promise.all(
+    inputs.map((i) => prepareV2({ ...i, verified }).catch((e: unknown) => asMessageError(e, i.envelope))),
+  );
+  // The first message of each sender bundle not yet verified carries its pre-key check and
+  // wallet recovery; later ones of the same bundle wait for that answer.
+  const checking = new Map<string, number>();
+  const first: (number | undefined)[] = [];
+  const jobs: CurveJob[] = [];
+  for (const [k, p] of prepared.entries()) {
+    let f: number | undefined;
+    if (!(p instanceof MessageDecodeError) && p.senderAddress === undefined) {
+      f = checking.get(p.cacheKey);
+      if (f === undefined) checking.set(p.cacheKey, k);
+      else {
+        const msg = p.job.verify[p.msgIdx];
+        p.job = { ecdh: [], verify: msg ? [msg] : [] };
+        p.preIdx = -1;
+        p.msgIdx = msg ? 0 : -1;
+      }
+    }
+    first.push(f);
+    if (!(p instanceof MessageDecodeError)) jobs.push(p.job);
+  }
+  const local = secp256k1Backend();
+  const results = run ? await run(jobs, local) : jobs.map((j) => runCurveJob(local, j));
+  const byIndex: (CurveResult | undefined)[] = [];
+  let n = 0;
+  for (const p of prepared) byIndex.push(p instanceof MessageDecodeError ? undefined : results[n++]);
+  return prepared.map((p, k) => {
+    if (p instanceof MessageDecodeError) return p;
+    const r = byIndex[k]!;
+    const f = first[k];
+    const fp = f === undefined ? undefined : (prepared[f] as PreparedV2);
+    const fr = f === undefined ? undefined : byIndex[f]!;
+    try {
+      return finishV2(
+        { ...inputs[k]!, verified },
+        p,
+        fp && fr ? fr.verified[fp.preIdx] === true : r.verified[p.preIdx] === true,
+        r.verified[p.msgIdx] === true,
+        fr ? fr.recovered : r.recovered,
+      );
+    } catch (e) {
+      return asMessageError(e, inputs[k]!.envelope);
+    }
+  });
+}
+
+function asMessageError(e: unknown, env: Envelope): MessageDecodeError {
+  return e instanceof MessageDecodeError ? e : new MessageDecodeError("malformed", String(e), env);
+}
+
+/** A V2 envelope decrypted and decoded up to its signature work, which `job` describes. */
+interface PreparedV2 {
+  header: { createdNs: bigint };
+  body: MessageV2;
+  signed: SignedContent;
+  sender: SignedPublicKeyBundle;
+  cacheKey: string;
+  /** Known from `verified`: no pre-key check or recovery needed. */
+  senderAddress: string | undefined;
+  walletSigned: boolean;
+  /** Where the pre-key check and the message signature check are in `job.verify` (-1: none, a failure). */
+  preIdx: number;
+  msgIdx: number;
+  job: CurveJob;
+}
+
+async function prepareV2(i: DecodeV2Input): Promise<PreparedV2> {
   const env = i.envelope;
   const fail = decodeFailure(env);
   const { body, header } = readMessageEnvelope(env, "v2", MessageHeaderV2Schema, MAX_V2_HEADER_BYTES);
@@ -229,41 +316,77 @@ export async function decodeMessageV2(i: DecodeV2Input): Promise<DecodedV2> {
   if (!signed.sender?.identityKey || !signed.sender.preKey || !signed.signature)
     fail("incomplete-signed-content", "incomplete signed content");
   const sender = signed.sender as SignedPublicKeyBundle;
-  let senderAddress = i.verified?.get(bundleKey(sender));
-  let preKey: Uint8Array;
+  const cacheKey = signedBundleKey(sender);
+  const senderAddress = i.verified?.get(cacheKey);
+  let keys: { identity: Uint8Array; preKey: Uint8Array };
   try {
-    preKey = peerKeysFromSignedBundle(sender).preKey;
+    keys = peerKeysFromSignedBundle(sender);
   } catch (cause) {
     return fail("bad-key", (cause as Error).message, cause);
   }
-  if (!senderAddress && !verifySignedPreKey(sender.identityKey!, sender.preKey!))
-    fail("pre-key-not-signed", "pre key not signed by identity key");
-  const sig = signed.signature!.union;
-  if (sig.case !== "ecdsaCompact" || sig.value.bytes.length !== 64)
-    return fail("bad-signature", "invalid signature");
-  const signedData = concatBytes(headerBytes, signed.payload);
-  if (!verifyCompact(preKey, sha256(signedData), sig.value.bytes)) fail("bad-signature", "invalid signature");
-  if (!senderAddress) {
-    try {
-      senderAddress = walletAddressFromSignedKey(sender.identityKey!);
-    } catch (cause) {
-      return fail("not-wallet-signed", (cause as Error).message, cause);
+  const job: CurveJob = { ecdh: [], verify: [] };
+  let preIdx = -1;
+  const id = sender.identityKey!;
+  const pre = sender.preKey!;
+  if (senderAddress === undefined) {
+    // The pre-key signature: ecdsa_compact by the identity key over sha256 of the pre-key bytes.
+    const preSig = pre.signature?.union;
+    if (preSig?.case === "ecdsaCompact") {
+      preIdx = job.verify.length;
+      job.verify.push([keys.identity, sha256(pre.keyBytes), preSig.value.bytes]);
     }
-    i.verified?.set(bundleKey(sender), senderAddress);
+    const idSig = id.signature?.union;
+    if (idSig?.case === "walletEcdsaCompact")
+      job.recover = [eip191Hash(createIdentityText(id.keyBytes)), idSig.value.bytes, idSig.value.recovery];
+  }
+  let msgIdx = -1;
+  const sig = signed.signature!.union;
+  if (sig.case === "ecdsaCompact" && sig.value.bytes.length === 64) {
+    msgIdx = job.verify.length;
+    job.verify.push([keys.preKey, sha256(concatBytes(headerBytes, signed.payload)), sig.value.bytes]);
+  }
+  return {
+    header,
+    body,
+    signed,
+    sender,
+    cacheKey,
+    senderAddress,
+    walletSigned: id.signature?.union.case === "walletEcdsaCompact",
+    preIdx,
+    msgIdx,
+    job,
+  };
+}
+
+function finishV2(
+  i: DecodeV2Input,
+  p: PreparedV2,
+  preKeyOk: boolean,
+  signatureOk: boolean,
+  recovered: Uint8Array | undefined,
+): DecodedV2 {
+  const env = i.envelope;
+  const fail = decodeFailure(env);
+  let senderAddress = p.senderAddress;
+  if (senderAddress === undefined && !preKeyOk)
+    fail("pre-key-not-signed", "pre key not signed by identity key");
+  if (!signatureOk) fail("bad-signature", "invalid signature");
+  if (senderAddress === undefined) {
+    if (!p.walletSigned) return fail("not-wallet-signed", "key was not signed by a wallet");
+    if (!recovered) return fail("not-wallet-signed", "cannot recover the wallet");
+    senderAddress = publicKeyToAddress(recovered);
+    i.verified?.set(p.cacheKey, senderAddress);
   }
   if (i.participants !== null && !i.participants.includes(senderAddress))
     fail("sender-not-participant", `sender ${senderAddress} is not a participant of this conversation`);
   return {
     id: toHex(sha256(env.message)),
     senderAddress,
-    sentNs: header.createdNs,
-    payload: signed.payload,
-    sender,
-    senderHmac: body.senderHmac,
-    shouldPush: body.shouldPush,
+    sentNs: p.header.createdNs,
+    payload: p.signed.payload,
+    sender: p.sender,
+    senderHmac: p.body.senderHmac,
+    shouldPush: p.body.shouldPush,
   };
-}
-
-function bundleKey(b: SignedPublicKeyBundle): string {
-  return toHex(toBinary(SignedContentSchema, create(SignedContentSchema, { sender: b })));
 }
