@@ -106,12 +106,10 @@ describe("abuse of a running node", () => {
       // A message shorter than its prefix says, then the end of the request.
       expect(await grpcCall(session, method, frame(Buffer.alloc(10), 100))).toBe("3");
       // Bytes that are not a protobuf message; a compressed flag without an encoding.
-      expect(["3", "13"]).toContain(
-        await grpcCall(session, method, frame(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]))),
-      );
+      expect(await grpcCall(session, method, frame(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])))).toBe("3");
       const flagged = frame(Buffer.from([1, 2, 3]));
       flagged[0] = 1;
-      expect(await grpcCall(session, method, flagged)).not.toBe("0");
+      expect(await grpcCall(session, method, flagged)).toBe("3");
       // A prefix claiming more than the cap.
       expect(await grpcCall(session, method, frame(Buffer.alloc(0), 0xffffffff))).toBe("8");
     }

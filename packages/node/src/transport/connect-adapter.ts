@@ -8,6 +8,14 @@
  * with the first message, which on a quiet topic may never come, and Tonic clients wait for them
  * (protocol.md §2.8). When the headers went out early, this adapter writes only the body and the
  * trailers connect produces.
+ *
+ * And in one more: a request message that is not valid protobuf is the caller's error. connect
+ * reports it as `internal` (its binary parser has no other code), so the router here ({@link
+ * createRouter}) is connect's own handler factories with an interceptor that refuses such a message
+ * as `invalid_argument`. Interceptors see the request messages of streaming calls only, so over
+ * gRPC and gRPC-Web (where a unary call is on the wire a server-streaming call with one answer) the
+ * unary methods are served as server-streaming ones; a Connect unary call is parsed before any
+ * interceptor, so its parse error is re-rendered with connect's own error JSON helpers.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
@@ -18,12 +26,30 @@ import {
   ConnectError,
   type ConnectRouter,
   type ConnectRouterOptions,
-  createConnectRouter,
   createContextKey,
   createContextValues,
+  createMethodImplSpec,
+  createServiceImplSpec,
   type HandlerContext,
+  type Interceptor,
+  type MethodImplSpec,
 } from "@connectrpc/connect";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import {
+  createUniversalMethodHandler,
+  createUniversalServiceHandlers,
+  type ProtocolHandlerFactory,
+  type UniversalHandler,
+  type UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
+import {
+  codeToHttpStatus,
+  createHandlerFactory as connectHandlers,
+  contentTypeUnaryJson,
+  errorFromJsonBytes,
+  errorToJsonBytes,
+} from "@connectrpc/connect/protocol-connect";
+import { createHandlerFactory as grpcHandlers } from "@connectrpc/connect/protocol-grpc";
+import { createHandlerFactory as grpcWebHandlers } from "@connectrpc/connect/protocol-grpc-web";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { Logger } from "../logger.js";
 
@@ -137,7 +163,7 @@ export function createConnectServer(options: ConnectServerOptions): ConnectServe
   const routerFor = (max: number) => {
     let handlers = routers.get(max);
     if (handlers === undefined) {
-      const router = createConnectRouter({ ...routerOptions, readMaxBytes: max });
+      const router = createRouter({ ...routerOptions, readMaxBytes: max });
       routes(router);
       handlers = new Map(router.handlers.map((h) => [h.requestPath, h]));
       routers.set(max, handlers);
@@ -156,7 +182,9 @@ export function createConnectServer(options: ConnectServerOptions): ConnectServe
       const call: RawCall = { req, res, unread, reserved: 0 };
       const values = createContextValues().set(kRawCall, call);
       try {
-        const uRes = await handler(universalRequestFromNodeRequest(req, res, parsedJsonBody, values));
+        const uRes = await callerErrorIsNotInternal(
+          await handler(universalRequestFromNodeRequest(req, res, parsedJsonBody, values)),
+        );
         if (!res.headersSent) {
           await universalResponseToNodeResponse(uRes, res);
           return;
@@ -176,6 +204,110 @@ export function createConnectServer(options: ConnectServerOptions): ConnectServe
         release(call);
       }
     },
+  };
+}
+
+/** What a refused request message is told. */
+export const MALFORMED_MESSAGE = "malformed request message";
+
+/**
+ * connect's router (all three protocols, the same options), except that a request message that is
+ * not valid protobuf, or is flagged compressed without an encoding, is refused as InvalidArgument.
+ */
+function createRouter(options: Omit<ConnectRouterOptions, "grpc" | "grpcWeb" | "connect">): ConnectRouter {
+  const opt = { ...options, interceptors: [refuseMalformed, ...(options.interceptors ?? [])] };
+  const protocols = [
+    unaryAsServerStream(grpcHandlers(opt)),
+    unaryAsServerStream(grpcWebHandlers(opt)),
+    connectHandlers(opt),
+  ];
+  const handlers: UniversalHandler[] = [];
+  const router = {
+    handlers,
+    service(
+      service: Parameters<typeof createServiceImplSpec>[0],
+      impl: Parameters<typeof createServiceImplSpec>[1],
+    ) {
+      handlers.push(...createUniversalServiceHandlers(createServiceImplSpec(service, impl), protocols));
+      return router;
+    },
+    rpc(
+      method: Parameters<typeof createMethodImplSpec>[0],
+      impl: Parameters<typeof createMethodImplSpec>[1],
+    ) {
+      handlers.push(createUniversalMethodHandler(createMethodImplSpec(method, impl), protocols));
+      return router;
+    },
+  };
+  return router as unknown as ConnectRouter;
+}
+
+/**
+ * Serves unary methods as server-streaming ones yielding their one answer (the same bytes on the
+ * wire for gRPC and gRPC-Web), so that the request message is read inside the interceptors.
+ */
+function unaryAsServerStream(factory: ProtocolHandlerFactory): ProtocolHandlerFactory {
+  const wrapped = (spec: MethodImplSpec) => {
+    if (spec.kind !== "unary") return factory(spec);
+    const unary = spec.impl;
+    return factory({
+      kind: "server_streaming",
+      method: spec.method as unknown as Extract<MethodImplSpec, { kind: "server_streaming" }>["method"],
+      impl: async function* (req, ctx) {
+        yield await unary(req, ctx);
+      },
+    });
+  };
+  return Object.assign(wrapped, { protocolName: factory.protocolName });
+}
+
+/** The caller's bytes, not the node, are at fault when connect could not read a request message. */
+function malformed(err: unknown): ConnectError | undefined {
+  if (!(err instanceof ConnectError) || err.code !== Code.Internal) return undefined;
+  const m = /^(?:parse binary: (.*)|(received compressed envelope.*))$/s.exec(err.rawMessage);
+  if (m === null) return undefined;
+  return new ConnectError(`${MALFORMED_MESSAGE}: ${m[1] ?? m[2]}`, Code.InvalidArgument);
+}
+
+const refuseMalformed: Interceptor = (next) => (req) => {
+  if (!req.stream) return next(req);
+  const messages = req.message;
+  return next({
+    ...req,
+    message: (async function* () {
+      try {
+        yield* messages;
+      } catch (err) {
+        throw malformed(err) ?? err;
+      }
+    })(),
+  });
+};
+
+/**
+ * A Connect unary request is parsed before any interceptor: its parse error arrives here as a
+ * finished JSON error body (connect's `internal`), and is rendered again as `invalid_argument`.
+ */
+async function callerErrorIsNotInternal(uRes: UniversalServerResponse): Promise<UniversalServerResponse> {
+  if (uRes.status !== 500 || uRes.body === undefined) return uRes;
+  if (!uRes.header?.get("content-type")?.startsWith(contentTypeUnaryJson)) return uRes;
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of uRes.body as AsyncIterable<Uint8Array>) chunks.push(chunk);
+  const bytes = Buffer.concat(chunks);
+  let refused: ConnectError | undefined;
+  try {
+    refused = malformed(errorFromJsonBytes(bytes, undefined, new ConnectError("", Code.Internal)));
+  } catch {
+    refused = undefined;
+  }
+  const body = refused === undefined ? bytes : errorToJsonBytes(refused, {});
+  uRes.header.set("content-length", String(body.byteLength));
+  return {
+    ...uRes,
+    status: refused === undefined ? uRes.status : codeToHttpStatus(refused.code),
+    body: (async function* () {
+      yield body;
+    })(),
   };
 }
 
