@@ -12,6 +12,7 @@ export default defineConfig({
       // Tests run the TypeScript sources of the workspace packages directly.
       { find: /^@xmtp-ts\/proto\/waku$/, replacement: pkg("proto", "waku") },
       { find: /^@xmtp-ts\/client\/advanced$/, replacement: pkg("client", "advanced") },
+      { find: /^@xmtp-ts\/client\/grpc$/, replacement: pkg("client", "grpc") },
       { find: /^@xmtp-ts\/(proto|protocol|node|client|cli)$/, replacement: pkg("$1") },
       // xmtp-js's ESM build imports @xmtp/proto's ESM build, which native Node ESM cannot load.
       { find: /^@xmtp\/proto$/, replacement: require.resolve("@xmtp/proto") },

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
+  ApiClient,
   createInvitation,
   createPrivateKeyBundle,
   defaultCodecRegistry,
@@ -17,7 +18,7 @@ import {
   encodeMessageV2,
   fromViemAccount,
   invitationEnvelopes,
-  networkClientApi,
+  localAuthenticator,
   ownKeysFromBundleV1,
   publishContactBundles,
   sealInvitation,
@@ -83,8 +84,8 @@ export async function newIdentity(url, { contact = false } = {}) {
   const key = generatePrivateKey();
   const bundle = await createPrivateKeyBundle(fromViemAccount(privateKeyToAccount(key)));
   if (contact) {
-    const api = networkClientApi(url);
-    api.setIdentity(bundle);
+    const api = new ApiClient({ apiUrl: url });
+    api.setAuthenticator(localAuthenticator(bundle));
     await publishContactBundles(api, bundle);
   }
   return { key, bundle, keys: ownKeysFromBundleV1(bundle) };

@@ -15,11 +15,12 @@ import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
+  ApiClient,
   createPrivateKeyBundle,
   fromViemAccount,
   GROUP_KEYS,
+  localAuthenticator,
   MAX_GROUP_MEMBERS,
-  networkClientApi,
   ownKeysFromBundleV1,
   publishContactBundles,
   sealInvitation,
@@ -66,8 +67,8 @@ async function startNode() {
 async function identity(url) {
   const bundle = await createPrivateKeyBundle(fromViemAccount(privateKeyToAccount(generatePrivateKey())));
   if (url) {
-    const api = networkClientApi(url);
-    api.setIdentity(bundle);
+    const api = new ApiClient({ apiUrl: url });
+    api.setAuthenticator(localAuthenticator(bundle));
     await publishContactBundles(api, bundle);
   }
   return ownKeysFromBundleV1(bundle);
@@ -75,7 +76,7 @@ async function identity(url) {
 
 /** The node API with a count of the invitation envelopes and bytes published through it. */
 function countingApi(url) {
-  const inner = networkClientApi(url);
+  const inner = new ApiClient({ apiUrl: url });
   const count = { envelopes: 0, bytes: 0 };
   const api = new Proxy(inner, {
     get(target, prop) {

@@ -1,13 +1,22 @@
 /**
- * The client's ApiClient against the real node process (`xmtp node`, built dist): paging in both
- * directions, batch queries, and self-healing subscriptions that lose their connection (through a
- * TCP proxy we can cut, and across a node restart on the same data dir) yet deliver every envelope
- * exactly once. Run `npx tsc -b packages/cli packages/client` first.
+ * The client's ApiClient against the real node process (`xmtp node`, built dist), over each
+ * transport (HTTP gateway, Connect, gRPC-Web, gRPC): paging in both directions, batch queries,
+ * errors with their gRPC status, authenticated publishing, and self-healing subscriptions that
+ * lose their connection (through a TCP proxy we can cut, and across a node restart on the same
+ * data dir) yet deliver every envelope exactly once, and that change topics on the open call.
+ * Run `npx tsc -b packages/cli packages/client` first.
  */
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiClient } from "../packages/client/src/api/index.js";
+import { createPrivateKeyBundle, fromPrivateKey } from "../packages/client/src/advanced.js";
+import {
+  ApiClient,
+  type ApiClientOptions,
+  localAuthenticator,
+  queryAll,
+} from "../packages/client/src/api/index.js";
+import { grpcTransport } from "../packages/client/src/grpc.js";
 import { EnvelopeSchema, SortDirection } from "../packages/proto/src/index.js";
 import { type NodeProcess, spawnNode } from "./node-process.js";
 
@@ -88,9 +97,38 @@ afterAll(async () => {
   await node?.stop();
 });
 
-describe("ApiClient against the real node", () => {
+/** Subscribe and Subscribe2 calls the node has answered (its request counter). */
+async function subscribeCalls(n: NodeProcess): Promise<number> {
+  const text = await (await fetch(`${n.url}/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(/^xmtp_api_requests_total\{[^}]*method="Subscribe2?"[^}]*\} (\d+)$/gm))
+    sum += Number(m[1]);
+  return sum;
+}
+
+/** Each transport: its option, and which port of the node it talks to. */
+const TRANSPORTS = [
+  { name: "http", transport: "http", port: "http" },
+  { name: "connect", transport: "connect", port: "http" },
+  { name: "grpc-web", transport: "grpc-web", port: "http" },
+  { name: "grpc", transport: grpcTransport, port: "grpc" },
+] as const;
+
+describe.each(TRANSPORTS)("ApiClient over $name against the real node", ({ name, transport, port }) => {
+  const urlOf = (n: NodeProcess) => (port === "grpc" ? n.grpcUrl : n.url);
+  const portOf = (n: NodeProcess) => (port === "grpc" ? n.grpcPort : n.httpPort);
+  const clients: ApiClient[] = [];
+  const apiOf = (n: NodeProcess | string, o: Omit<ApiClientOptions, "apiUrl"> = {}) => {
+    const c = new ApiClient({ apiUrl: typeof n === "string" ? n : urlOf(n), transport, ...o });
+    clients.push(c);
+    return c;
+  };
+  afterAll(() => {
+    for (const c of clients) c.close();
+  });
+
   it("pages a 250-envelope topic in both directions, with bounds and limits", async () => {
-    const api = new ApiClient({ apiUrl: node.url });
+    const api = apiOf(node);
     const topic = `/xmtp/0/m-paging-${uniq()}/proto`;
     const base = 1_700_000_000_000_000_000n;
     const all = Array.from({ length: 250 }, (_, i) => envOf(topic, base + BigInt(i) * 1000n, `m${i}`));
@@ -99,45 +137,49 @@ describe("ApiClient against the real node", () => {
 
     const asc: number[] = [];
     const ascTexts: string[] = [];
-    for await (const p of api.queryIteratePages(topic, { pageSize: 7 })) {
+    for await (const p of api.queryPages(topic, { pageSize: 7 })) {
       asc.push(p.length);
       ascTexts.push(...texts(p));
     }
     expect(asc).toEqual([...Array(35).fill(7), 5]);
     expect(ascTexts).toEqual(names);
 
-    const desc = await api.queryAll(topic, { pageSize: 9, direction: SortDirection.DESCENDING });
+    const desc = await queryAll(api, topic, { pageSize: 9, direction: SortDirection.DESCENDING });
     expect(texts(desc)).toEqual([...names].reverse());
 
     // Exactly full last page (250 = 25 × 10): the empty page after it ends the iteration.
     const tens: number[] = [];
-    for await (const p of api.queryIteratePages(topic, { pageSize: 10 })) tens.push(p.length);
+    for await (const p of api.queryPages(topic, { pageSize: 10 })) tens.push(p.length);
     expect(tens).toEqual(Array(25).fill(10));
 
-    const bounded = await api.queryAll(topic, {
+    const bounded = await queryAll(api, topic, {
       pageSize: 3,
       startTime: base + 10_000n,
       endTime: base + 19_000n,
       direction: SortDirection.DESCENDING,
     });
     expect(texts(bounded)).toEqual(names.slice(10, 20).reverse());
-    expect(texts(await api.queryAll(topic, { limit: 101 }))).toEqual(names.slice(0, 101));
+    expect(texts(await queryAll(api, topic, { limit: 101 }))).toEqual(names.slice(0, 101));
   });
 
   it("batch-queries 120 topics (3 requests of ≤ 50) and answers in request order", async () => {
-    const api = new ApiClient({ apiUrl: node.url });
+    const api = apiOf(node);
     const id = uniq();
     const topics = Array.from({ length: 120 }, (_, i) => `/xmtp/0/m-batch-${id}-${i}/proto`);
     await api.publish(topics.map((t, i) => envOf(t, BigInt(i + 1), t)));
     const res = await api.batchQuery(topics.map((t) => ({ contentTopics: [t], pagingInfo: { limit: 5 } })));
     expect(res.map((r) => texts(r.envelopes))).toEqual(topics.map((t) => [t]));
-    await expect(api.query({ contentTopics: [] })).rejects.toMatchObject({ grpcCode: 3, status: 400 });
+    await expect(api.query({ contentTopics: [] })).rejects.toMatchObject({
+      code: "network-error",
+      grpcCode: 3,
+      status: name === "http" ? 400 : undefined,
+    });
   });
 
   it("a subscription cut by the network resubscribes, backfills the gap, and never repeats", async () => {
-    const proxy = await proxyTo(node.httpPort);
-    const direct = new ApiClient({ apiUrl: node.url });
-    const api = new ApiClient({ apiUrl: proxy.url, retryDelayMs: 20, maxRetryDelayMs: 200 });
+    const proxy = await proxyTo(portOf(node));
+    const direct = apiOf(node);
+    const api = apiOf(proxy.url, { retryDelayMs: 20, maxRetryDelayMs: 200 });
     const topic = `/xmtp/0/m-drop-${uniq()}/proto`;
     const other = `/xmtp/0/m-drop-other-${uniq()}/proto`;
     let lost = 0;
@@ -174,20 +216,25 @@ describe("ApiClient against the real node", () => {
   it("survives a node restart on the same data dir with nothing missed or repeated", async () => {
     const own = await spawnNode({ args: ["--no-auth"] });
     let restarted: NodeProcess | undefined;
-    const proxy = await proxyTo(own.httpPort);
-    const api = new ApiClient({ apiUrl: proxy.url, retryDelayMs: 20, maxRetryDelayMs: 200 });
+    const proxy = await proxyTo(portOf(own));
+    const api = apiOf(proxy.url, { retryDelayMs: 20, maxRetryDelayMs: 200 });
     const topic = `/xmtp/0/m-restart-${uniq()}/proto`;
     const sub = api.subscribe([topic]);
     try {
       await sub.ready;
       const t0 = BigInt(Date.now()) * 1_000_000n;
       const got: string[] = [];
-      await new ApiClient({ apiUrl: own.url }).publish([envOf(topic, t0 + 1n, "before")]);
+      await apiOf(own).publish([envOf(topic, t0 + 1n, "before")]);
       await collect(sub, got, (g) => g.length >= 1);
       proxy.down();
       await own.stop();
-      restarted = await spawnNode({ args: ["--no-auth"], dataDir: own.dataDir, httpPort: own.httpPort });
-      const direct = new ApiClient({ apiUrl: restarted.url });
+      restarted = await spawnNode({
+        args: ["--no-auth"],
+        dataDir: own.dataDir,
+        httpPort: own.httpPort,
+        grpcPort: own.grpcPort,
+      });
+      const direct = apiOf(restarted);
       await direct.publish([envOf(topic, t0 + 2n, "while-away-1"), envOf(topic, t0 + 3n, "while-away-2")]);
       proxy.up();
       await collect(sub, got, (g) => g.length >= 3);
@@ -195,7 +242,7 @@ describe("ApiClient against the real node", () => {
       await collect(sub, got, (g) => g.includes("after"));
       expect(got).toEqual(["before", "while-away-1", "while-away-2", "after"]);
       // The restarted node still has the first envelope: history survived, and it was not re-delivered.
-      expect(texts(await direct.queryAll(topic))).toEqual(got);
+      expect(texts(await queryAll(direct, topic))).toEqual(got);
     } finally {
       await sub.return?.();
       await proxy.close();
@@ -205,7 +252,8 @@ describe("ApiClient against the real node", () => {
   });
 
   it("an AbortSignal ends a live stream; updateTopics switches topics without losing any", async () => {
-    const api = new ApiClient({ apiUrl: node.url });
+    const api = apiOf(node);
+    const opened = await subscribeCalls(node);
     const a = `/xmtp/0/m-abort-a-${uniq()}/proto`;
     const b = `/xmtp/0/m-abort-b-${uniq()}/proto`;
     const ac = new AbortController();
@@ -218,8 +266,40 @@ describe("ApiClient against the real node", () => {
     await api.publish([envOf(b, BigInt(Date.now()) * 1_000_000n, "b1")]);
     await collect(sub, got, (g) => g.includes("b1"));
     expect(got).toEqual(["a1", "b1"]);
+    // gRPC changes the topics on the open Subscribe2 call; the others open one new call.
+    expect((await subscribeCalls(node)) - opened).toBe(name === "grpc" ? 1 : 2);
     const pending = sub.next();
     ac.abort();
     expect(await pending).toEqual({ done: true, value: undefined });
+  });
+
+  it("publishes with the wallet's auth token where the node checks it, and refuses without one", async () => {
+    const own = await spawnNode();
+    try {
+      const topic = `/xmtp/0/m-auth-${uniq()}/proto`;
+      const anonymous = apiOf(own, { maxRetries: 0 });
+      await expect(
+        anonymous.publish([envOf(topic, BigInt(Date.now()) * 1_000_000n, "no token")]),
+      ).rejects.toMatchObject({ code: "network-error", grpcCode: 16 });
+      const bundle = await createPrivateKeyBundle(fromPrivateKey(new Uint8Array(32).fill(7)));
+      const signed = apiOf(own, { authenticator: localAuthenticator(bundle) });
+      await signed.publish([envOf(topic, BigInt(Date.now()) * 1_000_000n, "with token")]);
+      expect(texts(await queryAll(signed, topic))).toEqual(["with token"]);
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it("close() ends every stream and refuses further calls", async () => {
+    const api = apiOf(node);
+    const sub = api.subscribe([`/xmtp/0/m-close-${uniq()}/proto`]);
+    await sub.ready;
+    const pending = sub.next();
+    api.close();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    await expect(api.query({ contentTopics: ["/xmtp/0/x/proto"] })).rejects.toMatchObject({
+      code: "client-closed",
+    });
+    expect(() => api.subscribe(["/xmtp/0/x/proto"])).toThrow(/closed/);
   });
 });

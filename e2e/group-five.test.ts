@@ -319,7 +319,7 @@ describe("a group of five on one node", () => {
     const newEnvs = await within(
       (async () => {
         const out = [];
-        for await (const page of c.api.queryPages(g.creator.topic, { direction: "ascending" }))
+        for await (const page of c.api.queryPages(g.creator.topic))
           out.push(...page);
         return out;
       })(),

@@ -7,7 +7,6 @@
  */
 
 export * from "./api/index.js";
-export type { ClientApi } from "./client.js";
 export * from "./consent/index.js";
 export * from "./contacts/index.js";
 export * from "./content/index.js";

@@ -8,9 +8,11 @@
  * for await (const m of await convo.streamMessages()) console.log(m.senderAddress, m.content);
  * ```
  */
-import type { Envelope, PrivateKeyBundleV1 } from "@xmtp-ts/proto";
+import type { PrivateKeyBundleV1 } from "@xmtp-ts/proto";
 import { initSecp256k1 } from "@xmtp-ts/protocol";
-import { networkClientApi } from "./api/client-api.js";
+import { ApiClient, type ApiTransportChoice } from "./api/api-client.js";
+import { localAuthenticator } from "./api/authenticator.js";
+import type { EnvelopeInit, NetworkApi } from "./api/types.js";
 import { Consent } from "./consent/consent.js";
 import { ContactCache } from "./contacts/cache.js";
 import { Contacts } from "./contacts/contacts.js";
@@ -36,20 +38,11 @@ import {
 import type { ConversationsContext } from "./conversations/conversation.js";
 import { Conversations, type ConversationsOptions } from "./conversations/conversations.js";
 import type { ConversationStore } from "./conversations/persistence.js";
-import type { ConversationTransport } from "./conversations/transport.js";
-import { checkedAddress, clientClosed, invalidArgument } from "./errors.js";
+import { checkedAddress, invalidArgument } from "./errors.js";
 import { type OwnKeys, ownKeysFromBundleV1 } from "./keys/own-keys.js";
 import { decodePrivateKeyBundle, encodePrivateKeyBundle } from "./keys/private.js";
-import type { BatchEnvelopeApi } from "./keystore/api.js";
 import { type KeySource, loadOrCreatePrivateKeyBundle } from "./keystore/bootstrap.js";
 import { type SignerLike, signerAddress, toSigner } from "./signer.js";
-
-/** Everything the client needs from the network. */
-export interface ClientApi extends BatchEnvelopeApi, ConversationTransport {
-  /** Installs the identity that signs auth tokens for publishing. */
-  setIdentity(bundle: PrivateKeyBundleV1): void;
-  close?(): void | Promise<void>;
-}
 
 /** A codec of any content type (the type is recovered with {@link ExtractDecodedType}). */
 // biome-ignore lint/suspicious/noExplicitAny: codecs of any content type share one list
@@ -58,7 +51,10 @@ type AnyCodec = ContentCodec<any>;
 /** The networks `env` names, as in xmtp-js. */
 export type XmtpEnv = "local" | "dev" | "production";
 
-/** The HTTP gateway of each `env`: `local` is a node on this machine (`xmtp node`). */
+/**
+ * The HTTP port of each `env` (the gateway, Connect and gRPC-Web): `local` is a node on this
+ * machine (`xmtp node`). gRPC uses its own port (`grpcTransport.apiUrls`).
+ */
 export const ApiUrls: Readonly<Record<XmtpEnv, string>> = Object.freeze({
   local: "http://localhost:5555",
   dev: "https://dev.xmtp.network",
@@ -68,12 +64,22 @@ export const ApiUrls: Readonly<Record<XmtpEnv, string>> = Object.freeze({
 export interface NetworkOptions {
   /** Which network (default `"local"`); `apiUrl` wins when both are given. */
   env?: XmtpEnv;
-  /** HTTP gateway of a node, e.g. `http://localhost:5555`. */
+  /**
+   * The node, e.g. `http://localhost:5555` (its HTTP port; with gRPC its gRPC port,
+   * `http://localhost:5556`). Default: the `env`'s URL for the transport.
+   */
   apiUrl?: string;
+  /**
+   * How to talk to the node: `"http"` the HTTP/JSON gateway (default), `"connect"` the Connect
+   * protocol, `"grpc-web"` gRPC-Web (both on the HTTP port, over `fetch`: browsers and Node), or
+   * `grpcTransport` from `@xmtp-ts/client/grpc` (Node only: gRPC over HTTP/2, the gRPC port).
+   * Every transport behaves the same: streams resubscribe and backfill, errors are `ApiError`s.
+   */
+  apiTransport?: ApiTransportChoice;
   /** Sent to the node as `X-App-Version` (e.g. `"my-app/1.2.0"`), as xmtp-js does. */
   appVersion?: string;
-  /** A ready API instead of `apiUrl` (tests, custom transports). */
-  api?: ClientApi;
+  /** A ready network API instead of `apiUrl` and `apiTransport` (tests, custom transports). */
+  api?: NetworkApi;
 }
 
 export interface ClientOptions<Codecs extends AnyCodec[] = AnyCodec[]>
@@ -136,48 +142,21 @@ function apiUrlOf(opts: NetworkOptions): string | undefined {
   if (opts.api) return undefined;
   if (opts.env !== undefined && !ENV_NAMES.includes(opts.env))
     throw invalidArgument("env", `env must be one of ${ENV_NAMES.join(", ")}; got ${String(opts.env)}`);
-  const apiUrl = opts.apiUrl ?? ApiUrls[opts.env ?? "local"];
+  const urls = typeof opts.apiTransport === "function" ? (opts.apiTransport.apiUrls ?? ApiUrls) : ApiUrls;
+  const apiUrl = opts.apiUrl ?? urls[opts.env ?? "local"];
   if (!/^https?:\/\/[^/]/.test(apiUrl))
     throw invalidArgument("apiUrl", `apiUrl must be an http(s) URL; got ${String(apiUrl)}`);
   return apiUrl;
 }
 
-function apiFor(opts: NetworkOptions): ClientApi {
+function apiFor(opts: NetworkOptions): NetworkApi {
   const apiUrl = apiUrlOf(opts);
-  if (apiUrl === undefined) return opts.api as ClientApi;
-  return networkClientApi(apiUrl, opts.appVersion !== undefined ? { appVersion: opts.appVersion } : {});
-}
-
-/** The API with every call refused once `closed()` is true. */
-function closable(api: ClientApi, closed: () => boolean, closeSignal: AbortSignal): ClientApi {
-  const check = () => {
-    if (closed()) throw clientClosed();
-  };
-  return {
-    closed: closeSignal,
-    setIdentity: (b) => api.setIdentity(b),
-    publish: async (e) => {
-      check();
-      return api.publish(e);
-    },
-    query: async (t, o) => {
-      check();
-      return api.query(t, o);
-    },
-    batchQuery: async (r) => {
-      check();
-      return api.batchQuery(r);
-    },
-    async *queryPages(t, r) {
-      check();
-      yield* api.queryPages(t, r);
-    },
-    subscribe: async (topics, signal, hooks) => {
-      check();
-      return api.subscribe(topics, AbortSignal.any([signal, closeSignal]), hooks);
-    },
-    close: () => api.close?.(),
-  };
+  if (apiUrl === undefined) return opts.api as NetworkApi;
+  return new ApiClient({
+    apiUrl,
+    ...(opts.apiTransport !== undefined ? { transport: opts.apiTransport } : {}),
+    ...(opts.appVersion !== undefined ? { appVersion: opts.appVersion } : {}),
+  });
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the content type defaults to anything, as in xmtp-js
@@ -194,12 +173,12 @@ export class Client<ContentTypes = any> {
   readonly keySource: KeySource;
   /** The `appVersion` option, sent to nodes as `X-App-Version`. */
   readonly appVersion: string | undefined;
-  /** The node's HTTP gateway (from `apiUrl` or `env`; undefined with a ready `api`). */
+  /** The node's URL (from `apiUrl` or `env`; undefined with a ready `api`). */
   readonly apiUrl: string | undefined;
-  private readonly closer = new AbortController();
 
   private constructor(
-    readonly api: ClientApi,
+    /** The network API (advanced use: raw queries, subscriptions). */
+    readonly api: NetworkApi,
     private readonly bundle: PrivateKeyBundleV1,
     /** The identity and pre-keys, private parts included (for advanced use; keep them secret). */
     readonly keys: OwnKeys,
@@ -253,9 +232,8 @@ export class Client<ContentTypes = any> {
     // libsecp256k1 first (a few ms in Node): the keys are checked with it rather than with noble,
     // whose first use costs more.
     await initSecp256k1();
-    let closed = false;
-    const closer = new AbortController();
-    const api = closable(apiFor(options), () => closed, closer.signal);
+    const api = apiFor(options);
+    const authenticate = (b: PrivateKeyBundleV1) => api.setAuthenticator(localAuthenticator(b));
     let bundle: PrivateKeyBundleV1;
     let source: KeySource;
     const keyStore = options.keyStore;
@@ -271,10 +249,10 @@ export class Client<ContentTypes = any> {
     } else {
       ({ bundle, source } = await loadOrCreatePrivateKeyBundle(api, signer, {
         ...(options.privateKeyOverride ? { privateKeyOverride: options.privateKeyOverride } : {}),
-        beforePublish: (b) => api.setIdentity(b),
+        beforePublish: authenticate,
       }));
     }
-    api.setIdentity(bundle);
+    authenticate(bundle);
     if (keyStore && address && !stored)
       await keyStore.set(keysKey(address), encodePrivateKeyBundle(bundle)).catch(() => undefined);
     if (!options.skipContactPublishing) {
@@ -290,16 +268,9 @@ export class Client<ContentTypes = any> {
       source,
       options,
     );
-    client.markClosed = () => {
-      closed = true;
-      closer.abort();
-    };
     await client.conversations.restore();
     return client;
   }
-
-  /** Set by {@link create}: refuses further calls and ends every stream. */
-  private markClosed: () => void = () => undefined;
 
   /** The encoded private key bundle of the wallet, for `privateKeyOverride` later. */
   static async getKeys(
@@ -321,7 +292,7 @@ export class Client<ContentTypes = any> {
       const res = await new ContactCache(api).canMessage(Array.isArray(a) ? a : [a]);
       return Array.isArray(a) ? res : (res[0] ?? false);
     } finally {
-      if (!options.api) await api.close?.();
+      if (!options.api) api.close();
     }
   }
 
@@ -386,13 +357,13 @@ export class Client<ContentTypes = any> {
   }
 
   /** Publishes raw envelopes (advanced use). */
-  publishEnvelopes(envelopes: Envelope[]): Promise<void> {
+  publishEnvelopes(envelopes: EnvelopeInit[]): Promise<void> {
     return this.api.publish(envelopes);
   }
 
   /** Whether {@link close} was called. */
   get isClosed(): boolean {
-    return this.closer.signal.aborted;
+    return this.api.closed.aborted;
   }
 
   /**
@@ -400,9 +371,6 @@ export class Client<ContentTypes = any> {
    * streaming fail with an `XmtpError` of code `"client-closed"`.
    */
   async close(): Promise<void> {
-    if (this.closer.signal.aborted) return;
-    this.closer.abort();
-    this.markClosed();
-    await this.api.close?.();
+    this.api.close();
   }
 }

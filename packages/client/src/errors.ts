@@ -29,9 +29,15 @@ export interface XmtpErrorDetails {
   /**
    * The node answered with an error, or could not be reached. `grpcCode` is the gRPC status
    * (14 UNAVAILABLE when unreachable), `httpStatus` the HTTP status when there was a response,
-   * `retryAfterMs` the node's `Retry-After` when it asked to slow down.
+   * (HTTP gateway only), `retryAfterMs` the node's `Retry-After` when it asked to slow down, and
+   * `limit` the node's `xmtp-limit` (`name=max`) when a limit was hit. The same on every transport.
    */
-  "network-error": { grpcCode: Code; httpStatus: number | undefined; retryAfterMs: number | undefined };
+  "network-error": {
+    grpcCode: Code;
+    httpStatus: number | undefined;
+    retryAfterMs: number | undefined;
+    limit?: string | undefined;
+  };
   /** Stored or exported keys that do not decode, do not verify, or belong to another wallet. */
   "invalid-keys": { reason: string };
   /** The wallet did not give a usable address or signature. */

@@ -7,6 +7,7 @@
 
 export { Compression, type Envelope, SortDirection } from "@xmtp-ts/proto";
 export { ApiError } from "./api/errors.js";
+export type { ConnectionHooks } from "./api/types.js";
 export {
   ApiUrls,
   type BuiltInContent,
@@ -83,7 +84,6 @@ export {
   indexedDbConversationStore,
 } from "./conversations/stores.js";
 export type { StreamOptions, StreamOptionsOrCallback } from "./conversations/stream.js";
-export type { ConnectionHooks } from "./conversations/transport.js";
 export { MessageDecodeError } from "./conversations/v2.js";
 export { bytesToHex, fromBase64, hexToBytes, toBase64 } from "./crypto/bytes.js";
 export {

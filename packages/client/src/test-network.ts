@@ -1,12 +1,21 @@
 /**
  * Test-only in-memory topic store with the node's ordering rules (sender time, then digest; keyset
- * cursors), exposed as our EnvelopeApi/BatchEnvelopeApi and as xmtp-js's ApiClient shape.
+ * cursors), exposed as the publish/query/batchQuery part of our NetworkApi and as xmtp-js's ApiClient shape.
  */
 import { create } from "@bufbuild/protobuf";
 import type { ApiClient as XmtpJsApiClient } from "@xmtp/xmtp-js";
-import { type Cursor, type Envelope, EnvelopeSchema, SortDirection } from "@xmtp-ts/proto";
+import {
+  type Cursor,
+  type Envelope,
+  EnvelopeSchema,
+  type QueryResponse,
+  QueryResponseSchema,
+  SortDirection,
+} from "@xmtp-ts/proto";
 import { envelopeDigest } from "@xmtp-ts/protocol";
-import type { BatchEnvelopeApi, EnvelopeQueryOptions } from "./keystore/api.js";
+import type { EnvelopeInit, NetworkApi, QueryRequestInit } from "./api/types.js";
+
+type PageOptions = { limit: number; direction: SortDirection; cursor?: Cursor | undefined };
 
 function compare(a: { t: bigint; d: Uint8Array }, b: { t: bigint; d: Uint8Array }): number {
   if (a.t !== b.t) return a.t < b.t ? -1 : 1;
@@ -21,21 +30,22 @@ function direction(d: unknown): SortDirection {
     : SortDirection.DESCENDING;
 }
 
-export class TestNetwork implements BatchEnvelopeApi {
+export class TestNetwork implements Pick<NetworkApi, "publish" | "query" | "batchQuery"> {
   readonly topics = new Map<string, Envelope[]>();
   calls = { query: 0, batchQuery: 0, publish: 0 };
 
   /** Stores envelopes, skipping exact duplicates. */
-  async publish(envelopes: Envelope[]): Promise<void> {
+  async publish(envelopes: EnvelopeInit[]): Promise<void> {
     this.calls.publish++;
     for (const e of envelopes) {
-      const list = this.topics.get(e.contentTopic) ?? [];
-      list.push(create(EnvelopeSchema, e));
-      this.topics.set(e.contentTopic, list);
+      const env = create(EnvelopeSchema, e);
+      const list = this.topics.get(env.contentTopic) ?? [];
+      list.push(env);
+      this.topics.set(env.contentTopic, list);
     }
   }
 
-  private page(topic: string, opts: EnvelopeQueryOptions): Envelope[] {
+  private page(topic: string, opts: PageOptions): Envelope[] {
     const key = (e: Envelope) => ({ t: e.timestampNs, d: envelopeDigest(e.contentTopic, e.message) });
     const desc = opts.direction === SortDirection.DESCENDING;
     let rows = [...(this.topics.get(topic) ?? [])].sort((a, b) => compare(key(a), key(b)));
@@ -48,15 +58,25 @@ export class TestNetwork implements BatchEnvelopeApi {
     return rows.slice(0, Math.min(opts.limit || 100, 100));
   }
 
-  async query(topic: string, opts: EnvelopeQueryOptions): Promise<Envelope[]> {
-    this.calls.query++;
-    return this.page(topic, opts);
+  private answer(req: QueryRequestInit): QueryResponse {
+    const p = req.pagingInfo;
+    const envelopes = this.page(req.contentTopics?.[0] ?? "", {
+      limit: p?.limit ?? 100,
+      direction: p?.direction ?? SortDirection.DESCENDING,
+      cursor: p?.cursor ? (p.cursor as Cursor) : undefined,
+    });
+    return create(QueryResponseSchema, { envelopes });
   }
 
-  async batchQuery(requests: { topic: string; opts: EnvelopeQueryOptions }[]): Promise<Envelope[][]> {
+  async query(req: QueryRequestInit): Promise<QueryResponse> {
+    this.calls.query++;
+    return this.answer(req);
+  }
+
+  async batchQuery(requests: QueryRequestInit[]): Promise<QueryResponse[]> {
     this.calls.batchQuery++;
     if (requests.length > 50) throw new Error("cannot exceed 50 requests in single batch");
-    return requests.map((r) => this.page(r.topic, r.opts));
+    return requests.map((r) => this.answer(r));
   }
 
   /** The same store in xmtp-js's ApiClient shape (only what key storage and contacts use). */

@@ -223,9 +223,14 @@ export class ChatStore {
       while (next < chunks.length && !this.abort.signal.aborted) {
         const chunk = chunks[next++]!;
         try {
-          const pages = await this.client.api.batchQuery(
-            chunk.map((c) => ({ topic: c.topic, opts: { limit: PREVIEW_PAGE, direction: DESCENDING } })),
-          );
+          const pages = (
+            await this.client.api.batchQuery(
+              chunk.map((c) => ({
+                contentTopics: [c.topic],
+                pagingInfo: { limit: PREVIEW_PAGE, direction: DESCENDING },
+              })),
+            )
+          ).map((r) => r.envelopes);
           await Promise.all(
             chunk.map(async (c, i) => {
               const envs = pages[i] ?? [];
@@ -409,7 +414,11 @@ export class ChatStore {
     const topics = [...this.conversations.keys()];
     let source: AsyncIterable<Envelope>;
     try {
-      source = await this.client.api.subscribe(topics, AbortSignal.any([mine.signal, this.abort.signal]));
+      const sub = this.client.api.subscribe(topics, {
+        signal: AbortSignal.any([mine.signal, this.abort.signal]),
+      });
+      await sub.ready;
+      source = sub;
     } catch {
       for (const c of fresh) this.unsubscribed.add(c);
       if (this.messagesAbort === mine) {

@@ -141,9 +141,14 @@ async function latestMessages(
   const progress = startProgress("reading the latest messages");
   for (let i = 0; i < convos.length; i += BATCH) {
     const chunk = convos.slice(i, i + BATCH);
-    const pages = await client.api.batchQuery(
-      chunk.map((c) => ({ topic: c.topic, opts: { limit: 5, direction: SortDirection.DESCENDING } })),
-    );
+    const pages = (
+      await client.api.batchQuery(
+        chunk.map((c) => ({
+          contentTopics: [c.topic],
+          pagingInfo: { limit: 5, direction: SortDirection.DESCENDING },
+        })),
+      )
+    ).map((r) => r.envelopes);
     for (const [j, c] of chunk.entries()) {
       let latest: DecodedMessage | undefined;
       for (const env of pages[j] ?? []) {

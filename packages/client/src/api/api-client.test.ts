@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiClient } from "./api-client.js";
 import { ApiError } from "./errors.js";
 import { readLines } from "./ndjson.js";
+import { queryAll } from "./query.js";
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 interface Seen {
@@ -211,9 +212,9 @@ describe("unary calls", () => {
     });
     const api = new ApiClient({ apiUrl: url, ...fast });
     const pages: number[] = [];
-    for await (const p of api.queryIteratePages("t", { pageSize: 5 })) pages.push(p.length);
+    for await (const p of api.queryPages("t", { pageSize: 5 })) pages.push(p.length);
     expect(pages).toEqual([5, 5, 5, 5, 3]);
-    expect(texts(await api.queryAll("t", { pageSize: 10, limit: 12 }))).toEqual(
+    expect(texts(await queryAll(api, "t", { pageSize: 10, limit: 12 }))).toEqual(
       all.slice(0, 12).map((_, i) => `m${i}`),
     );
     const firstBody = JSON.parse(seen[0]?.body ?? "");

@@ -1,23 +1,29 @@
 /**
- * `ApiClient`: the message API over a node's HTTP/JSON gateway (protocol.md §2), on global `fetch`
- * only, so it runs unchanged in browsers. JSON is protojson through protobuf-es; streams are NDJSON.
+ * `ApiClient`: the one {@link NetworkApi} implementation, over any {@link ApiTransport}: the HTTP
+ * gateway (default), Connect, gRPC-Web, or gRPC (`@xmtp-ts/client/grpc`, Node). Retries, auth
+ * tokens, paging and self-healing subscriptions are done here once, so every transport behaves
+ * the same.
  */
-import { create, fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import {
   BatchQueryRequestSchema,
-  BatchQueryResponseSchema,
   type Cursor,
   type Envelope,
   PublishRequestSchema,
   QueryRequestSchema,
   type QueryResponse,
-  QueryResponseSchema,
   SortDirection,
 } from "@xmtp-ts/proto";
 import { Code, MAX_BATCH_QUERIES, MAX_MESSAGE_BYTES, MAX_QUERY_LIMIT } from "@xmtp-ts/protocol";
-import { ApiError, apiErrorFromBody, isRetryable, retryAfterMs } from "./errors.js";
+import { clientClosed } from "../errors.js";
+import { connectTransport, grpcWebTransport } from "./connect.js";
+import { ApiError, isRetryable } from "./errors.js";
+import { httpTransport } from "./http.js";
 import { openSubscription } from "./stream.js";
 import type {
+  ApiHeaders,
+  ApiTransport,
+  ApiTransportFactory,
   Authenticator,
   EnvelopeInit,
   NetworkApi,
@@ -25,12 +31,23 @@ import type {
   QueryRequestInit,
   SubscribeOptions,
   Subscription,
+  TransportStream,
 } from "./types.js";
 import { CLIENT_VERSION } from "./version.js";
 
+/**
+ * How the client talks to a node: `"http"` the HTTP/JSON gateway (default, everywhere),
+ * `"connect"` the Connect protocol and `"grpc-web"` gRPC-Web (both on the node's HTTP port, over
+ * `fetch`, in browsers and Node), or a factory such as `grpcTransport` from `@xmtp-ts/client/grpc`
+ * (gRPC over HTTP/2 in Node, on the node's gRPC port, with Subscribe2).
+ */
+export type ApiTransportChoice = "http" | "connect" | "grpc-web" | ApiTransportFactory;
+
 export interface ApiClientOptions {
-  /** Gateway base URL, e.g. `http://localhost:5555`. */
+  /** Base URL of the node, e.g. `http://localhost:5555` (gRPC: `http://localhost:5556`). */
   apiUrl: string;
+  /** The transport (default `"http"`). */
+  transport?: ApiTransportChoice;
   /** Token source for Publish; without one, publishes go unauthenticated. */
   authenticator?: Authenticator;
   /** Sent as `X-App-Version` (e.g. `my-app/1.2.3`). */
@@ -43,39 +60,63 @@ export interface ApiClientOptions {
   maxRetryDelayMs?: number;
   /** Tokens are reused this long (default 3590 s: the node rejects them after 3600 s). */
   tokenMaxAgeMs?: number;
-  /** Largest envelope expected; NDJSON lines over twice this fail (default 1,048,214). */
+  /** Largest envelope expected; stream messages over twice this fail (default 1,048,214). */
   maxMessageBytes?: number;
   /** Largest unary response body read (default 256 MiB); larger ones fail with ResourceExhausted. */
   maxResponseBytes?: number;
   /** On reconnect, re-read this much before the newest envelope seen per topic (default 30 s). */
   backfillOverlapNs?: bigint;
   /**
-   * Ask for a heartbeat line on subscriptions this often (0 = never). Where the node grants it
-   * (ours does; the reference ignores the request), a connection silent for three intervals is
-   * taken as dead: the stream reconnects and backfills. Default 30 s outside browsers, and off in
-   * browsers, where the extra request header needs a CORS preflight the reference node refuses.
+   * Liveness checks on subscriptions this often (0 = never). Over HTTP the client asks for a
+   * heartbeat line (where the node grants it — ours does, the reference ignores it) and a
+   * connection silent for three intervals is taken as dead: the stream reconnects and backfills.
+   * Over gRPC it is the HTTP/2 PING interval (an unanswered ping drops the connection, with the
+   * same effect). Connect and gRPC-Web have no heartbeat. Default 30 s outside browsers, and off
+   * in browsers, where the extra request header needs a CORS preflight the reference node refuses.
    */
   streamHeartbeatMs?: number;
   /** Clock (ms), for token ageing. */
   now?: () => number;
 }
 
-const JSON_READ = { ignoreUnknownFields: true } as const;
 /** Browsers apply CORS to requests (a custom header means a preflight); Node, Deno and Bun do not. */
 const IN_BROWSER =
   typeof (globalThis as { document?: unknown }).document !== "undefined" &&
   typeof (globalThis as { navigator?: unknown }).navigator !== "undefined";
-/** Asks for (and, echoed by the node, grants) heartbeat lines on a subscription. */
-export const HEARTBEAT_HEADER = "X-Xmtp-Heartbeat-Ms";
+
+const BUILT_IN: Record<string, ApiTransportFactory> = {
+  http: httpTransport,
+  connect: connectTransport,
+  "grpc-web": grpcWebTransport,
+};
+
+function transportOf(choice: ApiTransportChoice | undefined): ApiTransportFactory {
+  if (typeof choice === "function") return choice;
+  const f = BUILT_IN[choice ?? "http"];
+  if (!f) {
+    throw new ApiError(
+      Code.InvalidArgument,
+      `unknown transport ${String(choice)}: use "http", "connect", "grpc-web" or a factory (gRPC: grpcTransport from @xmtp-ts/client/grpc)`,
+    );
+  }
+  return f;
+}
 
 /** The message API client. */
 export class ApiClient implements NetworkApi {
   readonly apiUrl: string;
-  readonly #opts: Required<Omit<ApiClientOptions, "authenticator" | "appVersion">> & { appVersion?: string };
+  /** The transport's name (`"http"`, `"connect"`, `"grpc-web"`, `"grpc"`). */
+  readonly transportName: string;
+  readonly #opts: Required<Omit<ApiClientOptions, "authenticator" | "appVersion" | "transport">> & {
+    appVersion?: string;
+  };
+  readonly #transport: ApiTransport;
   #authenticator: Authenticator | undefined;
   #token: { value: string; at: number } | undefined;
   #tokenPending: Promise<string> | undefined;
   readonly #subscriptions = new Set<Subscription>();
+  readonly #closer = new AbortController();
+  readonly closed: AbortSignal = this.#closer.signal;
 
   constructor(options: ApiClientOptions) {
     this.apiUrl = options.apiUrl.replace(/\/+$/, "");
@@ -93,6 +134,13 @@ export class ApiClient implements NetworkApi {
       now: options.now ?? Date.now,
       ...(options.appVersion !== undefined ? { appVersion: options.appVersion } : {}),
     };
+    this.#transport = transportOf(options.transport)({
+      apiUrl: this.apiUrl,
+      maxResponseBytes: this.#opts.maxResponseBytes,
+      maxStreamMessageBytes: 2 * this.#opts.maxMessageBytes,
+      streamHeartbeatMs: this.#opts.streamHeartbeatMs,
+    });
+    this.transportName = this.#transport.name;
   }
 
   setAuthenticator(authenticator: Authenticator | undefined): void {
@@ -103,15 +151,14 @@ export class ApiClient implements NetworkApi {
 
   /** Publishes envelopes in one request (authenticated when an authenticator is set). */
   async publish(envelopes: EnvelopeInit[]): Promise<void> {
-    const body = toJson(PublishRequestSchema, create(PublishRequestSchema, { envelopes }));
-    await this.#call("/message/v1/publish", body, { auth: true });
+    const req = create(PublishRequestSchema, { envelopes });
+    await this.#call((h, s) => this.#transport.publish(req, h, s), { auth: true });
   }
 
   /** One Query request. */
   async query(req: QueryRequestInit, signal?: AbortSignal): Promise<QueryResponse> {
-    const body = toJson(QueryRequestSchema, create(QueryRequestSchema, req));
-    const res = await this.#call("/message/v1/query", body, { auth: false, signal });
-    return fromJson(QueryResponseSchema, res, JSON_READ);
+    const msg = create(QueryRequestSchema, req);
+    return this.#call((h, s) => this.#transport.query(msg, h, s), { auth: false, signal });
   }
 
   /** Any number of queries: chunks of 50 sent in parallel; responses in request order. */
@@ -121,12 +168,11 @@ export class ApiClient implements NetworkApi {
       chunks.push(reqs.slice(i, i + MAX_BATCH_QUERIES));
     const results = await Promise.all(
       chunks.map(async (chunk) => {
-        const body = toJson(BatchQueryRequestSchema, create(BatchQueryRequestSchema, { requests: chunk }));
-        const res = fromJson(
-          BatchQueryResponseSchema,
-          await this.#call("/message/v1/batch-query", body, { auth: false, signal }),
-          JSON_READ,
-        );
+        const msg = create(BatchQueryRequestSchema, { requests: chunk });
+        const res = await this.#call((h, s) => this.#transport.batchQuery(msg, h, s), {
+          auth: false,
+          signal,
+        });
         if (res.responses.length !== chunk.length) {
           throw new ApiError(
             Code.Internal,
@@ -140,10 +186,7 @@ export class ApiClient implements NetworkApi {
   }
 
   /** Pages of envelopes, following cursors; stops on an empty page, a missing cursor or `limit`. */
-  async *queryIteratePages(
-    topics: string | string[],
-    opts: QueryPagesOptions = {},
-  ): AsyncGenerator<Envelope[]> {
+  async *queryPages(topics: string | string[], opts: QueryPagesOptions = {}): AsyncGenerator<Envelope[]> {
     const contentTopics = typeof topics === "string" ? [topics] : topics;
     const pageSize = Math.max(1, Math.min(opts.pageSize ?? MAX_QUERY_LIMIT, MAX_QUERY_LIMIT));
     const direction = opts.direction ?? SortDirection.ASCENDING;
@@ -155,8 +198,8 @@ export class ApiClient implements NetworkApi {
       const res = await this.query(
         {
           contentTopics,
-          ...(startTimeNs !== undefined ? { startTimeNs } : {}),
-          ...(endTimeNs !== undefined ? { endTimeNs } : {}),
+          ...(startTimeNs ? { startTimeNs } : {}),
+          ...(endTimeNs ? { endTimeNs } : {}),
           pagingInfo: { limit: Math.min(pageSize, remaining), direction, ...(cursor ? { cursor } : {}) },
         },
         opts.signal,
@@ -170,73 +213,49 @@ export class ApiClient implements NetworkApi {
     }
   }
 
-  /** Every envelope of a paged query, collected. */
-  async queryAll(topics: string | string[], opts: QueryPagesOptions = {}): Promise<Envelope[]> {
-    const out: Envelope[] = [];
-    for await (const page of this.queryIteratePages(topics, opts)) out.push(...page);
-    return out;
-  }
-
   /**
    * Subscribes to `topics`. The stream reconnects with backoff when the connection drops, and
    * backfills what it missed from the newest envelope seen per topic, skipping envelopes already
    * delivered (by digest). It ends on `signal`, `close()` or the iterator's `return()`.
    */
   subscribe(topics: string[], opts: SubscribeOptions = {}): Subscription {
-    const sub = openSubscription(this, topics, opts, {
-      maxLineBytes: 2 * this.#opts.maxMessageBytes,
-      overlapNs: this.#opts.backfillOverlapNs,
-      retryDelayMs: this.#opts.retryDelayMs,
-      maxRetryDelayMs: this.#opts.maxRetryDelayMs,
-      onEnd: () => this.#subscriptions.delete(sub),
-    });
+    this.#check();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, this.closed]) : this.closed;
+    const sub = openSubscription(
+      this,
+      topics,
+      { ...opts, signal },
+      {
+        overlapNs: this.#opts.backfillOverlapNs,
+        retryDelayMs: this.#opts.retryDelayMs,
+        maxRetryDelayMs: this.#opts.maxRetryDelayMs,
+        onEnd: () => this.#subscriptions.delete(sub),
+      },
+    );
     this.#subscriptions.add(sub);
     return sub;
   }
 
-  /** Ends every open subscription. */
+  /** Ends every open subscription and refuses further calls ("client-closed"). */
   close(): void {
+    if (this.closed.aborted) return;
+    this.#closer.abort();
     for (const s of this.#subscriptions) s.close();
     this.#subscriptions.clear();
+    this.#transport.close?.();
   }
 
-  /**
-   * Opens the raw NDJSON subscribe response (used by the stream), with the heartbeat interval the
-   * node granted, if any.
-   */
-  async openStream(
-    topics: string[],
-    signal: AbortSignal,
-  ): Promise<{ body: ReadableStream<Uint8Array>; heartbeatMs: number | undefined }> {
-    const beat = this.#opts.streamHeartbeatMs;
-    let res: Response;
-    try {
-      res = await fetch(`${this.apiUrl}/message/v1/subscribe`, {
-        method: "POST",
-        headers: this.#headers(beat > 0 ? { [HEARTBEAT_HEADER]: String(beat) } : {}),
-        body: JSON.stringify({ contentTopics: topics }),
-        signal,
-      });
-    } catch (err) {
-      throw networkError(err);
-    }
-    if (!res.ok || !res.body) {
-      const text = await readBounded(res, 64 * 1024).catch(() => "");
-      throw apiErrorFromBody(res.status, text);
-    }
-    const granted = Number(res.headers.get(HEARTBEAT_HEADER));
-    return {
-      body: res.body,
-      heartbeatMs: Number.isSafeInteger(granted) && granted > 0 ? granted : undefined,
-    };
+  /** Opens one subscription call (used by the stream). */
+  openStream(topics: string[], signal: AbortSignal): Promise<TransportStream> {
+    return this.#transport.subscribe(topics, this.#headers(), signal);
   }
 
-  #headers(extra: Record<string, string> = {}): Record<string, string> {
-    const h: Record<string, string> = {
-      "Content-Type": "application/json",
-      "X-Client-Version": `xmtp-ts/${CLIENT_VERSION}`,
-      ...extra,
-    };
+  #check(): void {
+    if (this.closed.aborted) throw clientClosed();
+  }
+
+  #headers(extra: ApiHeaders = {}): ApiHeaders {
+    const h: ApiHeaders = { "X-Client-Version": `xmtp-ts/${CLIENT_VERSION}`, ...extra };
     if (this.#opts.appVersion) h["X-App-Version"] = this.#opts.appVersion;
     return h;
   }
@@ -257,9 +276,7 @@ export class ApiClient implements NetworkApi {
             Code.Unauthenticated,
             `creating auth token: ${(err as Error)?.message ?? err}`,
             undefined,
-            {
-              cause: err,
-            },
+            { cause: err },
           );
         },
       );
@@ -273,43 +290,22 @@ export class ApiClient implements NetworkApi {
     return this.#tokenPending;
   }
 
-  async #call(
-    path: string,
-    body: JsonValue,
+  async #call<T>(
+    send: (headers: ApiHeaders, signal: AbortSignal) => Promise<T>,
     o: { auth: boolean; signal?: AbortSignal | undefined },
-  ): Promise<JsonValue> {
-    const text = JSON.stringify(body);
+  ): Promise<T> {
+    this.#check();
+    const signal = o.signal ? AbortSignal.any([o.signal, this.closed]) : this.closed;
     let refreshed = false;
     for (let attempt = 0; ; attempt++) {
       let err: unknown;
       try {
         const token = o.auth ? await this.#token_() : undefined;
-        const headers = this.#headers(token ? { Authorization: `Bearer ${token}` } : {});
-        let res: Response;
-        try {
-          res = await fetch(`${this.apiUrl}${path}`, {
-            method: "POST",
-            headers,
-            body: text,
-            ...(o.signal ? { signal: o.signal } : {}),
-          });
-        } catch (e) {
-          throw networkError(e);
-        }
-        const resText = await readBounded(res, this.#opts.maxResponseBytes);
-        if (res.ok) {
-          try {
-            return resText ? (JSON.parse(resText) as JsonValue) : {};
-          } catch (e) {
-            throw new ApiError(Code.Internal, `response is not JSON: ${resText.slice(0, 100)}`, res.status, {
-              cause: e,
-            });
-          }
-        }
-        throw apiErrorFromBody(res.status, resText, retryAfterMs(res.headers.get("retry-after")));
+        return await send(this.#headers(token ? { Authorization: `Bearer ${token}` } : {}), signal);
       } catch (e) {
         err = e;
       }
+      if (this.closed.aborted) throw clientClosed();
       if (o.signal?.aborted) throw o.signal.reason ?? err;
       if (
         err instanceof ApiError &&
@@ -324,47 +320,15 @@ export class ApiClient implements NetworkApi {
         continue;
       }
       if (!isRetryable(err) || attempt >= this.#opts.maxRetries) throw err;
-      await sleep(backoff(attempt, this.#opts.retryDelayMs, this.#opts.maxRetryDelayMs), o.signal);
+      const wait = err instanceof ApiError ? err.details.retryAfterMs : undefined;
+      await sleep(
+        wait !== undefined
+          ? Math.min(wait, this.#opts.maxRetryDelayMs)
+          : backoff(attempt, this.#opts.retryDelayMs, this.#opts.maxRetryDelayMs),
+        signal,
+      );
     }
   }
-}
-
-/** The response body as text, failing (and cancelling the download) past `max` bytes. */
-async function readBounded(res: Response, max: number): Promise<string> {
-  const declared = Number(res.headers.get("content-length") ?? Number.NaN);
-  const tooBig = () => new ApiError(Code.ResourceExhausted, `response body exceeds ${max} bytes`, res.status);
-  if (declared > max) {
-    await res.body?.cancel().catch(() => undefined);
-    throw tooBig();
-  }
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  let total = 0;
-  let text = "";
-  for (;;) {
-    let step: ReadableStreamReadResult<Uint8Array>;
-    try {
-      step = await reader.read();
-    } catch (err) {
-      throw networkError(err);
-    }
-    if (step.done) break;
-    total += step.value.length;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      throw tooBig();
-    }
-    text += decoder.decode(step.value, { stream: true });
-  }
-  return text + decoder.decode();
-}
-
-function networkError(err: unknown): unknown {
-  if (err instanceof Error && err.name === "AbortError") return err;
-  return new ApiError(Code.Unavailable, `network error: ${(err as Error)?.message ?? err}`, undefined, {
-    cause: err,
-  });
 }
 
 /** `base · 2^attempt`, capped, with up to 20 % jitter. */

@@ -2,8 +2,9 @@ import { Code } from "@xmtp-ts/protocol";
 import { XmtpError } from "../errors.js";
 
 /**
- * An error answered by (or on the way to) a node: code `"network-error"` with the gRPC status,
- * the HTTP status and the node's retry delay in `details`.
+ * An error answered by (or on the way to) a node, over any transport: code `"network-error"` with
+ * the gRPC status, the HTTP status (gateway only), the node's retry delay (`Retry-After`) and the
+ * limit that was hit (`xmtp-limit`) in `details`.
  */
 export class ApiError extends XmtpError<"network-error"> {
   override readonly name: string = "ApiError";
@@ -12,12 +13,12 @@ export class ApiError extends XmtpError<"network-error"> {
     message: string,
     /** HTTP status, when there was a response. */
     readonly status?: number,
-    options?: { cause?: unknown; retryAfterMs?: number | undefined },
+    options?: { cause?: unknown; retryAfterMs?: number | undefined; limit?: string | undefined },
   ) {
     super(
       "network-error",
       message,
-      { grpcCode, httpStatus: status, retryAfterMs: options?.retryAfterMs },
+      { grpcCode, httpStatus: status, retryAfterMs: options?.retryAfterMs, limit: options?.limit },
       options?.cause === undefined ? undefined : { cause: options.cause },
     );
   }
@@ -51,9 +52,19 @@ const CODE_FROM_STATUS: Record<number, Code> = {
   504: Code.DeadlineExceeded,
 };
 
+/** The `xmtp-limit` detail (`name=max`) of a refusal, when it is well formed. */
+export function limitOf(header: string | null): string | undefined {
+  return header !== null && /^[\w.-]{1,64}=\d{1,15}$/.test(header) ? header : undefined;
+}
+
 /** Builds an ApiError from a non-2xx response body (`{"code","message"}`, or anything else). */
-export function apiErrorFromBody(status: number, body: string, retryAfter?: number): ApiError {
-  const opts = { retryAfterMs: retryAfter };
+export function apiErrorFromBody(
+  status: number,
+  body: string,
+  retryAfter?: number,
+  limit?: string | undefined,
+): ApiError {
+  const opts = { retryAfterMs: retryAfter, limit };
   try {
     const j = JSON.parse(body) as {
       code?: unknown;
@@ -71,11 +82,43 @@ export function apiErrorFromBody(status: number, body: string, retryAfter?: numb
   return new ApiError(code, `HTTP ${status}: ${body.slice(0, 200)}`, status, opts);
 }
 
-/** True for errors worth retrying: network failures, 5xx and 429 (not other 4xx). */
+/** gRPC statuses worth another try: transient failures on the way or in the node. */
+const RETRYABLE = new Set<Code>([
+  Code.Unavailable,
+  Code.Unknown,
+  Code.Internal,
+  Code.DeadlineExceeded,
+  Code.Aborted,
+]);
+/** gRPC statuses that refuse the request itself: sending it again cannot help. */
+const REFUSED = new Set<Code>([
+  Code.InvalidArgument,
+  Code.NotFound,
+  Code.AlreadyExists,
+  Code.PermissionDenied,
+  Code.ResourceExhausted,
+  Code.FailedPrecondition,
+  Code.OutOfRange,
+  Code.Unimplemented,
+  Code.Unauthenticated,
+]);
+
+/**
+ * True for errors worth retrying: network failures, 5xx and 429 over HTTP; the transient gRPC
+ * statuses, and ResourceExhausted with a retry delay, over the other transports.
+ */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof ApiError) {
-    if (err.status === undefined) return err.grpcCode === Code.Unavailable;
-    return err.status >= 500 || err.status === 429;
+    if (err.status !== undefined) return err.status >= 500 || err.status === 429;
+    if (err.grpcCode === Code.ResourceExhausted) return err.details.retryAfterMs !== undefined;
+    return RETRYABLE.has(err.grpcCode);
   }
   return true;
+}
+
+/** True when the node refused the request (a subscription that must not be retried). */
+export function isFatal(err: unknown): boolean {
+  return (
+    err instanceof ApiError && !isRetryable(err) && (err.status !== undefined || REFUSED.has(err.grpcCode))
+  );
 }

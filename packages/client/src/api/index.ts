@@ -1,10 +1,16 @@
-/** The network API client over a node's HTTP/JSON gateway. */
-export { ApiClient, type ApiClientOptions } from "./api-client.js";
+/** The network API client over each transport (HTTP gateway, Connect, gRPC-Web; gRPC in `../grpc`). */
+export { ApiClient, type ApiClientOptions, type ApiTransportChoice } from "./api-client.js";
 export { localAuthenticator } from "./authenticator.js";
-export { networkClientApi } from "./client-api.js";
+export { connectTransport, grpcWebTransport } from "./connect.js";
 export { ApiError } from "./errors.js";
+export { httpTransport } from "./http.js";
+export { queryAll, queryPage } from "./query.js";
 export type {
+  ApiHeaders,
+  ApiTransport,
+  ApiTransportFactory,
   Authenticator,
+  ConnectionHooks,
   Envelope,
   EnvelopeInit,
   NetworkApi,
@@ -12,5 +18,7 @@ export type {
   QueryRequestInit,
   SubscribeOptions,
   Subscription,
+  TransportSettings,
+  TransportStream,
 } from "./types.js";
 export { CLIENT_VERSION } from "./version.js";

@@ -1,21 +1,19 @@
 /**
- * Self-healing subscriptions. Each connection is an NDJSON `subscribe` response; when it ends or
- * fails, the stream waits (exponential backoff), subscribes again and then backfills with queries
+ * Self-healing subscriptions, the same over every transport. Each connection is one subscribe call
+ * of the transport (an NDJSON response, a Connect or gRPC-Web stream, a gRPC Subscribe2 call);
+ * when it ends or fails, the stream waits (exponential backoff), subscribes again and then backfills with queries
  * from the newest timestamp seen per topic (minus an overlap window), so the consumer misses
  * nothing. Envelopes already delivered are recognised by digest and skipped, so it sees no
  * duplicates either. Backfill runs after the new subscription is open, so nothing falls in between.
  */
-import { fromJson, type JsonValue } from "@bufbuild/protobuf";
-import { type Envelope, EnvelopeSchema, SortDirection } from "@xmtp-ts/proto";
+import { type Envelope, SortDirection } from "@xmtp-ts/proto";
 import { Code, envelopeDigest } from "@xmtp-ts/protocol";
 import type { ApiClient } from "./api-client.js";
 import { backoff, sleep } from "./api-client.js";
-import { ApiError, isRetryable } from "./errors.js";
-import { readLines } from "./ndjson.js";
-import type { SubscribeOptions, Subscription } from "./types.js";
+import { ApiError, isFatal } from "./errors.js";
+import type { SubscribeOptions, Subscription, TransportStream } from "./types.js";
 
 export interface StreamConfig {
-  maxLineBytes: number;
   overlapNs: bigint;
   retryDelayMs: number;
   maxRetryDelayMs: number;
@@ -88,15 +86,18 @@ export function openSubscription(
     return st.admit(hex(envelopeDigest(env.contentTopic, env.message)), env.timestampNs, cfg.overlapNs);
   };
 
-  async function* backfill(): AsyncGenerator<Envelope> {
-    const reqs = topics.map((t) => {
-      const st = state.get(t) as TopicState;
+  async function* backfill(of: string[] = topics): AsyncGenerator<Envelope> {
+    const reqs = of.flatMap((t) => {
+      const st = state.get(t);
+      if (!st) return [];
       const from = st.newestNs > cfg.overlapNs ? st.newestNs - cfg.overlapNs : 0n;
-      return {
-        contentTopics: [t],
-        startTimeNs: from,
-        pagingInfo: { limit: 100, direction: SortDirection.ASCENDING },
-      };
+      return [
+        {
+          contentTopics: [t],
+          startTimeNs: from,
+          pagingInfo: { limit: 100, direction: SortDirection.ASCENDING },
+        },
+      ];
     });
     if (reqs.length === 0) return;
     const firsts = await api.batchQuery(reqs, signal);
@@ -109,7 +110,7 @@ export function openSubscription(
       if (res.envelopes.length === 0 || !cursor || cursor.cursor.case === undefined) continue;
       // A topic with more than one page: continue it with the paging iterator.
       const last = res.envelopes[res.envelopes.length - 1] as Envelope;
-      for await (const page of api.queryIteratePages(req.contentTopics, {
+      for await (const page of api.queryPages(req.contentTopics, {
         startTime: last.timestampNs,
         direction: SortDirection.ASCENDING,
         signal,
@@ -122,12 +123,22 @@ export function openSubscription(
   let everConnected = false;
   /** Set when the heartbeat watchdog dropped the connection (reported, then reconnected at once). */
   let silentDrop = false;
-  /** Only a rejected subscribe request (4xx other than 429) is final; everything else reconnects. */
-  const isFatal = (err: unknown) => err instanceof ApiError && err.status !== undefined && !isRetryable(err);
+  /** Set when `updateTopics` re-opens the connection (not a loss: no hooks are called). */
+  let reopening = false;
+  /** The open call, when it takes topic updates itself (gRPC Subscribe2). */
+  let live: TransportStream | undefined;
+  /** Topics added on the open call, to backfill from when they were added (read after the update was sent). */
+  const added: string[][] = [];
+  let wake: (() => void) | undefined;
+  /** The call was open when it failed: whatever ended it (a reset, the node's unread budget) means "resubscribe". */
+  let wasOpen = false;
 
-  type Opened = Awaited<ReturnType<ApiClient["openStream"]>>;
+  type Opened = TransportStream;
   const connect = (): Promise<Opened> => {
     connection = new AbortController();
+    live = undefined;
+    wasOpen = false;
+    added.length = 0; // a new call backfills every topic anyway
     return api.openStream(topics, AbortSignal.any([signal, connection.signal]));
   };
   // The first connection opens at once (not on the first `next()`), so `ready` means "live".
@@ -142,12 +153,17 @@ export function openSubscription(
   async function* connectionOnce(): AsyncGenerator<Envelope> {
     const opening = preopened ?? connect();
     preopened = undefined;
-    const { body, heartbeatMs } = await opening;
+    const opened = await opening;
+    const { events, heartbeatMs } = opened;
+    wasOpen = true;
+    if (opened.setTopics) live = opened;
+    const quiet = reopening;
+    reopening = false;
     const reconnected = everConnected;
     everConnected = true;
     resolveReady();
     if (reconnected) {
-      opts.onReconnect?.();
+      if (!quiet) opts.onReconnect?.();
       yield* backfill();
     }
     // With heartbeats granted, three silent intervals mean a dead connection (a peer that vanished
@@ -163,11 +179,29 @@ export function openSubscription(
       }, 3 * heartbeatMs);
     };
     arm();
+    const it = events[Symbol.asyncIterator]();
+    let pending: Promise<IteratorResult<Envelope | undefined>> | undefined;
     try {
-      for await (const line of readLines(body, cfg.maxLineBytes)) {
+      for (;;) {
+        const job = added.shift();
+        if (job) {
+          clearTimeout(watchdog);
+          yield* backfill(job);
+          arm();
+          continue;
+        }
+        pending ??= it.next();
+        const woken = new Promise<"wake">((resolve) => {
+          wake = () => resolve("wake");
+        });
+        const r = await Promise.race([pending, woken]);
+        wake = undefined;
+        if (r === "wake") continue;
+        pending = undefined;
+        if (r.done) break;
         // Paused while the consumer holds an envelope: only the network's silence counts.
         clearTimeout(watchdog);
-        yield* lineEnvelopes(line);
+        if (r.value !== undefined && admit(r.value)) yield r.value;
         arm();
       }
     } catch (err) {
@@ -176,34 +210,9 @@ export function openSubscription(
       throw err;
     } finally {
       clearTimeout(watchdog);
+      pending?.catch(() => undefined);
+      void it.return?.()?.catch(() => undefined);
     }
-  }
-
-  /** The envelope of one NDJSON line, if it is new; throws on a malformed or error line. */
-  function* lineEnvelopes(line: string): Generator<Envelope> {
-    if (line.trim() === "") return; // keep-alive whitespace
-    let msg: { result?: JsonValue; error?: { code?: number; message?: string } };
-    try {
-      msg = JSON.parse(line);
-    } catch (err) {
-      throw new ApiError(Code.DataLoss, `malformed subscription line: ${line.slice(0, 80)}`, undefined, {
-        cause: err,
-      });
-    }
-    if (msg && typeof msg === "object" && msg.result !== undefined) {
-      let env: Envelope;
-      try {
-        env = fromJson(EnvelopeSchema, msg.result, { ignoreUnknownFields: true });
-      } catch (err) {
-        throw new ApiError(Code.DataLoss, "malformed envelope on subscription", undefined, { cause: err });
-      }
-      if (admit(env)) yield env;
-    } else if (msg && typeof msg === "object" && msg.error) {
-      const code = typeof msg.error.code === "number" ? msg.error.code : Code.Unavailable;
-      // Stream errors (e.g. buffer overflow) mean "resubscribe and backfill".
-      throw new ApiError(Code.Unavailable, `subscription error ${code}: ${msg.error.message ?? ""}`);
-    }
-    // Any other object (e.g. a heartbeat) is ignored.
   }
 
   async function* run(): AsyncGenerator<Envelope> {
@@ -224,8 +233,8 @@ export function openSubscription(
             opts.onConnectionLost?.(err);
             continue;
           }
-          if (connection?.signal.aborted) continue; // updateTopics: reconnect at once
-          if (isFatal(err)) {
+          if (reopening && connection?.signal.aborted) continue; // updateTopics: reconnect at once
+          if (!wasOpen && isFatal(err)) {
             rejectReady(err);
             throw err;
           }
@@ -234,7 +243,7 @@ export function openSubscription(
         await sleep(backoff(attempt++, cfg.retryDelayMs, cfg.maxRetryDelayMs), signal);
       }
     } finally {
-      preopened?.then((o) => o.body.cancel()).catch(() => undefined);
+      preopened?.catch(() => undefined);
       if (!everConnected) rejectReady(new ApiError(Code.Canceled, "subscription ended before it connected"));
       connection?.abort();
       stop.abort();
@@ -257,8 +266,20 @@ export function openSubscription(
     updateTopics(next: string[]) {
       topics = [...new Set(next)];
       const now = nowNs();
-      for (const t of topics) if (!state.has(t)) state.set(t, new TopicState(now));
+      const fresh = topics.filter((t) => !state.has(t));
+      for (const t of fresh) state.set(t, new TopicState(now));
       for (const t of [...state.keys()]) if (!topics.includes(t)) state.delete(t);
+      if (live?.setTopics) {
+        // The same call takes the new set (gRPC Subscribe2); the new topics are then read back from
+        // when they were added, by a query sent after the update on the same connection.
+        live.setTopics(topics);
+        if (fresh.length > 0) {
+          added.push(fresh);
+          wake?.();
+        }
+        return;
+      }
+      reopening = true;
       connection?.abort();
     },
     close() {

@@ -16,8 +16,8 @@ import {
   PrivatePreferencesPayloadSchema,
 } from "@xmtp-ts/proto";
 import { buildTopic, toChecksumAddress } from "@xmtp-ts/protocol";
+import type { NetworkApi } from "../api/types.js";
 import { type StreamOptionsOrCallback, streamEnvelopes, streamOptions } from "../conversations/stream.js";
-import type { ConversationTransport } from "../conversations/transport.js";
 import { decrypt, encrypt, hkdfSha256, toBase64 } from "../crypto/index.js";
 import { checkedAddress } from "../errors.js";
 import type { KeyPair } from "../keys/own-keys.js";
@@ -99,7 +99,7 @@ export class Consent {
    */
   constructor(
     private readonly identity: KeyPair,
-    private readonly transport: ConversationTransport,
+    private readonly transport: Pick<NetworkApi, "closed" | "publish" | "queryPages" | "subscribe">,
     private readonly proofs?: {
       ownAddress: string;
       conversations: () => Promise<
@@ -121,11 +121,10 @@ export class Consent {
     const topic = await this.topicName();
     const from = startTime !== undefined ? BigInt(startTime.getTime()) * 1_000_000n : undefined;
     const range = {
-      direction: "ascending" as const,
       ...(from !== undefined
-        ? { startNs: from }
+        ? { startTime: from }
         : this.lastNs !== undefined
-          ? { startNs: this.lastNs + 1n }
+          ? { startTime: this.lastNs + 1n }
           : {}),
     };
     for await (const page of this.transport.queryPages(topic, range)) {

@@ -108,8 +108,7 @@ describe("consent proofs", () => {
     const count = async () => {
       let n = 0;
       // biome-ignore lint/complexity/useLiteralKeys: reads a private member
-      for await (const page of net.queryPages(await c["topicName"](), { direction: "ascending" }))
-        n += page.length;
+      for await (const page of net.queryPages(await c["topicName"]())) n += page.length;
       return n;
     };
     expect(await count()).toBe(2);

@@ -1,8 +1,8 @@
 /** A per-client contact cache: found bundles are kept; misses are asked again next time. */
 import { toChecksumAddress } from "@xmtp-ts/protocol";
+import type { NetworkApi } from "../api/types.js";
 import { checkedAddress } from "../errors.js";
 import type { AnyPublicKeyBundle } from "../keys/public.js";
-import type { BatchEnvelopeApi } from "../keystore/api.js";
 import { lookupContact, lookupContacts } from "./lookup.js";
 
 /** EIP-55 form of a valid address; anything else is kept as given (and finds nothing). */
@@ -18,7 +18,7 @@ function keyOf(address: string): string {
 export class ContactCache {
   private readonly found = new Map<string, AnyPublicKeyBundle>();
 
-  constructor(private readonly api: BatchEnvelopeApi) {}
+  constructor(private readonly api: Pick<NetworkApi, "query" | "batchQuery">) {}
 
   /** The newest verifying bundle of `address` (single lookup, all pages), cached once found. */
   async get(address: string): Promise<AnyPublicKeyBundle | undefined> {

@@ -6,8 +6,9 @@
 import { create } from "@bufbuild/protobuf";
 import { CursorSchema, type Envelope, SortDirection } from "@xmtp-ts/proto";
 import { envelopeDigest, MAX_BATCH_QUERIES, toChecksumAddress } from "@xmtp-ts/protocol";
+import { queryPage } from "../api/query.js";
+import type { NetworkApi } from "../api/types.js";
 import { type AnyPublicKeyBundle, walletAddressOfBundle } from "../keys/public.js";
-import type { BatchEnvelopeApi, EnvelopeApi } from "../keystore/api.js";
 import { contactTopic, decodeContactBundle } from "./bundle.js";
 
 /** Page size of contact queries (as xmtp-js). */
@@ -45,7 +46,7 @@ export function cursorAfter(env: Envelope) {
 
 /** Newest contact bundle of `address` that verifies, or undefined. */
 export async function lookupContact(
-  api: EnvelopeApi,
+  api: Pick<NetworkApi, "query">,
   address: string,
   opts: { maxPages?: number } = {},
 ): Promise<AnyPublicKeyBundle | undefined> {
@@ -53,7 +54,7 @@ export async function lookupContact(
   const maxPages = opts.maxPages ?? DEFAULT_MAX_CONTACT_PAGES;
   let cursor: ReturnType<typeof cursorAfter> | undefined;
   for (let page = 0; page < maxPages; page++) {
-    const envelopes = await api.query(topic, {
+    const envelopes = await queryPage(api, topic, {
       limit: CONTACT_PAGE_SIZE,
       direction: SortDirection.DESCENDING,
       ...(cursor ? { cursor } : {}),
@@ -73,7 +74,7 @@ export async function lookupContact(
  * topic, or undefined; one BatchQuery per 50 addresses. Keys are EIP-55 (invalid addresses: as given, undefined).
  */
 export async function lookupContacts(
-  api: BatchEnvelopeApi,
+  api: Pick<NetworkApi, "batchQuery">,
   addresses: string[],
 ): Promise<Map<string, AnyPublicKeyBundle | undefined>> {
   const out = new Map<string, AnyPublicKeyBundle | undefined>();
@@ -86,12 +87,14 @@ export async function lookupContacts(
   const unique = [...new Set(valid)];
   for (let i = 0; i < unique.length; i += MAX_BATCH_QUERIES) {
     const chunk = unique.slice(i, i + MAX_BATCH_QUERIES);
-    const pages = await api.batchQuery(
-      chunk.map((a) => ({
-        topic: contactTopic(a),
-        opts: { limit: CONTACT_PAGE_SIZE, direction: SortDirection.DESCENDING },
-      })),
-    );
+    const pages = (
+      await api.batchQuery(
+        chunk.map((a) => ({
+          contentTopics: [contactTopic(a)],
+          pagingInfo: { limit: CONTACT_PAGE_SIZE, direction: SortDirection.DESCENDING },
+        })),
+      )
+    ).map((r) => r.envelopes);
     chunk.forEach((address, j) => {
       let found: AnyPublicKeyBundle | undefined;
       for (const env of pages[j] ?? []) {

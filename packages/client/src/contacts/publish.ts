@@ -1,9 +1,9 @@
 /** Publishing one's own contact bundles (protocol.md §13, xmtp-js `ensureUserContactPublished`). */
 import { create } from "@bufbuild/protobuf";
 import { EnvelopeSchema, type PrivateKeyBundleV1 } from "@xmtp-ts/proto";
+import type { NetworkApi } from "../api/types.js";
 import { publicKeyBundleOf, signedPublicKeyBundleOf, walletAddressOf } from "../keys/private.js";
 import { isSignedPublicKeyBundle, publicKeyBundlesEqual } from "../keys/public.js";
-import type { EnvelopeApi } from "../keystore/api.js";
 import { contactTopic, encodeContactBundleV1, encodeContactBundleV2 } from "./bundle.js";
 import { lookupContact } from "./lookup.js";
 
@@ -20,7 +20,7 @@ export interface PublishContactOptions {
  * publish calls, unless the newest verifying bundle is already our V2 bundle. Returns whether it published.
  */
 export async function publishContactBundles(
-  api: EnvelopeApi,
+  api: Pick<NetworkApi, "query" | "publish">,
   bundle: PrivateKeyBundleV1,
   opts: PublishContactOptions = {},
 ): Promise<boolean> {

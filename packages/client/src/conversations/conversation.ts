@@ -14,6 +14,8 @@ import type {
 } from "@xmtp-ts/proto";
 import { SortDirection } from "@xmtp-ts/proto";
 import { buildTopic } from "@xmtp-ts/protocol";
+import { queryAll } from "../api/query.js";
+import type { NetworkApi, QueryPagesOptions } from "../api/types.js";
 import type { ConsentState } from "../consent/consent.js";
 import {
   type CodecLookup,
@@ -29,7 +31,6 @@ import { curvePoolFor, runCurveJobs } from "./curve-pool.js";
 import { DecodedMessage, type DecodedMessageFields } from "./decoded-message.js";
 import type { ConversationContext } from "./invitation.js";
 import { type StreamOptionsOrCallback, streamEnvelopes, streamOptions } from "./stream.js";
-import { type ConversationTransport, type QueryRange, queryAll } from "./transport.js";
 import { decodeMessageV1, encodeMessageV1, v1Envelopes } from "./v1.js";
 import {
   type DecodedV2,
@@ -55,7 +56,7 @@ export interface ConsentList {
 /** What conversations share with the client that made them. */
 export interface ConversationsContext {
   keys: OwnKeys;
-  transport: ConversationTransport;
+  transport: NetworkApi;
   codecs: CodecLookup;
   maxDecompressedBytes?: number;
   /** The newest verified contact bundle of `address`, or undefined when it is not on the network. */
@@ -141,11 +142,11 @@ export interface Conversation<ContentTypes = any> {
 
 const msToNs = (d: Date) => BigInt(d.getTime()) * 1_000_000n;
 
-export function rangeOf(o: ListMessagesOptions = {}): QueryRange {
+export function rangeOf(o: ListMessagesOptions = {}): QueryPagesOptions {
   const desc = o.direction === "descending" || o.direction === SortDirection.DESCENDING;
-  const r: QueryRange = { direction: desc ? "descending" : "ascending" };
-  if (o.startTime) r.startNs = msToNs(o.startTime);
-  if (o.endTime) r.endNs = msToNs(o.endTime);
+  const r: QueryPagesOptions = { direction: desc ? SortDirection.DESCENDING : SortDirection.ASCENDING };
+  if (o.startTime) r.startTime = msToNs(o.startTime);
+  if (o.endTime) r.endTime = msToNs(o.endTime);
   if (o.limit !== undefined) r.limit = o.limit;
   return r;
 }

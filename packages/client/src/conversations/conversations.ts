@@ -4,6 +4,8 @@
  */
 import type { ConsentProofPayload, Envelope, PublicKeyBundle, SignedPublicKeyBundle } from "@xmtp-ts/proto";
 import { buildTopic, initSecp256k1, isAddress, toChecksumAddress } from "@xmtp-ts/protocol";
+import { liveSubscription, queryAll } from "../api/query.js";
+import type { ConnectionHooks } from "../api/types.js";
 import { checkedAddress, XmtpError } from "../errors.js";
 import { Group } from "../groups/group.js";
 import { isGroupContext } from "../groups/metadata.js";
@@ -41,7 +43,6 @@ import {
 } from "./persistence.js";
 import { sha256, toHex } from "./primitives.js";
 import { endSignal, type StreamOptionsOrCallback, streamOptions } from "./stream.js";
-import { type ConnectionHooks, queryAll } from "./transport.js";
 import { decodeMessageV1 } from "./v1.js";
 import { MessageDecodeError } from "./v2.js";
 import { cryptoPoolFor } from "./worker-pool.js";
@@ -256,8 +257,7 @@ export class Conversations<ContentTypes = any> {
     const jobs: Promise<(OpenedInvitation | undefined)[]>[] = [];
     let seen = 0;
     for await (const page of this.ctx.transport.queryPages(buildTopic.invite(this.address), {
-      direction: "ascending",
-      ...(startNs !== undefined ? { startNs } : {}),
+      ...(startNs !== undefined ? { startTime: startNs } : {}),
     })) {
       const fresh = page.filter((env) => {
         const k = envKey(env);
@@ -338,8 +338,7 @@ export class Conversations<ContentTypes = any> {
     const started = nowNs();
     const startNs = overlapStart(this.lastIntroSyncNs);
     const envs = await queryAll(this.ctx.transport, buildTopic.intro(this.address), {
-      direction: "ascending",
-      ...(startNs !== undefined ? { startNs } : {}),
+      ...(startNs !== undefined ? { startTime: startNs } : {}),
     });
     const fresh = envs.filter((e) => {
       const k = envKey(e);
@@ -495,7 +494,10 @@ export class Conversations<ContentTypes = any> {
     if (queue.isClosed) return queue;
     const seenPeers = new Set<string>();
     const seenGroups = new Set<Group>();
-    const source = await this.ctx.transport.subscribe([introTopic, inviteTopic], abort, hooksOf(options));
+    const source = await liveSubscription(this.ctx.transport, [introTopic, inviteTopic], {
+      signal: abort,
+      ...hooksOf(options),
+    });
     (async () => {
       try {
         for await (const env of source) {
@@ -589,13 +591,8 @@ export class Conversations<ContentTypes = any> {
     const topics = () => [introTopic, inviteTopic, ...byTopic.keys()];
     const follow = async (c: Conversation<ContentTypes>) => {
       byTopic.set(c.topic, c);
-      if (main.updateTopics) main.updateTopics(topics());
-      else void pump(await this.ctx.transport.subscribe([c.topic], abort));
-      for (const m of await decodeAll<ContentTypes>(
-        c,
-        await queryAll(this.ctx.transport, c.topic, { direction: "ascending" }),
-        onError,
-      ))
+      main.updateTopics(topics());
+      for (const m of await decodeAll<ContentTypes>(c, await queryAll(this.ctx.transport, c.topic), onError))
         emit(m);
     };
     const handle = async (env: Envelope) => {
@@ -628,7 +625,7 @@ export class Conversations<ContentTypes = any> {
         onError(asError(err, env));
       }
     };
-    const main = await this.ctx.transport.subscribe(topics(), abort, hooksOf(options));
+    const main = await liveSubscription(this.ctx.transport, topics(), { signal: abort, ...hooksOf(options) });
     void pump(main);
     return queue;
   }

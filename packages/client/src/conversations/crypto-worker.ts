@@ -4,8 +4,8 @@
  */
 import type { Envelope } from "@xmtp-ts/proto";
 import { initSecp256k1 } from "@xmtp-ts/protocol";
+import type { OwnKeys } from "../keys/own-keys.js";
 import { InvitationError, type OpenCache, openInvitation } from "./invitation.js";
-import type { OwnKeys } from "./own-keys.js";
 import { type DecodeV2Input, decodeMessageV2, MessageDecodeError } from "./v2.js";
 
 type WorkerThreads = typeof import("node:worker_threads");

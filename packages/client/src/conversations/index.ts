@@ -23,6 +23,5 @@ export {
   webStorageConversationStore,
 } from "./persistence.js";
 export * from "./stores.js";
-export type { ConversationTransport, QueryRange } from "./transport.js";
 export * from "./v1.js";
 export * from "./v2.js";

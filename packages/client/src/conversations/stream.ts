@@ -7,10 +7,11 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import type { Envelope } from "@xmtp-ts/proto";
 import { Code } from "@xmtp-ts/protocol";
 import { ApiError } from "../api/errors.js";
+import { liveSubscription } from "../api/query.js";
+import type { ConnectionHooks, NetworkApi } from "../api/types.js";
 import { clientClosed } from "../errors.js";
 import { abortableQueue } from "./async-queue.js";
 import { sha256 } from "./primitives.js";
-import type { ConnectionHooks, ConversationTransport } from "./transport.js";
 
 /** Options of every stream. */
 export interface StreamOptions<E = unknown> extends ConnectionHooks {
@@ -33,7 +34,7 @@ export function streamOptions<E>(o: StreamOptionsOrCallback<E> | undefined): Str
  * transport is refused ("client-closed").
  */
 export function endSignal(
-  transport: ConversationTransport,
+  transport: Pick<NetworkApi, "closed">,
   signal: AbortSignal | undefined,
 ): AbortSignal | undefined {
   if (transport.closed?.aborted) throw clientClosed();
@@ -53,7 +54,7 @@ export const STREAM_MAX_RETRIES = 8;
  * what it throws goes to `onFailure` (the stream goes on).
  */
 export async function streamEnvelopes<T>(
-  transport: ConversationTransport,
+  transport: Pick<NetworkApi, "closed" | "queryPages" | "subscribe">,
   topics: string[],
   decode: (env: Envelope) => Promise<T | undefined>,
   opts: StreamOptions<never> & { onFailure?: (err: unknown, env: Envelope) => void } = {},
@@ -61,7 +62,10 @@ export async function streamEnvelopes<T>(
   const { queue, abort } = abortableQueue<T>(endSignal(transport, opts.signal));
   if (queue.isClosed) return queue;
   const hooks: ConnectionHooks = { onConnectionLost: opts.onConnectionLost, onReconnect: opts.onReconnect };
-  let source: AsyncIterable<Envelope> = await transport.subscribe(topics, abort, hooks);
+  let source: AsyncIterable<Envelope> = await liveSubscription(transport, topics, {
+    signal: abort,
+    ...hooks,
+  });
   let lastNs = BigInt(Date.now()) * 1_000_000n;
   const seen = new Set<string>();
   const handle = async (env: Envelope) => {
@@ -108,12 +112,12 @@ export async function streamEnvelopes<T>(
       await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
       if (abort.aborted) return;
       try {
-        source = await transport.subscribe(topics, abort, hooks);
+        source = await liveSubscription(transport, topics, { signal: abort, ...hooks });
         live = true;
         hooks.onReconnect?.();
         const since = lastNs > STREAM_BACKFILL_MARGIN_NS ? lastNs - STREAM_BACKFILL_MARGIN_NS : 1n;
         for (const topic of topics) {
-          for await (const page of transport.queryPages(topic, { direction: "ascending", startNs: since })) {
+          for await (const page of transport.queryPages(topic, { startTime: since })) {
             for (const env of page) await handle(env);
           }
         }

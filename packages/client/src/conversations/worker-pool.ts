@@ -8,9 +8,9 @@
  * so a 2-core machine gets no pool (its one worker would only move the work, not share it).
  */
 import type { Envelope } from "@xmtp-ts/proto";
+import type { OwnKeys } from "../keys/own-keys.js";
 import type { WorkerRequest, WorkerResult } from "./crypto-worker.js";
 import { InvitationError, type InvitationErrorReason, type OpenedInvitation } from "./invitation.js";
-import type { OwnKeys } from "./own-keys.js";
 import {
   type DecodedV2,
   type DecodeV2Input,

@@ -1,33 +1,31 @@
 import { toChecksumAddress } from "@xmtp-ts/protocol";
 import { describe, expect, test } from "vitest";
+import type { EnvelopeInit } from "../api/types.js";
 import { defaultCodecRegistry, encodeContent } from "../content/index.js";
 import type { ConversationsContext } from "../conversations/conversation.js";
 import { Conversations } from "../conversations/conversations.js";
-import type { OwnKeys } from "../conversations/own-keys.js";
 import { randomKeys } from "../conversations/test-fixtures.js";
 import { MemoryTransport } from "../conversations/test-transport.js";
-import type { ConversationTransport } from "../conversations/transport.js";
 import { encodeMessageV2, MessageDecodeError, v2Envelope } from "../conversations/v2.js";
 import { XmtpError } from "../errors.js";
+import type { OwnKeys } from "../keys/own-keys.js";
 import { Group, type GroupError } from "./group.js";
 import { MAX_GROUP_MEMBERS } from "./metadata.js";
 
 function network() {
-  const net = new MemoryTransport();
   const registered = new Map<string, OwnKeys>();
   /** When set, the next publish with invitations in it fails (a round that breaks half-way). */
   const faults = { failNextInvitations: false };
-  const transport: ConversationTransport = {
-    publish: async (envs) => {
-      if (faults.failNextInvitations && envs.some((e) => e.contentTopic.startsWith("/xmtp/0/invite-"))) {
+  const net = new (class extends MemoryTransport {
+    override async publish(envs: EnvelopeInit[]): Promise<void> {
+      if (faults.failNextInvitations && envs.some((e) => e.contentTopic?.startsWith("/xmtp/0/invite-"))) {
         faults.failNextInvitations = false;
         throw new Error("network down");
       }
-      return net.publish(envs);
-    },
-    queryPages: (t, r) => net.queryPages(t, r),
-    subscribe: (t, s) => net.subscribe(t, s),
-  };
+      return super.publish(envs);
+    }
+  })();
+  const transport = net;
   const client = (keys: OwnKeys) => {
     registered.set(keys.address, keys);
     const ctx: ConversationsContext = {

@@ -4,7 +4,9 @@
  * membership changes (add in place; remove by starting the next epoch).
  */
 import type { Envelope, SignedPublicKeyBundle } from "@xmtp-ts/proto";
+import { SortDirection } from "@xmtp-ts/proto";
 import { buildTopic } from "@xmtp-ts/protocol";
+import { queryAll } from "../api/query.js";
 import type { CodecLookup } from "../content/codec.js";
 import { sameContentType } from "../content/content-type.js";
 import { decodeContent } from "../content/encode.js";
@@ -22,7 +24,6 @@ import {
   streamDecoded,
 } from "../conversations/conversation.js";
 import type { ConversationContext } from "../conversations/invitation.js";
-import { queryAll } from "../conversations/transport.js";
 import { type DecodedV2, decodeMessageV2, MessageDecodeError } from "../conversations/v2.js";
 import { type GroupErrorReason, XmtpError } from "../errors.js";
 import {
@@ -368,7 +369,7 @@ export class Group implements Conversation {
   private async syncEpoch(epoch: number): Promise<void> {
     const e = this.epochs.find((x) => x.epoch === epoch);
     if (!e) return;
-    const envs = await queryAll(this.ctx.transport, e.topic, { direction: "ascending" });
+    const envs = await queryAll(this.ctx.transport, e.topic);
     await this.readEpoch(envs, undefined, true);
   }
 
@@ -383,11 +384,11 @@ export class Group implements Conversation {
    */
   async messages(options: ListMessagesOptions = {}): Promise<DecodedMessage[]> {
     const range = rangeOf(options);
-    const whole = range.startNs === undefined && range.endNs === undefined && range.limit === undefined;
+    const whole = range.startTime === undefined && range.endTime === undefined && range.limit === undefined;
     if (!whole) await this.sync();
     const out: DecodedMessage[] = [];
     const epochs = [...this.epochs];
-    if (range.direction === "descending") epochs.reverse();
+    if (range.direction === SortDirection.DESCENDING) epochs.reverse();
     for (const e of epochs) {
       const { limit: _limit, ...unlimited } = range;
       out.push(

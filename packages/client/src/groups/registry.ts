@@ -15,8 +15,8 @@ import { buildTopic } from "@xmtp-ts/protocol";
 import type { ConversationsContext } from "../conversations/conversation.js";
 import type { OpenedInvitation } from "../conversations/invitation.js";
 import { sealInvitation } from "../conversations/invitation.js";
-import { memoEcdh } from "../conversations/own-keys.js";
 import type { SnapshotV2 } from "../conversations/persistence.js";
+import { memoEcdh } from "../keys/own-keys.js";
 import { toSignedPublicKeyBundle } from "../keys/public.js";
 import {
   Group,

@@ -20,11 +20,12 @@ import {
   recoverWalletAddress,
   toChecksumAddress,
 } from "@xmtp-ts/protocol";
+import { queryPage } from "../api/query.js";
+import type { NetworkApi } from "../api/types.js";
 import { DecryptionError, decrypt, encrypt } from "../crypto/ciphertext.js";
 import { invalidKeys, signerError } from "../errors.js";
 import { decodePrivateKeyBundle, encodePrivateKeyBundle, walletAddressOf } from "../keys/private.js";
 import { type Signer, signerAddress, signText } from "../signer.js";
-import type { EnvelopeApi } from "./api.js";
 
 /** Largest stored backup accepted on decode (a real one is under 1 KiB). */
 export const MAX_ENCRYPTED_BUNDLE_BYTES = 131_072;
@@ -133,7 +134,7 @@ export interface BackupOptions {
 
 /** Encrypts and publishes the bundle to the wallet's privatestore topic (one Enable signature). */
 export async function storePrivateKeyBundle(
-  api: EnvelopeApi,
+  api: Pick<NetworkApi, "publish">,
   signer: Signer,
   bundle: PrivateKeyBundleV1,
   opts: BackupOptions = {},
@@ -156,12 +157,12 @@ export async function storePrivateKeyBundle(
  * is stored again in the current one unless `resave` is false (one more Enable signature).
  */
 export async function loadPrivateKeyBundle(
-  api: EnvelopeApi,
+  api: Pick<NetworkApi, "query" | "publish">,
   signer: Signer,
   opts: BackupOptions & { resave?: boolean } = {},
 ): Promise<LoadedPrivateKeyBundle | undefined> {
   const address = await signerAddress(signer);
-  const [newest] = await api.query(privateStoreTopic(address), {
+  const [newest] = await queryPage(api, privateStoreTopic(address), {
     limit: 1,
     direction: SortDirection.DESCENDING,
   });

@@ -1,10 +1,10 @@
 /** Client key bootstrap order (protocol.md §12): static override, then the network backup, then a new identity. */
 
 import type { PrivateKeyBundleV1 } from "@xmtp-ts/proto";
+import type { NetworkApi } from "../api/types.js";
 import { invalidKeys } from "../errors.js";
 import { createPrivateKeyBundle, decodePrivateKeyBundle, walletAddressOf } from "../keys/private.js";
 import { type Signer, signerAddress } from "../signer.js";
-import type { EnvelopeApi } from "./api.js";
 import { type BackupOptions, loadPrivateKeyBundle, storePrivateKeyBundle } from "./backup.js";
 
 /** Where the bundle came from. */
@@ -21,7 +21,7 @@ export interface BootstrapOptions extends BackupOptions {
  * stored at once (one Create plus one Enable signature; it supersedes any older backup).
  */
 export async function loadOrCreatePrivateKeyBundle(
-  api: EnvelopeApi,
+  api: Pick<NetworkApi, "query" | "publish">,
   signer: Signer,
   opts: BootstrapOptions = {},
 ): Promise<{ bundle: PrivateKeyBundleV1; source: KeySource }> {

@@ -1,4 +1,3 @@
 /** Encrypted private key backup on the privatestore topic and the client key bootstrap. */
-export * from "./api.js";
 export * from "./backup.js";
 export * from "./bootstrap.js";
