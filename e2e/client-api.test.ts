@@ -18,7 +18,7 @@ import {
 } from "../packages/client/src/api/index.js";
 import { grpcTransport } from "../packages/client/src/grpc.js";
 import { EnvelopeSchema, SortDirection } from "../packages/proto/src/index.js";
-import { type NodeProcess, spawnNode } from "./node-process.js";
+import { type NodeProcess, spawnNode, subscribeCalls } from "./node-process.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -96,15 +96,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await node?.stop();
 });
-
-/** Subscribe and Subscribe2 calls the node has answered (its request counter). */
-async function subscribeCalls(n: NodeProcess): Promise<number> {
-  const text = await (await fetch(`${n.url}/metrics`)).text();
-  let sum = 0;
-  for (const m of text.matchAll(/^xmtp_api_requests_total\{[^}]*method="Subscribe2?"[^}]*\} (\d+)$/gm))
-    sum += Number(m[1]);
-  return sum;
-}
 
 /** Each transport: its option, and which port of the node it talks to. */
 const TRANSPORTS = [

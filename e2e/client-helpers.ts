@@ -1,7 +1,8 @@
 /** Shared setup for the client e2e tests: wallets in both SDKs' shapes, bounded waits. */
 import { Client as XmtpJsClient } from "@xmtp/xmtp-js";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { Client } from "../packages/client/src/index.js";
+import { grpcTransport } from "../packages/client/src/grpc.js";
+import { Client, type NetworkOptions } from "../packages/client/src/index.js";
 import { fromViemAccount } from "../packages/client/src/signer.js";
 
 export interface TestWallet {
@@ -50,14 +51,38 @@ export async function nextOf<T>(it: AsyncIterator<T>, what: string, ms = 10_000)
   return r.value;
 }
 
+/** A node's two ports, as spawnNode gives them. */
+export interface NodeUrls {
+  url: string;
+  grpcUrl: string;
+}
+
+/** Each transport of our client, with the options that reach a node over it. */
+export const TRANSPORTS = [
+  { name: "http", options: (n: NodeUrls): NetworkOptions => ({ apiUrl: n.url }) },
+  { name: "connect", options: (n: NodeUrls): NetworkOptions => ({ apiUrl: n.url, apiTransport: "connect" }) },
+  {
+    name: "grpc-web",
+    options: (n: NodeUrls): NetworkOptions => ({ apiUrl: n.url, apiTransport: "grpc-web" }),
+  },
+  {
+    name: "grpc",
+    options: (n: NodeUrls): NetworkOptions => ({ apiUrl: n.grpcUrl, apiTransport: grpcTransport }),
+  },
+] as const;
+
 /** Our client and xmtp-js clients on one node, closed together. */
 export class Clients {
   readonly ours: Client[] = [];
   readonly js: XmtpJsClient[] = [];
-  constructor(private readonly apiUrl: () => string) {}
+  /** `network` gives our clients' network options (default: `apiUrl()` over HTTP). */
+  constructor(
+    private readonly apiUrl: () => string,
+    private readonly network: () => NetworkOptions = () => ({ apiUrl: apiUrl() }),
+  ) {}
 
   async ourClient(w: TestWallet, opts: Parameters<typeof Client.create>[1] = {}): Promise<Client> {
-    const c = await Client.create(w.ours, { apiUrl: this.apiUrl(), ...opts });
+    const c = await Client.create(w.ours, { ...this.network(), ...opts });
     this.ours.push(c);
     return c;
   }

@@ -319,8 +319,7 @@ describe("a group of five on one node", () => {
     const newEnvs = await within(
       (async () => {
         const out = [];
-        for await (const page of c.api.queryPages(g.creator.topic))
-          out.push(...page);
+        for await (const page of c.api.queryPages(g.creator.topic)) out.push(...page);
         return out;
       })(),
       10_000,

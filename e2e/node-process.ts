@@ -146,6 +146,15 @@ export async function openSubscriptions(node: { url: string }): Promise<number> 
   return Number(m[1]);
 }
 
+/** Subscribe and Subscribe2 calls the node has answered, on every transport (its request counter). */
+export async function subscribeCalls(node: { url: string }): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(/^xmtp_api_requests_total\{[^}]*method="Subscribe2?"[^}]*\} (\d+)$/gm))
+    sum += Number(m[1]);
+  return sum;
+}
+
 /**
  * Waits (bounded: 20 s) until the node counts at least `n` open subscriptions. xmtp-js returns a
  * stream before the node has answered its subscribe request; the stream is live once counted.

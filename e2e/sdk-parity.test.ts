@@ -25,7 +25,7 @@ import {
   fromPrivateKey,
   XmtpError,
 } from "../packages/client/src/index.js";
-import { Clients, nextOf, wallet, within } from "./client-helpers.js";
+import { Clients, nextOf, TRANSPORTS, wallet, within } from "./client-helpers.js";
 import { type NodeProcess, spawnNode } from "./node-process.js";
 
 let node: NodeProcess;
@@ -250,28 +250,33 @@ describe("client options and lifecycle", () => {
     await expect(convo.streamMessages()).rejects.toMatchObject({ code: "client-closed" });
   });
 
-  test("a stream reports a lost connection and its return across a node restart, and goes on", async () => {
-    let own = await spawnNode();
-    try {
-      const a = await Client.create(fromPrivateKey(generatePrivateKey()), { apiUrl: own.url });
-      const b = await Client.create(fromPrivateKey(generatePrivateKey()), { apiUrl: own.url });
-      const convo = await a.conversations.newConversation(b.address);
-      const [bConvo] = await b.conversations.list();
-      const lost = signal<unknown>();
-      const back = signal();
-      const stream = await convo.streamMessages({ onConnectionLost: lost.fire, onReconnect: back.fire });
-      await own.stop();
-      await within(lost.fired, 30_000, "onConnectionLost");
-      own = await spawnNode({ httpPort: own.httpPort, grpcPort: own.grpcPort, dataDir: own.dataDir });
-      await within(back.fired, 30_000, "onReconnect");
-      await bConvo!.send("after the restart");
-      expect((await nextOf(stream, "a message after the restart", 30_000)).content).toBe("after the restart");
-      await a.close();
-      await b.close();
-    } finally {
-      await own.stop();
-    }
-  });
+  test.each(TRANSPORTS)(
+    "over $name a stream reports a lost connection and its return across a node restart, and goes on",
+    async ({ options }) => {
+      let own = await spawnNode();
+      try {
+        const a = await Client.create(fromPrivateKey(generatePrivateKey()), options(own));
+        const b = await Client.create(fromPrivateKey(generatePrivateKey()), options(own));
+        const convo = await a.conversations.newConversation(b.address);
+        const [bConvo] = await b.conversations.list();
+        const lost = signal<unknown>();
+        const back = signal();
+        const stream = await convo.streamMessages({ onConnectionLost: lost.fire, onReconnect: back.fire });
+        await own.stop();
+        await within(lost.fired, 30_000, "onConnectionLost");
+        own = await spawnNode({ httpPort: own.httpPort, grpcPort: own.grpcPort, dataDir: own.dataDir });
+        await within(back.fired, 30_000, "onReconnect");
+        await bConvo!.send("after the restart");
+        expect((await nextOf(stream, "a message after the restart", 30_000)).content).toBe(
+          "after the restart",
+        );
+        await a.close();
+        await b.close();
+      } finally {
+        await own.stop();
+      }
+    },
+  );
 
   test("a file store keeps the keys and the conversations: a restarted client signs nothing and lists at once", async () => {
     const dir = join(mkdtempSync(join(tmpdir(), "xmtp-sdk-store-")), "data");

@@ -134,12 +134,15 @@ export function openSubscription(
   let wasOpen = false;
 
   type Opened = TransportStream;
+  /** Aborted when the current call must end (the subscription's end, a topic change, the watchdog). */
+  let callSignal: AbortSignal = signal;
   const connect = (): Promise<Opened> => {
     connection = new AbortController();
     live = undefined;
     wasOpen = false;
     added.length = 0; // a new call backfills every topic anyway
-    return api.openStream(topics, AbortSignal.any([signal, connection.signal]));
+    callSignal = AbortSignal.any([signal, connection.signal]);
+    return api.openStream(topics, callSignal);
   };
   // The first connection opens at once (not on the first `next()`), so `ready` means "live".
   let preopened: Promise<Opened> | undefined = connect();
@@ -181,6 +184,12 @@ export function openSubscription(
     arm();
     const it = events[Symbol.asyncIterator]();
     let pending: Promise<IteratorResult<Envelope | undefined>> | undefined;
+    // A call ended by us is left at once: some fetch-based readers never settle a read after an abort.
+    const ended = callSignal;
+    const dropped = new Promise<"dropped">((resolve) => {
+      if (ended.aborted) resolve("dropped");
+      else ended.addEventListener("abort", () => resolve("dropped"), { once: true });
+    });
     try {
       for (;;) {
         const job = added.shift();
@@ -194,9 +203,10 @@ export function openSubscription(
         const woken = new Promise<"wake">((resolve) => {
           wake = () => resolve("wake");
         });
-        const r = await Promise.race([pending, woken]);
+        const r = await Promise.race([pending, woken, dropped]);
         wake = undefined;
         if (r === "wake") continue;
+        if (r === "dropped") throw new ApiError(Code.Canceled, "subscription call ended");
         pending = undefined;
         if (r.done) break;
         // Paused while the consumer holds an envelope: only the network's silence counts.
