@@ -89,7 +89,9 @@ const PREVIEW_PAGE = 10;
 /** Conversations per BatchQuery (the node's limit on sub-queries is 50). */
 const BATCH = 50;
 /** The wire value of SortDirection.DESCENDING (protocol.md §2.2) for `client.api.batchQuery`. */
-const DESCENDING = 2 as Parameters<Client["api"]["batchQuery"]>[0][number]["opts"]["direction"];
+const DESCENDING = 2 as NonNullable<
+  NonNullable<Parameters<Client["api"]["batchQuery"]>[0][number]["pagingInfo"]>["direction"]
+>;
 const HEALTH_INTERVAL_MS = 3000;
 const SUMMARIES_KEY = "summaries";
 const OUTBOX_KEY = "outbox";
