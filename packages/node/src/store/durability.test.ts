@@ -125,6 +125,36 @@ describe("store durability under SIGKILL", () => {
     });
   }
 
+  it("a process whose last work is an insert and stop() ends by itself (the writer thread lets go)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "xmtp-durable-"));
+    try {
+      const path = join(dir, "store.db");
+      const child = spawn(process.execPath, [childJs, "sqlite", path, "full"], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, XMTP_CHILD_ONCE: "1" },
+      });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on("data", (d: Buffer) => {
+        err += d.toString();
+      });
+      // Bounded: a child still alive after 20 s is killed and the test fails on its exit code.
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+      clearTimeout(timer);
+      expect({ code, out, err }).toEqual({ code: 0, out: "ready\nstopped\n", err: "" });
+      const store = createSqliteStore({ path });
+      await store.start();
+      expect(await store.count()).toBe(1);
+      await store.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("postgres keeps every acknowledged envelope", async () => {
     const schema = `store_durable_${randomBytes(6).toString("hex")}`;
     try {
