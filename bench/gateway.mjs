@@ -490,17 +490,22 @@ const NOTES = `Reading the numbers:
   checks its two signatures once and remembers the result until the token expires
   (\`api/token-cache.ts\`), so auth on costs about what auth off does. Topic ownership is still
   checked on every envelope.
-- The load client is node:http with a keep-alive Agent (one socket per concurrent client); the
-  echo rate printed beside each row is what that same client reaches against a route that does
-  nothing, so it shows how far the client itself could go on the machine at that moment.
+- Single-envelope rows: the load client (\`bench/gateway-load.mjs\`) writes prebuilt HTTP/1.1
+  requests on raw keep-alive sockets, one in flight per socket, and frames answers by
+  Content-Length; its own CPU time is printed, and it stays well below one core while driving the
+  echo route, so the echo rate is the server's. (node:http's client with a keep-alive Agent
+  reached only ~17,000 requests/s against the same echo route on the idle machine: it was the
+  limit, not the echo server.)
+- Single-envelope publish acknowledges only after the envelope's transaction is durably committed
+  (WAL, synchronous=FULL). The store commits in a writer thread (\`store/sqlite-writer.ts\`): one
+  transaction in flight, the requests arriving meanwhile gathered into the next, so each commit
+  carries about half of the clients in flight and the event loop goes on serving while the disk
+  syncs. The disk probe line gives the one-row durable-commit latency measured between rounds and
+  the ceiling it puts on any durable node at that concurrency.
 - Batched publish: the baseline inserts the very rows each node receives (its table grows as
-  theirs), one transaction per 100 rows; the per-round line shows every round's ratio. About half
-  of a batch's node time is the SQLite transaction itself; the rest is HTTP, the JSON body,
-  digests and dispatch. The peered row shares the 2 CPUs with the peer node, which validates and
-  stores every gossiped envelope as well.
-- Single-envelope publish stores each envelope durably (group commit, synchronous=FULL) before
-  answering; a CPU profile of the node at 64 clients puts ~30% of its time in the SQLite commit,
-  ~35% in fastify and node:http request handling, ~5% in JSON decoding and <1% in auth.
+  theirs), one transaction per 100 rows; every side first gets the same 20 warm-up batches, not
+  counted; the per-round line shows every round's ratio. The peered row shares the 2 CPUs with the
+  peer node, which validates and stores every gossiped envelope as well.
 - Fan-out latencies are over every delivery (max = the last of the 10,000 subscribers), measured
   by one client process that reads all 10,000 sockets.`;
 
