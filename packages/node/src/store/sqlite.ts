@@ -134,6 +134,20 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   let writer: SqliteWriter | undefined;
   /** The transaction the writer thread is committing, if any. */
   let inFlight: Promise<void> | undefined;
+  /**
+   * After a commit, the callers it acknowledged usually come straight back with their next
+   * insert. Starting the next transaction with only those already queued would split steady
+   * clients into two halves taking turns on the disk; instead the next transaction waits until
+   * the queue holds as many callers again (those queued plus those just acknowledged), or for about
+   * one commit's time at most, so one sync acknowledges them all. A lone caller is never held up:
+   * its own insert meets the target.
+   */
+  let gather: { target: number; timer: NodeJS.Timeout } | undefined;
+  const endGather = () => {
+    if (gather === undefined) return;
+    clearTimeout(gather.timer);
+    gather = undefined;
+  };
   const statements = new Map<string, Database.Statement>();
   /**
    * A condition of the database itself, kept until it is seen to be over: a full disk clears once
@@ -187,14 +201,17 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   };
 
   /** Hands the queued inserts to the writer thread as one transaction (one at a time). */
-  const flushToWriter = (w: SqliteWriter): void => {
+  const flushToWriter = (w: SqliteWriter, force = false): void => {
     if (inFlight !== undefined) return; // the next transaction forms while this one commits
+    if (!force && gather !== undefined && queue.length < gather.target) return;
+    endGather();
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
     // A number taken by a duplicate or a rolled-back batch is simply skipped: gaps are fine.
     const firstSeq = lastSeq + 1n;
     for (const p of batch) lastSeq += BigInt(p.rows.length);
+    const started = performance.now();
     inFlight = w
       .insert(
         batch.map((p) => p.rows),
@@ -218,7 +235,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       );
     void inFlight.finally(() => {
       inFlight = undefined;
-      if (queue.length > 0) flushToWriter(w);
+      if (writer !== w) return; // stopping: stop() drains the queue itself
+      const waitMs = Math.min(GATHER_MAX_MS, Math.max(1, Math.round(performance.now() - started)));
+      gather = {
+        target: queue.length + batch.length,
+        timer: setTimeout(() => flushToWriter(w, true), waitMs),
+      };
+      flushToWriter(w);
     });
   };
 
@@ -432,8 +455,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       const w = writer;
       writer = undefined;
       if (w !== undefined) {
+        endGather();
         while (inFlight !== undefined || queue.length > 0) {
-          if (inFlight === undefined) flushToWriter(w);
+          if (inFlight === undefined) flushToWriter(w, true);
           await inFlight;
         }
         await w.close();
@@ -566,6 +590,9 @@ function migrate(d: Database.Database): void {
 function writerGone(cause: Error): XmtpError {
   return new XmtpError(Code.Unavailable, `store unavailable: ${cause.message}`, { cause });
 }
+
+/** The longest a formed transaction waits for callers just acknowledged to come back. */
+const GATHER_MAX_MS = 5;
 
 /** Below this much free space a store whose writes failed stays unhealthy. */
 const MIN_FREE_BYTES = 8 * 1_048_576;
