@@ -139,9 +139,11 @@ export class CurvePool {
 
 /**
  * Runs `jobs` on this thread (`local`) and on `workers` together, in chunks of about
- * {@link CURVE_CHUNK_OPS} operations taken in turn, yielding to the event loop between this thread's chunks (so
- * the next page is fetched and worker replies are read meanwhile); results in order. A chunk whose
- * worker fails runs here.
+ * {@link CURVE_CHUNK_OPS} operations taken in turn, yielding to the event loop between this
+ * thread's chunks (so the next page is fetched and worker replies are read meanwhile); results in
+ * order. When this thread has taken the last chunk, it waits for the workers' chunks still out for
+ * about twice what a chunk costs it, then redoes any still missing itself (a worker starved of CPU
+ * on a busy machine never holds a batch back); a chunk whose worker fails runs here too.
  */
 export async function runCurveJobs(
   jobs: CurveJob[],
@@ -158,29 +160,61 @@ export async function runCurveJobs(
     }
     return [s, next];
   };
+  let chunkMs = 0;
+  let chunksHere = 0;
   const here = (s: number, e: number) => {
+    const t0 = performance.now();
     for (let i = s; i < e; i++) results[i] = runCurveJob(local, jobs[i]!);
+    chunkMs += performance.now() - t0;
+    chunksHere++;
   };
+  interface Out {
+    s: number;
+    e: number;
+    done: boolean;
+    settled: Promise<void>;
+  }
+  const out = new Set<Out>();
   const viaWorker = async (w: CurveWorker) => {
     for (let [s, e] = take(); s < e; [s, e] = take()) {
+      const run = w.run(jobs.slice(s, e));
+      const o: Out = { s, e, done: false, settled: run.then(noop, noop) };
+      out.add(o);
       try {
-        const r = await w.run(jobs.slice(s, e));
-        for (let i = s; i < e; i++) results[i] = r[i - s]!;
+        const r = await run;
+        if (!o.done) for (let i = s; i < e; i++) results[i] = r[i - s]!;
       } catch {
-        here(s, e);
+        if (!o.done) here(s, e);
       }
-    }
-  };
-  const onThisThread = async () => {
-    for (let [s, e] = take(); s < e; [s, e] = take()) {
-      here(s, e);
-      if (next < jobs.length) await yieldNow();
+      o.done = true;
+      out.delete(o);
     }
   };
   // Two chunks in flight per worker, so it never waits for this thread to hand it the next.
-  await Promise.all([...workers.flatMap((w) => [viaWorker(w), viaWorker(w)]), onThisThread()]);
+  for (const w of workers) {
+    void viaWorker(w);
+    void viaWorker(w);
+  }
+  for (let [s, e] = take(); s < e; [s, e] = take()) {
+    here(s, e);
+    if (next < jobs.length) await yieldNow();
+  }
+  while (out.size > 0) {
+    const wait = Math.max(2, chunksHere > 0 ? (2 * chunkMs) / chunksHere : 20);
+    for (const o of [...out]) {
+      await Promise.race([o.settled, sleep(wait)]);
+      if (!o.done) {
+        o.done = true;
+        out.delete(o);
+        here(o.s, o.e);
+      }
+    }
+  }
   return results;
 }
+
+const noop = () => {};
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A macrotask turn: setImmediate in Node, a MessageChannel message in browsers (no 4 ms clamp). */
 function yieldNow(): Promise<void> {
