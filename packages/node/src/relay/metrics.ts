@@ -35,6 +35,11 @@ export interface RelayStats {
   /** Envelopes fetched by sync (before dedupe) and pages fetched. */
   syncEnvelopes: number;
   syncPages: number;
+  /** Bytes of sync responses received (full pages and summaries). */
+  syncBytes: number;
+  /** Envelopes named by repair summaries, and of those the ones this node lacked (then fetched). */
+  syncChecked: number;
+  syncMissing: number;
   /** Envelopes from store responses dropped because they break the API limits. */
   syncRejected: number;
   /** Sender timestamp (ns) of the last envelope a sync inserted; 0 when none. */
@@ -59,6 +64,9 @@ export function newRelayStats(): RelayStats {
     syncActive: 0,
     syncEnvelopes: 0,
     syncPages: 0,
+    syncBytes: 0,
+    syncChecked: 0,
+    syncMissing: 0,
     syncRejected: 0,
     syncLastTimestampNs: 0n,
   };
@@ -132,6 +140,17 @@ export function registerRelayMetrics(registry: Registry, stats: () => RelayStats
     (s) => s.syncEnvelopes,
   );
   counter("xmtp_sync_pages_total", "Pages fetched by history sync", (s) => s.syncPages);
+  counter("xmtp_sync_bytes_total", "Bytes of history sync responses received", (s) => s.syncBytes);
+  counter(
+    "xmtp_sync_checked_total",
+    "Envelopes named by repair summaries (checked against the local store)",
+    (s) => s.syncChecked,
+  );
+  counter(
+    "xmtp_sync_missing_total",
+    "Envelopes repair summaries named that this node lacked (then fetched whole)",
+    (s) => s.syncMissing,
+  );
   counter(
     "xmtp_sync_rejected_total",
     "Envelopes from peers' store responses dropped for breaking the API limits",

@@ -280,6 +280,38 @@ describe("history sync", () => {
     expect(b.relay.syncStatus()[0]).toMatchObject({ envelopes: 3 });
   });
 
+  test("a repair pass checks summaries and fetches only the pages holding what this node lacks", async () => {
+    const a = await node();
+    const b = await node({ peers: [a.addr], syncPageSize: 100 });
+    await waitFor("first pass", () => b.relay.stats().syncCompleted === 1);
+    // 300 envelopes reach both nodes (as gossip would deliver them) ...
+    const both = Array.from({ length: 300 }, (_, i) => env(topic("both"), BigInt(i + 1) * 1_000_000n));
+    await a.store.insert(both.map(row));
+    await b.store.insert(both.map(row));
+    const before = { ...b.relay.stats() };
+    await b.relay.syncFrom(a.relay.peerId());
+    const quiet = { ...b.relay.stats() };
+    // ... so the repair pass moved summaries only: no envelope, three pages of digests.
+    expect(b.relay.syncStatus()[0]).toMatchObject({ repair: true, envelopes: 0 });
+    expect(quiet.syncChecked - before.syncChecked).toBe(300);
+    expect(quiet.syncMissing - before.syncMissing).toBe(0);
+    expect(quiet.syncEnvelopes - before.syncEnvelopes).toBe(0);
+    // Two gossip losses in the next 300, in different pages: only those two pages come whole.
+    const more = Array.from({ length: 300 }, (_, i) => env(topic("more"), BigInt(i + 1) * 1_000_000n));
+    await a.store.insert(more.map(row));
+    await b.store.insert(more.filter((_, i) => i !== 10 && i !== 250).map(row));
+    await b.relay.syncFrom(a.relay.peerId());
+    const after = b.relay.stats();
+    expect(after.syncMissing - quiet.syncMissing).toBe(2);
+    expect(after.syncEnvelopes - quiet.syncEnvelopes).toBe(200);
+    expect(await b.store.count()).toBe(600);
+    // A reconnection is caught up whole again (what happened while away is not checked piecemeal).
+    for (const conn of b.relay.libp2p.getConnections()) await conn.close();
+    await a.store.insert([row(env(topic("away"), 5n, "while away"))]);
+    await waitFor("resynced", async () => (await b.store.count()) === 601, 25_000);
+    expect(b.relay.syncStatus()[0]).toMatchObject({ repair: false });
+  });
+
   test("an interrupted pass resumes from its persisted position", async () => {
     const a = await node();
     const envs = Array.from({ length: 1000 }, (_, i) => env(topic("r"), BigInt(i + 1) * 1_000_000_000n));

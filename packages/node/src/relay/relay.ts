@@ -26,7 +26,9 @@ import type { Store } from "../store/types.js";
 import { newRelayStats, type RelayStats, registerRelayMetrics } from "./metrics.js";
 import {
   answerHistoryQuery,
+  answerReceivedDigestsQuery,
   answerReceivedQuery,
+  RECEIVED_DIGESTS_PROTOCOL,
   RECEIVED_SYNC_PROTOCOL,
   serveStoreStream,
   WAKU_STORE_PROTOCOL,
@@ -262,6 +264,7 @@ export async function createRelay(opts: RelayOptions): Promise<Relay> {
       for (const [protocol, answer] of [
         [WAKU_STORE_PROTOCOL, answerHistoryQuery],
         [RECEIVED_SYNC_PROTOCOL, answerReceivedQuery],
+        [RECEIVED_DIGESTS_PROTOCOL, answerReceivedDigestsQuery],
       ] as const) {
         await libp2p.handle(
           protocol,

@@ -19,11 +19,12 @@ import {
   PagingInfo_Direction,
   PagingInfoSchema,
   type WakuMessage,
+  WakuMessageSchema,
 } from "@xmtp-ts/proto/waku";
 import { Code, XmtpError } from "@xmtp-ts/protocol";
 import * as lp from "it-length-prefixed";
 import type { Logger } from "pino";
-import type { Store, StoreCursor, StoredEnvelope } from "../store/types.js";
+import type { EnvelopeKey, Store, StoreCursor, StoredEnvelope } from "../store/types.js";
 import {
   envelopeToWakuMessage,
   MAX_WAKU_MESSAGE_BYTES,
@@ -38,6 +39,11 @@ export const WAKU_STORE_PROTOCOL = "/vac/waku/store/2.0.0-beta4";
  * cursor digest is an opaque store position.
  */
 export const RECEIVED_SYNC_PROTOCOL = "/xmtp-ts/sync/received/1.0.0";
+/**
+ * The catch-up protocol's summary form (docs/sync.md): the same pages and positions, each envelope
+ * named only by its timestamp and digest, so a repair pass fetches only what it lacks.
+ */
+export const RECEIVED_DIGESTS_PROTOCOL = "/xmtp-ts/sync/received-digests/1.0.0";
 /** Largest page of the catch-up protocol; 0 asks for this default too. */
 export const MAX_RECEIVED_PAGE_SIZE = 1_000;
 /** Longest position a catch-up request may carry. */
@@ -179,7 +185,35 @@ export async function answerHistoryQuery(store: Store, q: HistoryQuery): Promise
  * Answers one catch-up query (docs/sync.md): envelopes the store received after the position in
  * `pagingInfo.cursor.digest`, with the position after them.
  */
-export async function answerReceivedQuery(store: Store, q: HistoryQuery): Promise<HistoryResponse> {
+export function answerReceivedQuery(store: Store, q: HistoryQuery): Promise<HistoryResponse> {
+  return answerReceived(store, q, envelopeToWakuMessage);
+}
+
+/**
+ * Answers one summary query of the catch-up protocol: the page {@link answerReceivedQuery} would
+ * give, each envelope as a WakuMessage with only `timestamp` and the digest as `payload`.
+ */
+export function answerReceivedDigestsQuery(store: Store, q: HistoryQuery): Promise<HistoryResponse> {
+  return answerReceived(store, q, (e) =>
+    create(WakuMessageSchema, { payload: e.digest, timestamp: BigInt.asIntN(64, e.timestampNs) }),
+  );
+}
+
+/** The (timestamp, digest) keys of a summary page; throws when a message is not a key. */
+export function responseKeys(response: HistoryResponse): EnvelopeKey[] {
+  return response.messages.map((m) => {
+    if (m.payload.length !== 32) throw new StoreFrameError("summary entry without a 32-byte digest");
+    // The timestamp as a full page would carry it (see wakuMessageToEnvelope).
+    const ts = m.timestamp ?? 0n;
+    return { timestampNs: ts < 0n ? 0n : ts, digest: m.payload };
+  });
+}
+
+async function answerReceived(
+  store: Store,
+  q: HistoryQuery,
+  toMessage: (e: StoredEnvelope) => WakuMessage,
+): Promise<HistoryResponse> {
   const asked = q.pagingInfo?.pageSize ?? 0n;
   const pageSize =
     asked === 0n || asked > BigInt(MAX_RECEIVED_PAGE_SIZE) ? MAX_RECEIVED_PAGE_SIZE : Number(asked);
@@ -211,7 +245,7 @@ export async function answerReceivedQuery(store: Store, q: HistoryQuery): Promis
     }
     throw err;
   }
-  return answer(page.envelopes.map(envelopeToWakuMessage), page.position);
+  return answer(page.envelopes.map(toMessage), page.position);
 }
 
 export interface StoreServerOptions {
@@ -331,6 +365,8 @@ export class StoreSession {
     private readonly dialer: StreamDialer,
     private readonly peer: PeerId,
     private readonly protocol: string = WAKU_STORE_PROTOCOL,
+    /** Told the size of every response frame (traffic figures). */
+    private readonly onResponseBytes?: (bytes: number) => void,
   ) {}
 
   /** Sends one query and returns its response; aborting `signal` aborts the stream. */
@@ -389,7 +425,9 @@ export class StoreSession {
       );
       const next = await current.frames.next();
       if (next.done === true) throw new Error("store peer closed the stream without a response");
-      const response = decodeHistoryResponse(next.value.subarray(), requestId);
+      const frame = next.value.subarray();
+      this.onResponseBytes?.(frame.byteLength);
+      const response = decodeHistoryResponse(frame, requestId);
       if (++current.used >= SESSION_REQUESTS_PER_STREAM) await this.close();
       return response;
     } catch (err) {

@@ -5,7 +5,10 @@
  * store is walked forward by sender time from this node's newest envelope minus a safety window.
  * Passes run when a peer connects and then periodically while it stays connected; every page goes
  * through the ingest path (validation, de-duplication, dispatch of what is new), and a position is
- * recorded only after its page is committed.
+ * recorded only after its page is committed. Once a peer has been walked in full on the current
+ * connection, the periodic (repair) passes first ask for summaries of the same pages (timestamp and
+ * digest of each envelope) and fetch in full only the stretches holding envelopes this node lacks,
+ * so a repair pass on a network where gossip delivered everything costs digests, not envelopes.
  */
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
@@ -30,8 +33,10 @@ import type { RelayStats } from "./metrics.js";
 import {
   MAX_RECEIVED_PAGE_SIZE,
   MAX_STORE_PAGE_SIZE,
+  RECEIVED_DIGESTS_PROTOCOL,
   RECEIVED_SYNC_PROTOCOL,
   responseEnvelopes,
+  responseKeys,
   StoreSession,
   type StreamDialer,
   WAKU_STORE_PROTOCOL,
@@ -77,6 +82,8 @@ export interface PeerSyncStatus {
   state: "running" | "done" | "failed" | "queued";
   /** `received`: the catch-up protocol; `sender-time`: the standard Waku store. */
   mode: "received" | "sender-time";
+  /** The latest pass was a repair (summaries first, then only what was missing). */
+  repair?: boolean;
   /** Envelopes and pages fetched by the latest pass. */
   envelopes: number;
   pages: number;
@@ -105,6 +112,10 @@ interface PeerState {
   peer: PeerId;
   connected: boolean;
   mode: PeerSyncStatus["mode"];
+  /** The peer serves the catch-up summaries (repair passes can ask for digests first). */
+  summaries: boolean;
+  /** A full catch-up pass completed on the current connection: later passes are repairs. */
+  caughtUp: boolean;
   running?: Promise<void> | undefined;
   /** The next periodic pass. */
   timer?: NodeJS.Timeout | undefined;
@@ -198,6 +209,8 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
         peer,
         connected: false,
         mode,
+        summaries: false,
+        caughtUp: false,
         connection: new AbortController(),
         status: { peer: key, state: "queued", mode, envelopes: 0, pages: 0, passes: 0 },
       };
@@ -239,71 +252,116 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
     nextOf: (r: HistoryResponse) => Promise<HistoryResponse> | undefined,
     committed: (r: HistoryResponse) => void,
   ) => {
-    const key = s.peer.toString();
     let next: Promise<HistoryResponse> | undefined = first;
     while (next !== undefined) {
       const response: HistoryResponse = await next;
       next = nextOf(response);
       next?.catch(() => {});
-      const { envelopes, rejected } = responseEnvelopes(response);
-      if (rejected.length > 0) {
-        stats.syncRejected += rejected.length;
-        logger.warn(
-          { peer: key, dropped: rejected.length, reason: rejected[0]?.detail },
-          "dropped envelopes over the API limits from a store response",
-        );
-      }
-      if (envelopes.length > 0) {
-        await ingest(envelopes);
-        const lastTs = envelopes[envelopes.length - 1]!.timestampNs;
-        stats.syncLastTimestampNs = lastTs;
-        s.status.lastTimestampNs = lastTs.toString();
-      }
-      stats.syncEnvelopes += envelopes.length;
-      stats.syncPages++;
-      s.status.envelopes += envelopes.length;
-      s.status.pages++;
+      await storePage(s, response);
       committed(response);
     }
   };
 
+  /** Stores one page of a peer's envelopes through the ingest path, and counts it. */
+  const storePage = async (s: PeerState, response: HistoryResponse) => {
+    const { envelopes, rejected } = responseEnvelopes(response);
+    if (rejected.length > 0) {
+      stats.syncRejected += rejected.length;
+      logger.warn(
+        { peer: s.peer.toString(), dropped: rejected.length, reason: rejected[0]?.detail },
+        "dropped envelopes over the API limits from a store response",
+      );
+    }
+    if (envelopes.length > 0) {
+      await ingest(envelopes);
+      const lastTs = envelopes[envelopes.length - 1]!.timestampNs;
+      stats.syncLastTimestampNs = lastTs;
+      s.status.lastTimestampNs = lastTs.toString();
+    }
+    stats.syncEnvelopes += envelopes.length;
+    stats.syncPages++;
+    s.status.envelopes += envelopes.length;
+    s.status.pages++;
+  };
+
+  /** The position a catch-up page ends at; throws when it is missing or does not advance. */
+  const endOf = (r: HistoryResponse, asked: Uint8Array | undefined): Uint8Array => {
+    const position = r.pagingInfo?.cursor?.digest;
+    if (position === undefined || position.length === 0) {
+      throw new Error("store peer answered a catch-up page without a position");
+    }
+    if (asked !== undefined && Buffer.compare(position, asked) === 0) {
+      throw new Error("store peer returned a position that does not advance");
+    }
+    return position;
+  };
+
+  /** Records the position reached at a peer, saving the file at most once a second. */
+  const progress = (() => {
+    let lastSave = Date.now();
+    return (s: PeerState, position: Uint8Array) => {
+      const key = s.peer.toString();
+      positions.set(key, position);
+      if (Date.now() - lastSave >= SAVE_EVERY_MS) {
+        lastSave = Date.now();
+        void save();
+        logger.info({ peer: key, envelopes: s.status.envelopes }, "history sync progress");
+      }
+    };
+  })();
+
+  const pageRequest = (session: StoreSession, position: Uint8Array | undefined, size = pageSize) =>
+    query(session, {
+      size,
+      ...(position !== undefined ? { cursor: create(IndexSchema, { digest: position }) } : {}),
+    });
+
   /** The catch-up protocol: the peer's receive order from the recorded position to its end. */
   const walkReceived = async (s: PeerState, session: StoreSession) => {
-    const key = s.peer.toString();
-    let lastSave = Date.now();
-    const ask = (position: Uint8Array | undefined) =>
-      query(session, {
-        size: pageSize,
-        ...(position !== undefined ? { cursor: create(IndexSchema, { digest: position }) } : {}),
-      });
-    let asked = positions.get(key);
+    let asked = positions.get(s.peer.toString());
     await walk(
       s,
-      ask(asked),
+      pageRequest(session, asked),
       (r) => {
         // An empty page: everything the peer had committed is here.
         if (r.messages.length === 0) return undefined;
-        const position = r.pagingInfo?.cursor?.digest;
-        if (position === undefined || position.length === 0) {
-          throw new Error("store peer answered a catch-up page without a position");
-        }
-        if (asked !== undefined && Buffer.compare(position, asked) === 0) {
-          throw new Error("store peer returned a position that does not advance");
-        }
-        asked = position;
-        return ask(position);
+        asked = endOf(r, asked);
+        return pageRequest(session, asked);
       },
       (r) => {
-        const position = r.pagingInfo?.cursor?.digest;
-        if (r.messages.length === 0 || position === undefined) return;
-        positions.set(key, position);
-        if (Date.now() - lastSave >= SAVE_EVERY_MS) {
-          lastSave = Date.now();
-          void save();
-          logger.info({ peer: key, envelopes: s.status.envelopes }, "history sync progress");
-        }
+        if (r.messages.length > 0) progress(s, endOf(r, undefined));
       },
     );
+    await save();
+  };
+
+  /**
+   * A repair pass: the same walk, but each page is first asked as a summary; a page whose
+   * envelopes are all here only moves the position, and a page with any missing is fetched whole
+   * (the same stretch of the peer's receive order, from the same position).
+   */
+  const walkSummaries = async (s: PeerState, summaries: StoreSession, full: StoreSession) => {
+    let asked = positions.get(s.peer.toString());
+    for (;;) {
+      const r = await pageRequest(summaries, asked);
+      if (r.messages.length === 0) break;
+      const end = endOf(r, asked);
+      const keys = responseKeys(r);
+      const held = await store.holds(keys);
+      const missing = held.filter((h) => !h).length;
+      stats.syncChecked += keys.length;
+      stats.syncMissing += missing;
+      let from = asked;
+      for (let fetched = 0; missing > 0 && fetched < keys.length; ) {
+        const page = await pageRequest(full, from, keys.length - fetched);
+        if (page.messages.length === 0) break; // removed at the peer since (retention)
+        await storePage(s, page);
+        fetched += page.messages.length;
+        from = endOf(page, from);
+      }
+      asked = end;
+      progress(s, end);
+    }
     await save();
   };
 
@@ -336,10 +394,20 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
     const began = Date.now();
     logger.debug({ peer: key, mode: s.mode }, "history sync pass started");
     const protocol = s.mode === "received" ? RECEIVED_SYNC_PROTOCOL : WAKU_STORE_PROTOCOL;
-    const session = new StoreSession(dialer, s.peer, protocol);
+    const counted = (bytes: number) => {
+      stats.syncBytes += bytes;
+    };
+    const session = new StoreSession(dialer, s.peer, protocol, counted);
+    const repair = s.mode === "received" && s.summaries && s.caughtUp;
+    s.status.repair = repair;
+    const summaries = repair
+      ? new StoreSession(dialer, s.peer, RECEIVED_DIGESTS_PROTOCOL, counted)
+      : undefined;
     try {
-      if (s.mode === "received") await walkReceived(s, session);
+      if (summaries !== undefined) await walkSummaries(s, summaries, session);
+      else if (s.mode === "received") await walkReceived(s, session);
       else await walkSenderTime(s, session);
+      if (s.mode === "received") s.caughtUp = true;
       s.status.state = "done";
       s.status.passes++;
       stats.syncCompleted++;
@@ -356,7 +424,7 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
       throw err;
     } finally {
       stats.syncActive--;
-      await session.close();
+      await Promise.all([session.close(), summaries?.close()]);
     }
   };
 
@@ -426,8 +494,11 @@ export function createSyncManager(opts: SyncOptions): SyncManager {
       if (!received && !protocols.includes(WAKU_STORE_PROTOCOL)) return;
       const s = stateOf(peer);
       s.mode = received ? "received" : "sender-time";
+      s.summaries = protocols.includes(RECEIVED_DIGESTS_PROTOCOL);
       if (s.connected || stopped) return;
       s.connected = true;
+      // What happened while the connection was down is fetched whole, not checked by summaries.
+      s.caughtUp = false;
       s.connection = new AbortController();
       void launch(s).catch(() => {});
     },

@@ -26,6 +26,7 @@ import {
   withinBytes,
 } from "./common.js";
 import type {
+  EnvelopeKey,
   InsertResult,
   ReceivedLimits,
   Store,
@@ -355,6 +356,24 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
           envelopes: page.map(toEnvelope),
           position: encodePosition(storeId, last === undefined ? [xid, seq] : [BigInt(last.xid), last.seq]),
         };
+      });
+    },
+
+    holds(keys: readonly EnvelopeKey[]) {
+      return guard(async () => {
+        if (keys.length === 0) return [];
+        const rows = await open().unsafe<{ i: number }[]>(
+          `SELECT k.i FROM unnest($1::int8[], $2::bytea[]) WITH ORDINALITY AS k(ts, digest, i)
+           JOIN ${T} e ON e.sender_ts = k.ts AND e.digest = k.digest`,
+          [
+            `{${keys.map((k) => toSortable(k.timestampNs)).join(",")}}`,
+            byteaArray(keys.map((k) => k.digest)),
+          ],
+          { prepare: true },
+        );
+        const held = new Array<boolean>(keys.length).fill(false);
+        for (const r of rows) held[Number(r.i) - 1] = true;
+        return held;
       });
     },
 

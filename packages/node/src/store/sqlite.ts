@@ -34,6 +34,7 @@ import {
 } from "./common.js";
 import { type SqliteWriter, startSqliteWriter } from "./sqlite-writer.js";
 import type {
+  EnvelopeKey,
   InsertResult,
   ReceivedLimits,
   Store,
@@ -515,6 +516,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         const page = withinBytes(rows, limits.maxBytes);
         const last = page[page.length - 1]?.seq ?? after;
         return { envelopes: page.map(toEnvelope), position: encodePosition(storeId, [last]) };
+      });
+    },
+
+    holds(keys: readonly EnvelopeKey[]) {
+      return guard(() => {
+        const one = stmt("SELECT 1 FROM envelopes WHERE sender_ts = ? AND digest = ?");
+        return keys.map((k) => one.get(toSortable(k.timestampNs), k.digest) !== undefined);
       });
     },
 

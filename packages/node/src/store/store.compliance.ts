@@ -589,6 +589,24 @@ export function describeStoreCompliance(
           expect((await walk(store, undefined, 2)).got.map(plain)).toEqual([...first, ...later].map(plain));
         }));
 
+      it("says which envelopes it holds by (timestamp, digest)", () =>
+        withStore(async (store) => {
+          const t = topicName("holds");
+          const [a, b] = [makeEnvelope(t, 1n, "a"), makeEnvelope(t, 2n ** 64n - 1n, "b")];
+          await store.insert([a!, b!]);
+          const absent = makeEnvelope(t, 3n, "c");
+          expect(
+            await store.holds([
+              { timestampNs: b!.timestampNs, digest: b!.digest },
+              { timestampNs: absent.timestampNs, digest: absent.digest },
+              // The same digest under another timestamp is another envelope.
+              { timestampNs: 9n, digest: a!.digest },
+              { timestampNs: a!.timestampNs, digest: a!.digest },
+            ]),
+          ).toEqual([true, false, false, true]);
+          expect(await store.holds([])).toEqual([]);
+        }));
+
       it("stops a page at the byte budget but always returns one envelope", () =>
         withStore(async (store) => {
           const t = topicName("recv-bytes");

@@ -14,6 +14,12 @@ export interface StoredEnvelope {
 
 export type Direction = "asc" | "desc";
 
+/** An envelope's identity in a store: its timestamp and digest. */
+export interface EnvelopeKey {
+  timestampNs: bigint;
+  digest: Uint8Array;
+}
+
 /** A keyset position: rows strictly after (asc) or before (desc) it are returned. */
 export interface StoreCursor {
   timestampNs: bigint;
@@ -100,6 +106,11 @@ export interface Store {
    * nothing can later appear before the returned position.
    */
   receivedSince(position: Uint8Array | undefined, limits: ReceivedLimits): Promise<ReceivedPage>;
+  /**
+   * Which of these envelopes, named by (timestampNs, digest), the store holds, in input order: how
+   * a repair pass of history sync learns what it lacks without fetching what it has (docs/sync.md).
+   */
+  holds(keys: readonly EnvelopeKey[]): Promise<boolean[]>;
   /**
    * This store's random id (created with its schema): positions it issues start with it, and sync
    * keeps the positions it reached at peers only while the id stays the same (docs/sync.md).
