@@ -13,12 +13,15 @@ import {
   type Conversation,
   type DecodedMessage,
   type Envelope,
+  Group,
+  type MembershipChange,
   type Reaction,
   RemoteAttachmentCodec,
 } from "@xmtp-ts/client";
 import { decodePrivateKeyBundle, localAuthenticator } from "@xmtp-ts/client/advanced";
 import {
   applyReaction,
+  ContentTypeGroupMembership,
   ContentTypeReaction,
   ContentTypeReadReceipt,
   ContentTypeReply,
@@ -69,11 +72,15 @@ export interface Thread {
 }
 
 export interface ConversationSummary {
-  topic: string;
+  /** The conversation's key in this app ({@link keyOf}). */
+  key: string;
+  /** The peer, or a group's creator (whose consent is the group's). */
   peerAddress: string;
   createdMs: number;
   lastMs: number;
   preview: string;
+  /** Who wrote the preview's message. */
+  previewSender?: string;
   /** Newest message from the peer, and from this account (receipts aside). */
   lastPeerMs: number;
   lastOwnMs: number;
@@ -100,7 +107,9 @@ const DRAFTS_KEY = "drafts";
 /** A message not sent yet, kept in IndexedDB so a reload or a closed tab loses nothing. */
 interface OutboxEntry {
   key: string;
-  topic: string;
+  /** The conversation's key (entries saved before groups existed have `topic` instead). */
+  conversation: string;
+  topic?: string;
   sentMs: number;
   outgoing: Outgoing;
 }
@@ -110,7 +119,7 @@ export class ChatStore {
   connection: ConnectionState = "online";
   /** A problem with the account as a whole (listing failed, …), with what to do. */
   problem: string | undefined;
-  /** Conversations and their threads, by topic. */
+  /** Conversations and their threads, by key. */
   readonly summaries = new Map<string, ConversationSummary>();
   readonly threads = new Map<string, Thread>();
   /** Whether the first listing has finished (before it, the cached list is shown). */
@@ -119,7 +128,7 @@ export class ChatStore {
   private readonly listeners = new Set<() => void>();
   private readonly abort = new AbortController();
   private healthTimer: ReturnType<typeof setTimeout> | undefined;
-  private openTopic: string | undefined;
+  private openKey: string | undefined;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private resubscribeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Ends the current all-conversations subscription. */
@@ -162,25 +171,33 @@ export class ChatStore {
   /** Shows the cached list, then lists, loads consent, reads previews and starts the streams. */
   async start(): Promise<void> {
     const cached = await this.kv.get<ConversationSummary[]>(SUMMARIES_KEY).catch(() => undefined);
-    for (const c of this.client.conversations.listFromCache()) this.conversations.set(c.topic, c);
-    for (const s of cached ?? [])
-      if (this.conversations.has(s.topic)) {
-        this.summaries.set(s.topic, s);
+    for (const c of this.client.conversations.listFromCache()) this.conversations.set(keyOf(c), c);
+    for (const s of cached ?? []) {
+      s.key ??= (s as { topic?: string }).topic!; // saved before groups existed
+      if (this.conversations.has(s.key)) {
+        this.summaries.set(s.key, s);
         if (s.consent) this.cachedConsent.set(s.peerAddress.toLowerCase(), s.consent);
       }
+    }
     for (const c of this.conversations.values()) this.ensureSummary(c);
     this.changed();
     for (const c of this.conversations.values()) this.unsubscribed.add(c);
-    for (const [topic, text] of (await this.kv.get<[string, string][]>(DRAFTS_KEY).catch(() => undefined)) ??
+    for (const [key, text] of (await this.kv.get<[string, string][]>(DRAFTS_KEY).catch(() => undefined)) ??
       [])
-      this.drafts.set(topic, text);
-    const outbox = (await this.kv.get<OutboxEntry[]>(OUTBOX_KEY).catch(() => undefined)) ?? [];
+      this.drafts.set(key, text);
+    const outbox = ((await this.kv.get<OutboxEntry[]>(OUTBOX_KEY).catch(() => undefined)) ?? []).map((o) => ({
+      ...o,
+      conversation: o.conversation ?? o.topic,
+    }));
     for (const o of outbox) this.restoreUnsent(o);
     this.changed();
     this.watchHealth();
+    // A group's next epoch (after a removal) is a new topic to follow.
+    const off = this.client.conversations.groups.onEpoch((g) => this.addConversation(g));
+    this.abort.signal.addEventListener("abort", off);
     await this.sync();
     // What was not sent before the page closed goes out now.
-    if (this.connection === "online") for (const o of outbox) this.retry(o.topic, o.key);
+    if (this.connection === "online") for (const o of outbox) this.retry(o.conversation, o.key);
     void this.streamConversations();
     await this.resubscribe();
   }
@@ -198,9 +215,12 @@ export class ChatStore {
       ]);
       let added = false;
       for (const c of list) {
-        if (!this.conversations.has(c.topic)) added = true;
-        if (!this.subscribed.has(c.topic)) this.unsubscribed.add(c);
-        this.conversations.set(c.topic, c);
+        // New conversations, and groups that moved to a new epoch, join the subscription.
+        if (topicsOf(c).some((t) => !this.subscribed.has(t))) {
+          added = true;
+          this.unsubscribed.add(c);
+        }
+        this.conversations.set(keyOf(c), c);
         this.ensureSummary(c);
       }
       if (added && this.messagesAbort) this.scheduleResubscribe();
@@ -238,7 +258,7 @@ export class ChatStore {
               const envs = pages[i] ?? [];
               const decoded = await Promise.all(envs.map((e) => c.decodeMessage(e).catch(() => undefined)));
               this.mergePage(
-                c.topic,
+                keyOf(c),
                 decoded.filter((m): m is DecodedMessage => m !== undefined).reverse(),
                 envs.length === PREVIEW_PAGE,
               );
@@ -254,10 +274,10 @@ export class ChatStore {
   }
 
   private ensureSummary(c: Conversation): ConversationSummary {
-    let s = this.summaries.get(c.topic);
+    let s = this.summaries.get(keyOf(c));
     if (!s) {
       s = {
-        topic: c.topic,
+        key: keyOf(c),
         peerAddress: c.peerAddress,
         createdMs: c.createdAt.getTime(),
         lastMs: c.createdAt.getTime(),
@@ -265,13 +285,13 @@ export class ChatStore {
         lastPeerMs: 0,
         lastOwnMs: 0,
       };
-      this.summaries.set(c.topic, s);
+      this.summaries.set(keyOf(c), s);
     }
     return s;
   }
 
-  thread(topic: string): Thread {
-    let t = this.threads.get(topic);
+  thread(key: string): Thread {
+    let t = this.threads.get(key);
     if (!t) {
       t = {
         items: [],
@@ -283,7 +303,7 @@ export class ChatStore {
         loadingOlder: false,
         loaded: false,
       };
-      this.threads.set(topic, t);
+      this.threads.set(key, t);
     }
     return t;
   }
@@ -293,14 +313,14 @@ export class ChatStore {
   }
 
   /** Adds decoded messages (any order) to a thread, once each. */
-  private mergePage(topic: string, messages: DecodedMessage[], hasMore?: boolean): void {
-    const t = this.thread(topic);
+  private mergePage(key: string, messages: DecodedMessage[], hasMore?: boolean): void {
+    const t = this.thread(key);
     let added = false;
     for (const m of messages) {
       if (t.seen.has(m.id)) continue;
       t.seen.add(m.id);
       added = true;
-      this.absorb(topic, t, m);
+      this.absorb(key, t, m);
     }
     if (!t.loaded) {
       t.loaded = true;
@@ -311,10 +331,10 @@ export class ChatStore {
   }
 
   /** Applies one message to a thread and the conversation's summary. */
-  private absorb(topic: string, t: Thread, m: DecodedMessage): void {
+  private absorb(key: string, t: Thread, m: DecodedMessage): void {
     const sentMs = m.sent.getTime();
     const own = this.isOwn(m.senderAddress);
-    const s = this.summaries.get(topic);
+    const s = this.summaries.get(key);
     if (isType(m.contentType, ContentTypeReadReceipt)) {
       if (own) t.ownReadMs = Math.max(t.ownReadMs, sentMs);
       else t.peerReadMs = Math.max(t.peerReadMs, sentMs);
@@ -338,6 +358,7 @@ export class ChatStore {
     if (s && sentMs >= s.lastMs) {
       s.lastMs = sentMs;
       s.preview = describe(m);
+      s.previewSender = m.senderAddress;
     }
     if (s) {
       if (own) s.lastOwnMs = Math.max(s.lastOwnMs, sentMs);
@@ -346,10 +367,10 @@ export class ChatStore {
   }
 
   /** Unread: the peer wrote after this account last read or wrote (on any device). */
-  isUnread(topic: string): boolean {
-    const s = this.summaries.get(topic);
+  isUnread(key: string): boolean {
+    const s = this.summaries.get(key);
     if (!s) return false;
-    const t = this.threads.get(topic);
+    const t = this.threads.get(key);
     return s.lastPeerMs > Math.max(s.lastOwnMs, t?.ownReadMs ?? 0);
   }
 
@@ -358,6 +379,7 @@ export class ChatStore {
    * visit saw (so a returning person sees their Messages at once, not everything under Requests).
    */
   consentOf(peerAddress: string): ConsentState {
+    if (this.isOwn(peerAddress)) return "allowed"; // a group this account created
     const live = this.client.consent.consentState(peerAddress);
     if (this.consentLoaded || live !== "unknown") return live;
     return this.cachedConsent.get(peerAddress.toLowerCase()) ?? "unknown";
@@ -386,8 +408,16 @@ export class ChatStore {
 
   /** Adds a conversation found after the first listing: its messages, and a place in the stream. */
   private addConversation(c: Conversation): void {
-    if (this.conversations.has(c.topic)) return;
-    this.conversations.set(c.topic, c);
+    if (this.conversations.has(keyOf(c))) {
+      // A group seen again may have moved to a new epoch (a new topic to follow).
+      if (topicsOf(c).some((t) => !this.subscribed.has(t))) {
+        this.unsubscribed.add(c);
+        this.changed();
+        this.scheduleResubscribe();
+      }
+      return;
+    }
+    this.conversations.set(keyOf(c), c);
     this.unsubscribed.add(c);
     this.ensureSummary(c);
     this.changed();
@@ -413,7 +443,9 @@ export class ChatStore {
     this.messagesAbort = mine;
     const fresh = [...this.unsubscribed];
     this.unsubscribed.clear();
-    const topics = [...this.conversations.keys()];
+    const byTopic = new Map<string, Conversation>();
+    for (const c of this.conversations.values()) for (const t of topicsOf(c)) byTopic.set(t, c);
+    const topics = [...byTopic.keys()];
     let source: AsyncIterable<Envelope>;
     try {
       const sub = this.client.api.subscribe(topics, {
@@ -429,20 +461,39 @@ export class ChatStore {
       }
       return;
     }
+    if (this.messagesAbort !== mine) {
+      // A later subscription started meanwhile (it may lack nothing, but this one's state is older).
+      mine.abort();
+      for (const c of fresh) this.unsubscribed.add(c);
+      this.scheduleResubscribe();
+      return;
+    }
     previous?.abort();
     this.subscribed = new Set(topics);
-    void this.pump(source, mine);
+    void this.pump(source, mine, byTopic);
     void this.refreshLatest(fresh);
   }
 
-  private async pump(source: AsyncIterable<Envelope>, mine: AbortController): Promise<void> {
+  /** Applies a subscription's envelopes; `byTopic` is the conversation of each of its topics. */
+  private async pump(
+    source: AsyncIterable<Envelope>,
+    mine: AbortController,
+    byTopic: Map<string, Conversation>,
+  ): Promise<void> {
     try {
       for await (const env of source) {
-        const c = this.conversations.get(env.contentTopic);
+        const c = byTopic.get(env.contentTopic);
         if (!c) continue;
         try {
-          this.mergePage(c.topic, [await c.decodeMessage(env)]);
-          this.markReadIfOpen(c.topic);
+          const m = await c.decodeMessage(env);
+          this.mergePage(keyOf(c), [m]);
+          // A group's epoch closed: its next epoch comes as an invitation; list to follow it.
+          if (
+            isType(m.contentType, ContentTypeGroupMembership) &&
+            (m.content as MembershipChange).action === "close"
+          )
+            void this.sync();
+          this.markReadIfOpen(keyOf(c));
           this.scheduleSave();
         } catch {
           // not decodable: skipped, as in listings
@@ -459,22 +510,22 @@ export class ChatStore {
   }
 
   /** The conversation shown on screen (its new messages are marked read). */
-  setOpen(topic: string | undefined): void {
-    this.openTopic = topic;
-    if (topic) {
-      void this.loadFirstPage(topic);
-      this.markReadIfOpen(topic);
+  setOpen(key: string | undefined): void {
+    this.openKey = key;
+    if (key) {
+      void this.loadFirstPage(key);
+      this.markReadIfOpen(key);
     }
   }
 
-  private async loadFirstPage(topic: string): Promise<void> {
-    const t = this.thread(topic);
-    const c = this.conversations.get(topic);
+  private async loadFirstPage(key: string): Promise<void> {
+    const t = this.thread(key);
+    const c = this.conversations.get(key);
     if (t.loaded || !c) return;
     try {
       const page = await c.messages({ limit: PAGE, direction: "descending" });
-      this.mergePage(topic, page.reverse(), page.length === PAGE);
-      this.markReadIfOpen(topic);
+      this.mergePage(key, page.reverse(), page.length === PAGE);
+      this.markReadIfOpen(key);
     } catch (err) {
       this.problem = `Could not load messages (${errorText(err)}). They will appear when the node answers again.`;
       this.changed();
@@ -482,9 +533,9 @@ export class ChatStore {
   }
 
   /** Reads the page before the oldest message shown. */
-  async loadOlder(topic: string): Promise<void> {
-    const t = this.thread(topic);
-    const c = this.conversations.get(topic);
+  async loadOlder(key: string): Promise<void> {
+    const t = this.thread(key);
+    const c = this.conversations.get(key);
     if (!c || !t.hasMore || t.loadingOlder || !t.loaded) return;
     t.loadingOlder = true;
     this.changed();
@@ -496,7 +547,7 @@ export class ChatStore {
         ...(oldest !== undefined ? { endTime: new Date(oldest) } : {}),
       });
       const before = t.seen.size;
-      this.mergePage(topic, page);
+      this.mergePage(key, page);
       t.hasMore = page.length === PAGE && t.seen.size > before;
     } catch (err) {
       this.problem = `Could not load older messages (${errorText(err)}). Scroll up again to retry.`;
@@ -506,29 +557,31 @@ export class ChatStore {
     }
   }
 
-  private markReadIfOpen(topic: string): void {
-    if (this.openTopic !== topic || typeof document === "undefined" || document.hidden) return;
-    const s = this.summaries.get(topic);
-    const t = this.thread(topic);
-    if (!s || !t.loaded || !this.isUnread(topic)) return;
+  private markReadIfOpen(key: string): void {
+    if (this.openKey !== key || typeof document === "undefined" || document.hidden) return;
+    const s = this.summaries.get(key);
+    const t = this.thread(key);
+    if (!s || !t.loaded || !this.isUnread(key)) return;
+    const g = this.group(key);
+    if (g && !g.isActive) return; // removed from the group: nothing can be sent there
     t.ownReadMs = Date.now();
     this.changed();
-    const c = this.conversations.get(topic);
+    const c = this.conversations.get(key);
     c?.send({}, { contentType: ContentTypeReadReceipt }).catch(() => {
       t.ownReadMs = 0; // try again on the next look
     });
   }
 
   /** Sends what the person wrote; it shows as pending, then sent or failed (kept for Retry). */
-  send(topic: string, outgoing: Outgoing): void {
+  send(key: string, outgoing: Outgoing): void {
     const item = this.outgoingItem(
-      { key: crypto.randomUUID(), topic, sentMs: Date.now(), outgoing },
+      { key: crypto.randomUUID(), conversation: key, sentMs: Date.now(), outgoing },
       "pending",
     );
-    this.drafts.delete(topic);
+    this.drafts.delete(key);
     this.changed();
     this.saveOutbox();
-    void this.deliver(topic, item);
+    void this.deliver(key, item);
   }
 
   private outgoingItem(o: OutboxEntry, state: "pending" | "failed"): MessageItem {
@@ -543,53 +596,53 @@ export class ChatStore {
       error: state === "failed" ? "Not sent before the page was closed. Press Retry to send it." : undefined,
       text: o.outgoing.kind === "file" ? `📎 ${o.outgoing.file.name}` : o.outgoing.text,
     };
-    this.thread(o.topic).items.push(item);
+    this.thread(o.conversation).items.push(item);
     return item;
   }
 
   private restoreUnsent(o: OutboxEntry): void {
-    if (this.conversations.has(o.topic)) this.outgoingItem(o, "failed");
+    if (this.conversations.has(o.conversation)) this.outgoingItem(o, "failed");
   }
 
   /** Keeps every message not sent yet (pending or failed) in IndexedDB. */
   private saveOutbox(): void {
     const entries: OutboxEntry[] = [];
-    for (const [topic, t] of this.threads)
+    for (const [key, t] of this.threads)
       for (const i of t.items)
         if (i.state !== "sent" && i.outgoing)
-          entries.push({ key: i.key, topic, sentMs: i.sentMs, outgoing: i.outgoing });
+          entries.push({ key: i.key, conversation: key, sentMs: i.sentMs, outgoing: i.outgoing });
     void this.kv.set(OUTBOX_KEY, entries).catch(() => undefined);
   }
 
   /** Text typed in a conversation's composer and not sent yet. */
-  draft(topic: string): string {
-    return this.drafts.get(topic) ?? "";
+  draft(key: string): string {
+    return this.drafts.get(key) ?? "";
   }
 
-  setDraft(topic: string, text: string): void {
-    if (text === "") this.drafts.delete(topic);
-    else this.drafts.set(topic, text);
+  setDraft(key: string, text: string): void {
+    if (text === "") this.drafts.delete(key);
+    else this.drafts.set(key, text);
     this.scheduleSave();
   }
 
-  retry(topic: string, key: string): void {
-    const item = this.thread(topic).items.find((i) => i.key === key);
+  retry(key: string, itemKey: string): void {
+    const item = this.thread(key).items.find((i) => i.key === itemKey);
     if (item?.state !== "failed") return;
     item.state = "pending";
     item.error = undefined;
     this.changed();
-    void this.deliver(topic, item);
+    void this.deliver(key, item);
   }
 
-  discard(topic: string, key: string): void {
-    const t = this.thread(topic);
-    t.items = t.items.filter((i) => i.key !== key || i.state !== "failed");
+  discard(key: string, itemKey: string): void {
+    const t = this.thread(key);
+    t.items = t.items.filter((i) => i.key !== itemKey || i.state !== "failed");
     this.changed();
     this.saveOutbox();
   }
 
-  private async deliver(topic: string, item: MessageItem): Promise<void> {
-    const c = this.conversations.get(topic);
+  private async deliver(key: string, item: MessageItem): Promise<void> {
+    const c = this.conversations.get(key);
     const out = item.outgoing!;
     try {
       if (!c) throw new Error("this conversation is not loaded yet");
@@ -601,9 +654,9 @@ export class ChatStore {
           { contentType: ContentTypeReply },
         );
       else sent = await this.sendFile(c, out.file);
-      const t = this.thread(topic);
+      const t = this.thread(key);
       t.items = t.items.filter((i) => i !== item);
-      this.mergePage(topic, [sent]);
+      this.mergePage(key, [sent]);
       this.scheduleSave();
       this.saveOutbox();
       // Answering a request accepts it (on every device), as the person clearly wants to talk.
@@ -659,9 +712,9 @@ export class ChatStore {
   }
 
   /** Adds or removes this account's `emoji` on a message. */
-  async react(topic: string, reference: string, emoji: string): Promise<void> {
-    const t = this.thread(topic);
-    const c = this.conversations.get(topic);
+  async react(key: string, reference: string, emoji: string): Promise<void> {
+    const t = this.thread(key);
+    const c = this.conversations.get(key);
     if (!c) return;
     const reaction = toggleReaction(t.reactions, this.address, reference, emoji);
     applyReaction(t.reactions, this.address, reaction);
@@ -697,11 +750,47 @@ export class ChatStore {
   async newConversation(peerAddress: string): Promise<string> {
     const c = await this.client.conversations.newConversation(peerAddress);
     this.addConversation(c);
-    return c.topic;
+    return keyOf(c);
   }
 
   canMessage(address: string): Promise<boolean> {
     return this.client.canMessage(address);
+  }
+
+  /** The addresses (checked by the caller) that have no XMTP identity on the network. */
+  async unreachable(addresses: string[]): Promise<string[]> {
+    const ok = await this.client.canMessage(addresses);
+    return addresses.filter((_, i) => !ok[i]);
+  }
+
+  /** The group behind a conversation key, if it is one. */
+  group(key: string): Group | undefined {
+    const c = this.conversations.get(key);
+    return c instanceof Group ? c : undefined;
+  }
+
+  /** Starts a group (addresses checked by the caller); throws the SDK's `GroupError`. */
+  async newGroup(addresses: string[], name: string, description: string): Promise<string> {
+    const g = await this.client.conversations.newGroup(addresses, {
+      ...(name ? { name } : {}),
+      ...(description ? { description } : {}),
+    });
+    this.addConversation(g);
+    return keyOf(g);
+  }
+
+  /**
+   * Adds or removes members of a group this account created (docs/groups.md §4, §5). A removal
+   * moves the group to a new epoch: its new topic joins the subscription.
+   */
+  async changeMembers(key: string, action: "add" | "remove", addresses: string[]): Promise<void> {
+    const g = this.group(key);
+    if (!g) throw new Error("this group is not loaded yet");
+    if (action === "add") await g.addMembers(addresses);
+    else await g.removeMembers(addresses);
+    this.unsubscribed.add(g);
+    this.scheduleResubscribe();
+    this.changed();
   }
 
   /** Loads an attachment sent by URL (downloaded, checked and decrypted here). */
@@ -734,8 +823,8 @@ export class ChatStore {
       this.connection = "online";
       this.changed();
       await this.sync();
-      for (const [topic, t] of this.threads)
-        for (const i of t.items) if (i.state === "failed") this.retry(topic, i.key);
+      for (const [key, t] of this.threads)
+        for (const i of t.items) if (i.state === "failed") this.retry(key, i.key);
     } else if (!ok && this.connection === "online") {
       this.connection = "reconnecting";
       this.changed();
@@ -759,6 +848,16 @@ export class ChatStore {
     clearTimeout(this.resubscribeTimer);
     await this.client.close();
   }
+}
+
+/** A conversation's key in this app: its topic, or `group:<id>` for a group (whose topic changes per epoch). */
+export function keyOf(c: Conversation): string {
+  return c instanceof Group ? `group:${c.id}` : c.topic;
+}
+
+/** Every topic a conversation's messages arrive on (each known epoch of a group). */
+function topicsOf(c: Conversation): string[] {
+  return c instanceof Group ? c.knownEpochs.map((e) => e.topic) : [c.topic];
 }
 
 function errorText(err: unknown): string {

@@ -1,5 +1,6 @@
 import {
   ContentTypeAttachment,
+  ContentTypeGroupMembership,
   type ContentTypeId,
   ContentTypeReaction,
   ContentTypeReply,
@@ -10,7 +11,9 @@ import {
   addressProblem,
   applyReaction,
   describe as describeMessage,
+  membersProblem,
   type ReactionIndex,
+  shortAddress,
   toggleReaction,
 } from "./content.js";
 
@@ -67,5 +70,36 @@ describe("addressProblem", () => {
     expect(addressProblem(`${peer}0`, me)).toMatch(/not a valid/);
     expect(addressProblem(me.toUpperCase().replace("0X", "0x"), me)).toMatch(/your own address/);
     expect(addressProblem(` ${peer} `, me)).toBeUndefined();
+  });
+});
+
+describe("groups", () => {
+  const carol = "0x3333333333333333333333333333333333333333";
+  test("a membership change reads as a line naming who was added or removed", () => {
+    const change = { groupId: "ab", epoch: 0, revision: 1, creator: me, members: [me, peer] };
+    const line = (content: unknown) =>
+      describeMessage({ contentType: ContentTypeGroupMembership, content, contentFallback: undefined });
+    expect(line({ ...change, action: "add", changed: [peer] })).toBe(
+      `${shortAddress(me)} added ${shortAddress(peer)} to the group`,
+    );
+    expect(line({ ...change, action: "close", changed: [peer, carol], nextEpoch: 1 })).toBe(
+      `${shortAddress(me)} removed ${shortAddress(peer)}, ${shortAddress(carol)}; the group goes on with a new key they do not have`,
+    );
+  });
+
+  test("member lists: separators, duplicates and one's own address dropped; bad ones and too many refused", () => {
+    expect(
+      membersProblem(`${peer}, ${carol}\n${peer.toUpperCase().replace("0X", "0x")} ${me}`, me, 99),
+    ).toEqual({
+      addresses: [peer, carol],
+    });
+    expect(membersProblem("  ", me, 99).problem).toBe("Enter at least one member’s address.");
+    expect(membersProblem(`${peer} 0x12 nope`, me, 99).problem).toBe(
+      "Not a valid Ethereum address: 0x12, nope (0x followed by 40 hexadecimal characters).",
+    );
+    expect(membersProblem(me, me, 99).problem).toBe("That is your own address: add the addresses of others.");
+    expect(membersProblem(`${peer} ${carol}`, me, 1).problem).toBe(
+      "Too many members: 2 given, room for 1 more (a group has at most 100, you included).",
+    );
   });
 });

@@ -5,12 +5,15 @@
 import {
   type Attachment,
   ContentTypeAttachment,
+  ContentTypeGroupMembership,
   type ContentTypeId,
   ContentTypeReaction,
   ContentTypeReadReceipt,
   ContentTypeRemoteAttachment,
   ContentTypeReply,
   ContentTypeText,
+  MAX_GROUP_MEMBERS,
+  type MembershipChange,
   type Reaction,
   type RemoteAttachment,
   type Reply,
@@ -48,6 +51,7 @@ export function describe(m: MessageLike): string {
     }
     if (isType(t, ContentTypeAttachment)) return `📎 ${(m.content as Attachment).filename}`;
     if (isType(t, ContentTypeRemoteAttachment)) return `📎 ${(m.content as RemoteAttachment).filename}`;
+    if (isType(t, ContentTypeGroupMembership)) return describeMembership(m.content as MembershipChange);
     if (isType(t, ContentTypeReaction)) {
       const r = m.content as Reaction;
       return r.action === "added" ? `Reacted ${r.content}` : `Removed ${r.content}`;
@@ -56,6 +60,54 @@ export function describe(m: MessageLike): string {
   if (m.contentFallback) return m.contentFallback;
   const name = t ? `${t.authorityId}/${t.typeId}:${t.versionMajor}.${t.versionMinor}` : "unknown";
   return `A message of a type this app cannot show (${name})`;
+}
+
+/** `0x1234…abcd`: enough to tell members apart on screen (full addresses are in accessible names). */
+export const shortAddress = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`;
+
+/** A group's membership change as one line (docs/groups.md §6). */
+export function describeMembership(c: MembershipChange): string {
+  const who = c.changed.map(shortAddress).join(", ");
+  return c.action === "add"
+    ? `${shortAddress(c.creator)} added ${who} to the group`
+    : `${shortAddress(c.creator)} removed ${who}; the group goes on with a new key they do not have`;
+}
+
+/** Whether a message is a group's membership change (shown as a line about the group, not a bubble). */
+export const isMembership = (m: MessageLike) => isType(m.contentType, ContentTypeGroupMembership);
+
+/** Why a list of member addresses cannot make (or join) a group, before asking the network. */
+export function membersProblem(
+  input: string,
+  ownAddress: string,
+  room: number,
+): { addresses: string[]; problem?: string } {
+  const parts = input
+    .split(/[\s,;]+/)
+    .map((a) => a.trim())
+    .filter(Boolean);
+  if (parts.length === 0) return { addresses: [], problem: "Enter at least one member’s address." };
+  const bad = parts.filter((a) => !isAddress(a));
+  if (bad.length > 0)
+    return {
+      addresses: [],
+      problem: `Not a valid Ethereum address: ${bad.join(", ")} (0x followed by 40 hexadecimal characters).`,
+    };
+  const seen = new Set<string>();
+  const addresses = parts.filter((a) => {
+    const k = a.toLowerCase();
+    if (seen.has(k) || k === ownAddress.toLowerCase()) return false;
+    seen.add(k);
+    return true;
+  });
+  if (addresses.length === 0)
+    return { addresses, problem: "That is your own address: add the addresses of others." };
+  if (addresses.length > room)
+    return {
+      addresses,
+      problem: `Too many members: ${addresses.length} given, room for ${room} more (a group has at most ${MAX_GROUP_MEMBERS}, you included).`,
+    };
+  return { addresses };
 }
 
 function toTypeId(t: unknown): ContentTypeId | undefined {
@@ -135,4 +187,11 @@ export function formatTime(ms: number, now = Date.now()): string {
   return d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
 }
 
-export { ContentTypeReaction, ContentTypeReadReceipt, ContentTypeReply, ContentTypeText };
+export {
+  ContentTypeGroupMembership,
+  ContentTypeReaction,
+  ContentTypeReadReceipt,
+  ContentTypeReply,
+  ContentTypeText,
+  MAX_GROUP_MEMBERS,
+};

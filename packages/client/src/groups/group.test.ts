@@ -151,4 +151,37 @@ describe("Group", () => {
     await gc.sync();
     expect([gc.epoch, gc.isActive]).toEqual([0, false]);
   });
+
+  test("onEpoch: a known group that learns its next epoch is reported, by a stream as well as a listing", async () => {
+    const { client } = network();
+    const [ka, kb, kc] = [randomKeys(), randomKeys(), randomKeys()];
+    const [a, b] = [client(ka), client(kb)];
+    client(kc);
+    const seenA: number[] = [];
+    const seenB: number[] = [];
+    a.groups.onEpoch((g) => seenA.push(g.epoch));
+    let reported: (epoch: number) => void = () => {};
+    const nextAtB = new Promise<number>((r) => {
+      reported = r;
+    });
+    const off = b.groups.onEpoch((g) => {
+      seenB.push(g.epoch);
+      reported(g.epoch);
+    });
+    const stream = await b.stream();
+    const ga = await a.newGroup([kb.address, kc.address]);
+    expect(seenA).toEqual([]); // a new group is not an epoch change
+    const gb = (await stream.next()).value as Group;
+    expect(seenB).toEqual([]);
+    await ga.removeMembers([kc.address]);
+    expect(seenA).toEqual([1]);
+    // The next epoch's invitation reaches b's stream, which yields no group twice: the event says it.
+    expect(await nextAtB).toBe(1);
+    expect(gb.epoch).toBe(1);
+    await stream.return?.();
+    off();
+    await ga.addMembers([kb.address]); // re-sends the current epoch: no new epoch, no event
+    await b.list();
+    expect(seenB).toEqual([1]);
+  });
 });

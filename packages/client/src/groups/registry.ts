@@ -48,6 +48,7 @@ export class GroupRegistry {
   private readonly byId = new Map<string, Group>();
   private readonly byTopic = new Map<string, Group>();
   private readonly listeners = new Set<(r: GroupRejection) => void>();
+  private readonly epochListeners = new Set<(g: Group) => void>();
   private readonly kept: GroupRejection[] = [];
   private readonly host: GroupHost;
 
@@ -69,7 +70,11 @@ export class GroupRegistry {
         topic: buildTopic.conversationV2(bytesToHex(randomBytes(32))),
         keyMaterial: randomBytes(32),
       }),
-      indexTopic: (g, topic) => this.byTopic.set(topic, g),
+      indexTopic: (g, topic) => {
+        this.byTopic.set(topic, g);
+        // A known group learned another epoch (a new group is still being built here).
+        if (this.byId.get(g.id) === g) for (const fn of this.epochListeners) fn(g);
+      },
     };
   }
 
@@ -82,6 +87,16 @@ export class GroupRegistry {
   onRejection(fn: (r: GroupRejection) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /**
+   * Calls `fn` when a known group learns another epoch: its next epoch's invitation was read
+   * (by any listing or stream), or this client removed members. An app that follows topics itself
+   * subscribes to `group.topic` then. Returns the unsubscribe function.
+   */
+  onEpoch(fn: (g: Group) => void): () => void {
+    this.epochListeners.add(fn);
+    return () => this.epochListeners.delete(fn);
   }
 
   private report(r: GroupRejection): void {

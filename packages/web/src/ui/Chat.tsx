@@ -19,9 +19,9 @@ export function Chat({ store, kv, onSignedOut, onRestart }: Props) {
   const [open, setOpen] = useState<string | undefined>();
   const [panel, setPanel] = useState<"none" | "settings" | "sign-out">("none");
 
-  const select = (topic: string | undefined) => {
-    setOpen(topic);
-    store.setOpen(topic);
+  const select = (key: string | undefined) => {
+    setOpen(key);
+    store.setOpen(key);
   };
 
   const exportKeys = async () => {
@@ -94,7 +94,7 @@ export function Chat({ store, kv, onSignedOut, onRestart }: Props) {
       <div className="panes">
         <ConversationList store={store} open={open} onSelect={select} />
         {open ? (
-          <ThreadView key={open} store={store} topic={open} onBack={() => select(undefined)} />
+          <ThreadView key={open} store={store} conversation={open} onBack={() => select(undefined)} />
         ) : (
           <section className="thread empty" aria-label="No conversation open">
             <p>Choose a conversation, or start a new one.</p>

@@ -1,7 +1,14 @@
-/** The side pane: Messages / Requests tabs, "New conversation", and the conversation list. */
+/** The side pane: Messages / Requests tabs, "New conversation", "New group", and the conversation list. */
 import { type FormEvent, useState } from "react";
-import type { ChatStore } from "../chat.js";
-import { addressProblem, formatTime, noIdentityMessage } from "../content.js";
+import type { ChatStore, ConversationSummary } from "../chat.js";
+import {
+  addressProblem,
+  formatTime,
+  MAX_GROUP_MEMBERS,
+  membersProblem,
+  noIdentityMessage,
+  shortAddress,
+} from "../content.js";
 
 interface Props {
   store: ChatStore;
@@ -11,9 +18,14 @@ interface Props {
 
 export function ConversationList({ store, open, onSelect }: Props) {
   const [tab, setTab] = useState<"messages" | "requests">("messages");
-  const [composing, setComposing] = useState(false);
+  const [composing, setComposing] = useState<"none" | "conversation" | "group">("none");
   const items = store.list(tab);
   const requests = tab === "requests" ? items.length : store.list("requests").length;
+  const started = (key: string) => {
+    setComposing("none");
+    setTab("messages");
+    onSelect(key);
+  };
 
   return (
     <aside className="sidebar">
@@ -44,25 +56,26 @@ export function ConversationList({ store, open, onSelect }: Props) {
             )}
           </button>
         </div>
-        <button
-          type="button"
-          className="primary"
-          onClick={() => setComposing((v) => !v)}
-          aria-expanded={composing}
-        >
-          New conversation
-        </button>
+        <span className="new-buttons">
+          <button
+            type="button"
+            className="primary"
+            onClick={() => setComposing((v) => (v === "conversation" ? "none" : "conversation"))}
+            aria-expanded={composing === "conversation"}
+          >
+            New conversation
+          </button>
+          <button
+            type="button"
+            onClick={() => setComposing((v) => (v === "group" ? "none" : "group"))}
+            aria-expanded={composing === "group"}
+          >
+            New group
+          </button>
+        </span>
       </div>
-      {composing && (
-        <NewConversation
-          store={store}
-          onStarted={(topic) => {
-            setComposing(false);
-            setTab("messages");
-            onSelect(topic);
-          }}
-        />
-      )}
+      {composing === "conversation" && <NewConversation store={store} onStarted={started} />}
+      {composing === "group" && <NewGroup store={store} onStarted={started} />}
       {!store.listed && items.length === 0 ? (
         <p className="hint" role="status">
           Loading your conversations…
@@ -76,26 +89,35 @@ export function ConversationList({ store, open, onSelect }: Props) {
       ) : null}
       <ul id="conversation-list" aria-label="Conversations" className="conversation-list">
         {items.map((s) => {
-          const unread = store.isUnread(s.topic);
+          const unread = store.isUnread(s.key);
           const time = formatTime(s.lastMs);
+          const title = conversationTitle(store, s);
+          const preview = previewText(store, s);
           return (
             <li
-              key={s.topic}
-              aria-label={`${s.peerAddress}${unread ? ", unread" : ""}${s.preview ? `: ${s.preview}` : ""}${time ? `, ${time}` : ""}`}
-              className={`${open === s.topic ? "selected" : ""} ${unread ? "unread" : ""}`}
+              key={s.key}
+              aria-label={`${title}${unread ? ", unread" : ""}${preview ? `: ${preview}` : ""}${time ? `, ${time}` : ""}`}
+              className={`${open === s.key ? "selected" : ""} ${unread ? "unread" : ""}`}
             >
               <button
                 type="button"
                 className="conversation"
-                onClick={() => onSelect(s.topic)}
-                aria-current={open === s.topic}
+                onClick={() => onSelect(s.key)}
+                aria-current={open === s.key}
               >
-                <span className="peer">{s.peerAddress}</span>
+                <span className="peer">
+                  {store.group(s.key) && (
+                    <span className="group-mark" aria-hidden="true">
+                      👥{" "}
+                    </span>
+                  )}
+                  {title}
+                </span>
                 <span className="meta">
                   {unread && <span className="unread-dot" title="Unread" />}
                   <time dateTime={new Date(s.lastMs).toISOString()}>{time}</time>
                 </span>
-                <span className="preview">{s.preview || "No messages yet"}</span>
+                <span className="preview">{preview || "No messages yet"}</span>
               </button>
               {tab === "requests" && (
                 <span className="request-actions">
@@ -119,7 +141,27 @@ export function ConversationList({ store, open, onSelect }: Props) {
   );
 }
 
-function NewConversation({ store, onStarted }: { store: ChatStore; onStarted: (topic: string) => void }) {
+/** The list's name of a conversation: the peer's address, or `Group “name” · N members`. */
+export function conversationTitle(store: ChatStore, s: ConversationSummary): string {
+  const g = store.group(s.key);
+  if (!g) return s.peerAddress;
+  const name = g.name ? `Group “${g.name}”` : "Unnamed group";
+  return `${name} · ${g.members.length} members${g.isActive ? "" : " · you were removed"}`;
+}
+
+/** A preview, naming the sender in a group. */
+function previewText(store: ChatStore, s: ConversationSummary): string {
+  if (!s.preview || !store.group(s.key) || !s.previewSender) return s.preview;
+  const own = s.previewSender.toLowerCase() === store.address.toLowerCase();
+  return `${own ? "You" : shortAddress(s.previewSender)}: ${s.preview}`;
+}
+
+interface NewProps {
+  store: ChatStore;
+  onStarted: (key: string) => void;
+}
+
+function NewConversation({ store, onStarted }: NewProps) {
   const [address, setAddress] = useState("");
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
@@ -167,6 +209,108 @@ function NewConversation({ store, onStarted }: { store: ChatStore; onStarted: (t
       {busy && <span role="status">Looking up the address…</span>}
       {error && (
         <p id="new-address-error" role="alert" className="error">
+          {error}
+        </p>
+      )}
+    </form>
+  );
+}
+
+/** Why a group change failed, in words (the SDK's `GroupError` message, or the connection). */
+export function groupFailure(what: string, err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const refused = err instanceof Error && "code" in err && (err as { code: string }).code === "group-refused";
+  return refused
+    ? `Could not ${what}: ${text}.`
+    : `Could not ${what}: ${text}. Check your connection to the node and try again.`;
+}
+
+/**
+ * Checks a list of member addresses (format, duplicates, your own, the cap, then whether each has
+ * an XMTP identity); resolves with the addresses, or sets the error and resolves undefined.
+ */
+export async function checkMembers(
+  store: ChatStore,
+  input: string,
+  room: number,
+  setError: (e: string) => void,
+): Promise<string[] | undefined> {
+  const { addresses, problem } = membersProblem(input, store.address, room);
+  if (problem) {
+    setError(problem);
+    return undefined;
+  }
+  const missing = await store.unreachable(addresses);
+  if (missing.length > 0) {
+    setError(
+      `Not on the XMTP network yet: ${missing.join(", ")}. Ask them to sign in to an XMTP app once, or leave them out.`,
+    );
+    return undefined;
+  }
+  return addresses;
+}
+
+function NewGroup({ store, onStarted }: NewProps) {
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const [members, setMembers] = useState("");
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const addresses = await checkMembers(store, members, MAX_GROUP_MEMBERS - 1, setError);
+      if (addresses) onStarted(await store.newGroup(addresses, name.trim(), description.trim()));
+    } catch (err) {
+      setError(groupFailure("create the group", err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="new-conversation new-group" onSubmit={submit} noValidate aria-label="New group">
+      <label htmlFor="group-name">Group name</label>
+      <input
+        id="group-name"
+        value={name}
+        maxLength={100}
+        onChange={(e) => setName(e.target.value)}
+        autoComplete="off"
+        // biome-ignore lint/a11y/noAutofocus: the form opens because the person asked for it
+        autoFocus
+      />
+      <label htmlFor="group-description">Description (optional)</label>
+      <input
+        id="group-description"
+        value={description}
+        maxLength={1000}
+        onChange={(e) => setDescription(e.target.value)}
+        autoComplete="off"
+      />
+      <label htmlFor="group-members">Members (addresses, one per line or separated by commas)</label>
+      <textarea
+        id="group-members"
+        value={members}
+        rows={3}
+        onChange={(e) => {
+          setMembers(e.target.value);
+          setError(undefined);
+        }}
+        placeholder="0x…"
+        spellCheck={false}
+        aria-invalid={error !== undefined}
+        aria-describedby={error ? "new-group-error" : undefined}
+      />
+      <button type="submit" className="primary" disabled={busy}>
+        Create group
+      </button>
+      {busy && <span role="status">Checking the addresses and creating the group…</span>}
+      {error && (
+        <p id="new-group-error" role="alert" className="error">
           {error}
         </p>
       )}

@@ -1,26 +1,37 @@
-/** One conversation: its messages (paged in on scroll-up, live), and the composer. */
+/** One conversation: its messages (paged in on scroll-up, live), the composer, a group's members. */
 import type { Reply } from "@xmtp-ts/client";
-import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState } from "react";
+import { type FormEvent, type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState } from "react";
 import type { ChatStore, MessageItem, Outgoing } from "../chat.js";
-import { ContentTypeReply, formatTime, isType } from "../content.js";
+import {
+  ContentTypeReply,
+  formatTime,
+  isMembership,
+  isType,
+  MAX_GROUP_MEMBERS,
+  shortAddress,
+} from "../content.js";
+import { checkMembers, groupFailure } from "./ConversationList.js";
 import { MessageBody } from "./MessageBody.js";
 
 const EMOJI = ["👍", "❤️", "😂", "🎉"];
 
 interface Props {
   store: ChatStore;
-  topic: string;
+  /** The conversation's key in the store. */
+  conversation: string;
   onBack: () => void;
 }
 
-export function ThreadView({ store, topic, onBack }: Props) {
-  const summary = store.summaries.get(topic);
-  const thread = store.thread(topic);
+export function ThreadView({ store, conversation, onBack }: Props) {
+  const summary = store.summaries.get(conversation);
+  const thread = store.thread(conversation);
   const [replyTo, setReplyTo] = useState<MessageItem | undefined>();
   const listRef = useRef<HTMLUListElement>(null);
   const pinned = useRef(true);
   const lastHeight = useRef(0);
   const consent = summary ? store.consentOf(summary.peerAddress) : "allowed";
+  const group = store.group(conversation);
+  const [showMembers, setShowMembers] = useState(false);
 
   // Keep the view at the bottom while it is there; keep the position when older pages come in.
   useLayoutEffect(() => {
@@ -36,7 +47,7 @@ export function ThreadView({ store, topic, onBack }: Props) {
   useEffect(() => {
     const el = listRef.current;
     if (el && thread.loaded && thread.hasMore && !thread.loadingOlder && el.scrollHeight <= el.clientHeight)
-      void store.loadOlder(topic);
+      void store.loadOlder(conversation);
   });
 
   const onScroll = () => {
@@ -44,7 +55,7 @@ export function ThreadView({ store, topic, onBack }: Props) {
     if (!el) return;
     pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
     lastHeight.current = el.scrollHeight;
-    if (el.scrollTop < 80) void store.loadOlder(topic);
+    if (el.scrollTop < 80) void store.loadOlder(conversation);
   };
 
   if (!summary) return null;
@@ -53,14 +64,37 @@ export function ThreadView({ store, topic, onBack }: Props) {
     .find((i) => i.state === "sent" && i.senderAddress === store.address);
 
   return (
-    <section className="thread" aria-label={`Conversation with ${summary.peerAddress}`}>
+    <section
+      className="thread"
+      aria-label={
+        group ? `Group ${group.name ?? "without a name"}` : `Conversation with ${summary.peerAddress}`
+      }
+    >
       <header className="thread-header">
         <button type="button" className="back" onClick={onBack} aria-label="Back to conversations">
           ←
         </button>
-        <h2>
-          <code>{summary.peerAddress}</code>
-        </h2>
+        {group ? (
+          <h2 className="group-title">
+            <span aria-hidden="true">👥 </span>
+            {group.name ?? "Unnamed group"}
+            {group.description && <span className="group-description">{group.description}</span>}
+          </h2>
+        ) : (
+          <h2>
+            <code>{summary.peerAddress}</code>
+          </h2>
+        )}
+        {group && (
+          <button
+            type="button"
+            onClick={() => setShowMembers((v) => !v)}
+            aria-expanded={showMembers}
+            aria-controls="group-members-panel"
+          >
+            Members ({group.members.length})
+          </button>
+        )}
         {consent !== "allowed" && (
           <span className="request-actions">
             <button type="button" onClick={() => void store.setConsent(summary.peerAddress, "allowed")}>
@@ -76,6 +110,13 @@ export function ThreadView({ store, topic, onBack }: Props) {
           </span>
         )}
       </header>
+      {group && showMembers && <MembersPanel store={store} conversation={conversation} />}
+      {group && !group.isActive && (
+        <p className="banner warning" role="status">
+          You were removed from this group. Its earlier messages stay here; you cannot write to it, and what
+          its members write from now on is not sent to you.
+        </p>
+      )}
       <ul className="messages" aria-label="Messages" ref={listRef} onScroll={onScroll}>
         {thread.loadingOlder && (
           <li className="hint" role="status">
@@ -90,47 +131,57 @@ export function ThreadView({ store, topic, onBack }: Props) {
         {thread.loaded && !thread.hasMore && thread.items.length === 0 && (
           <li className="hint">No messages yet. Say hello!</li>
         )}
-        {thread.items.map((item) => (
-          <MessageRow
-            key={item.key}
-            store={store}
-            topic={topic}
-            item={item}
-            peerRead={item === lastOwnSent && thread.peerReadMs >= item.sentMs}
-            onReply={() => setReplyTo(item)}
-          />
-        ))}
+        {thread.items.map((item) =>
+          item.message && isMembership(item.message) ? (
+            <li key={item.key} className="system" aria-label={item.text}>
+              {item.text}
+            </li>
+          ) : (
+            <MessageRow
+              key={item.key}
+              store={store}
+              conversation={conversation}
+              item={item}
+              inGroup={group !== undefined}
+              peerRead={item === lastOwnSent && thread.peerReadMs >= item.sentMs}
+              onReply={() => setReplyTo(item)}
+            />
+          ),
+        )}
       </ul>
-      <Composer
-        draft={store.draft(topic)}
-        onDraft={(text) => store.setDraft(topic, text)}
-        replyTo={replyTo}
-        onCancelReply={() => setReplyTo(undefined)}
-        onSend={(o) => {
-          pinned.current = true;
-          store.send(topic, o);
-          setReplyTo(undefined);
-        }}
-      />
+      {(!group || group.isActive) && (
+        <Composer
+          draft={store.draft(conversation)}
+          onDraft={(text) => store.setDraft(conversation, text)}
+          replyTo={replyTo}
+          onCancelReply={() => setReplyTo(undefined)}
+          onSend={(o) => {
+            pinned.current = true;
+            store.send(conversation, o);
+            setReplyTo(undefined);
+          }}
+        />
+      )}
     </section>
   );
 }
 
 function MessageRow(props: {
   store: ChatStore;
-  topic: string;
+  conversation: string;
   item: MessageItem;
+  inGroup: boolean;
   peerRead: boolean;
   onReply: () => void;
 }) {
-  const { store, topic, item, peerRead, onReply } = props;
+  const { store, conversation, item, inGroup, peerRead, onReply } = props;
   const own = item.senderAddress.toLowerCase() === store.address.toLowerCase();
   const [picking, setPicking] = useState(false);
-  const reactions = item.id ? store.thread(topic).reactions.get(item.id) : undefined;
+  const reactions = item.id ? store.thread(conversation).reactions.get(item.id) : undefined;
   const m = item.message;
   const reply = m && isType(m.contentType, ContentTypeReply) && m.content ? (m.content as Reply) : undefined;
   const quoted = reply
-    ? (store.thread(topic).items.find((i) => i.id === reply.reference)?.text ?? "an earlier message")
+    ? (store.thread(conversation).items.find((i) => i.id === reply.reference)?.text ?? "an earlier message")
     : item.outgoing?.kind === "reply"
       ? item.outgoing.quoted
       : undefined;
@@ -142,6 +193,11 @@ function MessageRow(props: {
       aria-label={`${own ? "You" : item.senderAddress}: ${item.text}${status ? ` (${status})` : ""}`}
     >
       <div className="bubble">
+        {inGroup && !own && (
+          <span className="sender" title={item.senderAddress}>
+            {shortAddress(item.senderAddress)}
+          </span>
+        )}
         {quoted !== undefined && <blockquote className="quote">↪ {quoted}</blockquote>}
         {m ? (
           <MessageBody store={store} message={m} reply={reply} />
@@ -156,10 +212,10 @@ function MessageRow(props: {
       {item.state === "failed" && (
         <div className="failed" role="alert">
           <span>{item.error}</span>
-          <button type="button" onClick={() => store.retry(topic, item.key)}>
+          <button type="button" onClick={() => store.retry(conversation, item.key)}>
             Retry
           </button>
-          <button type="button" onClick={() => store.discard(topic, item.key)}>
+          <button type="button" onClick={() => store.discard(conversation, item.key)}>
             Discard
           </button>
         </div>
@@ -173,7 +229,7 @@ function MessageRow(props: {
               className={senders.has(store.address.toLowerCase()) ? "mine" : ""}
               aria-pressed={senders.has(store.address.toLowerCase())}
               aria-label={`${emoji} ${senders.size}`}
-              onClick={() => item.id && void store.react(topic, item.id, emoji)}
+              onClick={() => item.id && void store.react(conversation, item.id, emoji)}
             >
               {emoji} {senders.size}
             </button>
@@ -201,7 +257,7 @@ function MessageRow(props: {
                 aria-label={`React with ${e}`}
                 onClick={() => {
                   setPicking(false);
-                  if (item.id) void store.react(topic, item.id, e);
+                  if (item.id) void store.react(conversation, item.id, e);
                 }}
               >
                 {e}
@@ -301,5 +357,126 @@ function Composer(props: {
         </button>
       </div>
     </form>
+  );
+}
+
+/**
+ * A group's members, the creator marked. The creator can add members (they read the current epoch
+ * from its start) and remove them (the group moves to a new topic and key, docs/groups.md §5).
+ */
+function MembersPanel({ store, conversation }: { store: ChatStore; conversation: string }) {
+  const group = store.group(conversation)!;
+  const isCreator = group.creator.toLowerCase() === store.address.toLowerCase();
+  const [adding, setAdding] = useState("");
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState<string | undefined>();
+  const [confirm, setConfirm] = useState<string | undefined>();
+
+  const run = async (what: string, status: string, body: () => Promise<void>) => {
+    setBusy(status);
+    setError(undefined);
+    try {
+      await body();
+    } catch (err) {
+      setError(groupFailure(what, err));
+    } finally {
+      setBusy(undefined);
+    }
+  };
+  const add = (e: FormEvent) => {
+    e.preventDefault();
+    void run("add the members", "Adding…", async () => {
+      const room = MAX_GROUP_MEMBERS - group.members.length;
+      const addresses = await checkMembers(store, adding, room, setError);
+      if (!addresses) return;
+      const fresh = addresses.filter((a) => !group.members.some((m) => m.toLowerCase() === a.toLowerCase()));
+      if (fresh.length === 0) return setError("They are members already.");
+      await store.changeMembers(conversation, "add", fresh);
+      setAdding("");
+    });
+  };
+  const remove = (address: string) =>
+    void run("remove the member", "Removing… (the group moves to a new key)", async () => {
+      await store.changeMembers(conversation, "remove", [address]);
+      setConfirm(undefined);
+    });
+
+  return (
+    <section id="group-members-panel" className="panel members" aria-label="Group members">
+      <ul aria-label="Members">
+        {group.members.map((m) => {
+          const tags = [
+            m === group.creator ? "creator" : "",
+            m.toLowerCase() === store.address.toLowerCase() ? "you" : "",
+          ].filter(Boolean);
+          return (
+            <li key={m} aria-label={`${m}${tags.length ? ` (${tags.join(", ")})` : ""}`}>
+              <code>{m}</code>
+              {tags.length > 0 && <span className="tag"> ({tags.join(", ")})</span>}
+              {isCreator && m !== group.creator && confirm !== m && (
+                <button
+                  type="button"
+                  className="danger"
+                  onClick={() => setConfirm(m)}
+                  aria-label={`Remove ${m}`}
+                >
+                  Remove
+                </button>
+              )}
+              {confirm === m && (
+                <span className="confirm">
+                  <span>
+                    Remove {shortAddress(m)}? The group moves to a new key they do not get; they keep what was
+                    said before.
+                  </span>
+                  <button
+                    type="button"
+                    className="danger"
+                    disabled={busy !== undefined}
+                    onClick={() => remove(m)}
+                  >
+                    Remove from the group
+                  </button>
+                  <button type="button" onClick={() => setConfirm(undefined)}>
+                    Cancel
+                  </button>
+                </span>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+      {isCreator && group.isActive && (
+        <form onSubmit={add} noValidate>
+          <label htmlFor="add-members">Add members (addresses, one per line or separated by commas)</label>
+          <textarea
+            id="add-members"
+            rows={2}
+            value={adding}
+            placeholder="0x…"
+            spellCheck={false}
+            onChange={(e) => {
+              setAdding(e.target.value);
+              setError(undefined);
+            }}
+            aria-invalid={error !== undefined}
+            aria-describedby={error ? "members-error" : undefined}
+          />
+          <button type="submit" className="primary" disabled={busy !== undefined}>
+            Add members
+          </button>
+          <p className="hint">New members read this group’s messages since its last removal.</p>
+        </form>
+      )}
+      {!isCreator && (
+        <p className="hint">Only the creator, {shortAddress(group.creator)}, adds or removes members.</p>
+      )}
+      {busy && <span role="status">{busy}</span>}
+      {error && (
+        <p id="members-error" role="alert" className="error">
+          {error}
+        </p>
+      )}
+    </section>
   );
 }
