@@ -25,7 +25,8 @@ let dave: Client;
 
 beforeAll(async () => {
   node = await spawnNode();
-  env = cliEnv(node.url, newConfigDir());
+  // No progress lines on stderr (a busy machine makes steps slow enough to show them).
+  env = cliEnv(node.url, newConfigDir(), { XMTP_PROGRESS_DELAY_MS: "600000" });
   me = JSON.parse((await xmtpOk(env, ["login", "--json"])).stdout).address;
   [bob, carol, dave] = await Promise.all([
     clients.ourClient(bobWallet),
@@ -153,7 +154,10 @@ describe("xmtp group", { timeout: SLOW }, () => {
     expect(tooMany.stderr).toMatch(/^error: cannot change the group: .*at most 100/);
 
     // Bob (not the creator) from the terminal: refused before anything is published.
-    const bobEnv = cliEnv(node.url, newConfigDir(), { XMTP_WALLET_KEY: bobWallet.key });
+    const bobEnv = cliEnv(node.url, newConfigDir(), {
+      XMTP_WALLET_KEY: bobWallet.key,
+      XMTP_PROGRESS_DELAY_MS: "600000",
+    });
     const notCreator = await xmtp(bobEnv, ["group", "add", shortId, dave.address]);
     expect(notCreator.stderr).toBe(`error: only the group's creator (${me}) can add members\n`);
   });

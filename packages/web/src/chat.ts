@@ -136,6 +136,8 @@ export class ChatStore {
   /** Topics of the live subscription, and conversations it does not cover yet. */
   private subscribed = new Set<string>();
   private readonly unsubscribed = new Set<Conversation>();
+  private resubscribing = false;
+  private resubscribeAgain = false;
   private readonly drafts = new Map<string, string>();
   /** Whether the consent list has been read from the network this visit, and the last visit's view. */
   private consentLoaded = false;
@@ -437,7 +439,29 @@ export class ChatStore {
    * newest page read, so nothing sent before it was live is missed.
    */
   private async resubscribe(): Promise<void> {
-    if (this.abort.signal.aborted || this.conversations.size === 0) return;
+    // One at a time: a request while one is under way runs once it is done (so a slow node never
+    // has a new subscription abandoned for a newer one, over and over).
+    if (this.resubscribing) {
+      this.resubscribeAgain = true;
+      return;
+    }
+    this.resubscribing = true;
+    let live = true;
+    try {
+      live = await this.subscribeAll();
+    } finally {
+      this.resubscribing = false;
+    }
+    if (!live) await pause(1000, this.abort.signal);
+    if (!live || this.resubscribeAgain) {
+      this.resubscribeAgain = false;
+      void this.resubscribe();
+    }
+  }
+
+  /** Starts the subscription for every topic; false when the node refused it (tried again later). */
+  private async subscribeAll(): Promise<boolean> {
+    if (this.abort.signal.aborted || this.conversations.size === 0) return true;
     const previous = this.messagesAbort;
     const mine = new AbortController();
     this.messagesAbort = mine;
@@ -455,23 +479,14 @@ export class ChatStore {
       source = sub;
     } catch {
       for (const c of fresh) this.unsubscribed.add(c);
-      if (this.messagesAbort === mine) {
-        await pause(1000, this.abort.signal);
-        void this.resubscribe();
-      }
-      return;
-    }
-    if (this.messagesAbort !== mine) {
-      // A later subscription started meanwhile (it may lack nothing, but this one's state is older).
-      mine.abort();
-      for (const c of fresh) this.unsubscribed.add(c);
-      this.scheduleResubscribe();
-      return;
+      this.messagesAbort = previous;
+      return this.abort.signal.aborted;
     }
     previous?.abort();
     this.subscribed = new Set(topics);
     void this.pump(source, mine, byTopic);
     void this.refreshLatest(fresh);
+    return true;
   }
 
   /** Applies a subscription's envelopes; `byTopic` is the conversation of each of its topics. */

@@ -184,4 +184,37 @@ describe("Group", () => {
     await b.list();
     expect(seenB).toEqual([1]);
   });
+
+  test("a message sent while a removal is under way waits for it and goes to the next epoch", async () => {
+    const { client } = network();
+    const [ka, kb, kc] = [randomKeys(), randomKeys(), randomKeys()];
+    const [a, b] = [client(ka), client(kb)];
+    client(kc);
+    const ga = await a.newGroup([kb.address, kc.address]);
+    const first = ga.topic;
+    const removing = ga.removeMembers([kc.address]);
+    const sent = await ga.send("during the removal");
+    await removing;
+    expect(ga.epoch).toBe(1);
+    expect(sent.contentTopic).toBe(ga.topic);
+    expect(sent.contentTopic).not.toBe(first);
+    const gb = await groupOf(b);
+    const rejected: string[] = [];
+    const texts = (await gb.messages({ onError: (e) => rejected.push(e.reason) })).map((m) => m.content);
+    expect(texts).toContain("during the removal");
+    expect(rejected).toEqual([]);
+  });
+
+  test("the creator's own invitation copy, streamed back while the round is published, finds the same group", async () => {
+    const { client } = network();
+    const [ka, kb] = [randomKeys(), randomKeys()];
+    const a = client(ka);
+    client(kb);
+    const stream = await a.stream();
+    const streamed = stream.next();
+    const g = await a.newGroup([kb.address]);
+    expect((await streamed).value).toBe(g);
+    expect((await a.list()).filter((x) => x instanceof Group)).toEqual([g]);
+    await stream.return?.();
+  });
 });

@@ -105,6 +105,8 @@ export class Group implements Conversation {
   private readonly epochs: EpochState[] = [];
   /** Ids of messages already reported as rejected. */
   private readonly reported = new Set<string>();
+  /** The membership change under way (this client is the creator), if any. */
+  private changing: Promise<void> | undefined;
   /** `epoch:revision:sender` of unknown senders the list was re-read for. */
   private readonly resynced = new Set<string>();
 
@@ -200,6 +202,8 @@ export class Group implements Conversation {
   }
 
   async send<T = string>(content: T, options: SendOptions = {}): Promise<DecodedMessage<T>> {
+    // A removal closes the epoch before the next one exists: what is sent meanwhile waits for it.
+    if (this.changing) await this.changing.catch(() => undefined);
     if (!this.isActive) throw new GroupError("inactive", "this client is no longer a member of the group");
     if (this.current.closedAtNs !== undefined)
       throw new GroupError("inactive", "this epoch has closed: list conversations to receive the next one");
@@ -457,7 +461,25 @@ export class Group implements Conversation {
    * invitation with the new list to each new member. They read the current epoch from its start.
    * Naming a current member re-sends its invitation.
    */
-  async addMembers(addresses: readonly string[]): Promise<void> {
+  addMembers(addresses: readonly string[]): Promise<void> {
+    return this.change(() => this.add(addresses));
+  }
+
+  /**
+   * Runs a membership change after any under way; {@link send} waits for them, so nothing is sent
+   * into an epoch that is closing.
+   */
+  private async change(body: () => Promise<void>): Promise<void> {
+    const run = (this.changing ?? Promise.resolve()).catch(() => undefined).then(body);
+    this.changing = run;
+    try {
+      await run;
+    } finally {
+      if (this.changing === run) this.changing = undefined;
+    }
+  }
+
+  private async add(addresses: readonly string[]): Promise<void> {
     this.requireCreator();
     await this.sync();
     const e = this.current;
@@ -482,7 +504,11 @@ export class Group implements Conversation {
    * Removes members (creator only): closes the current epoch with a membership message and starts
    * the next one (new topic and key) sealed to the remaining members only.
    */
-  async removeMembers(addresses: readonly string[]): Promise<void> {
+  removeMembers(addresses: readonly string[]): Promise<void> {
+    return this.change(() => this.remove(addresses));
+  }
+
+  private async remove(addresses: readonly string[]): Promise<void> {
     this.requireCreator();
     await this.sync();
     const e = this.current;

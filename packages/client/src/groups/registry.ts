@@ -155,9 +155,17 @@ export class GroupRegistry {
       ...(options.name !== undefined ? { name: options.name } : {}),
       ...(options.description !== undefined ? { description: options.description } : {}),
     };
-    await this.invite(ctx, epoch, recipients);
+    // Known before its invitations go out: our own copy may come back (a stream of the invite
+    // topic) while the publish is under way, and must find this group, not make a second one.
     const g = new Group(this.host, epoch);
     this.byId.set(epoch.groupId, g);
+    try {
+      await this.invite(ctx, epoch, recipients);
+    } catch (err) {
+      this.byId.delete(epoch.groupId);
+      this.byTopic.delete(epoch.topic);
+      throw err;
+    }
     await this.host.allow(others);
     return g;
   }
