@@ -281,6 +281,45 @@ describe.each(TRANSPORTS)("ApiClient over $name against the real node", ({ name,
     }
   });
 
+  it("a response over the read bound fails with ResourceExhausted and is not retried", async () => {
+    const api = apiOf(node);
+    const topic = `/xmtp/0/m-bound-${uniq()}/proto`;
+    const big = "x".repeat(3000);
+    await api.publish([1n, 2n, 3n].map((i) => envOf(topic, i, big)));
+    const bounded = apiOf(node, { maxResponseBytes: 6000 });
+    await expect(bounded.query({ contentTopics: [topic] })).rejects.toMatchObject({
+      code: "network-error",
+      grpcCode: 8,
+    });
+    expect(
+      texts((await bounded.query({ contentTopics: [topic], pagingInfo: { limit: 1 } })).envelopes),
+    ).toEqual([big]);
+  });
+
+  it("an envelope over the stream bound drops the call; the stream reconnects and backfills it", async () => {
+    const api = apiOf(node);
+    const topic = `/xmtp/0/m-stream-bound-${uniq()}/proto`;
+    const lost: unknown[] = [];
+    const sub = apiOf(node, { maxMessageBytes: 600, retryDelayMs: 20, maxRetryDelayMs: 200 }).subscribe(
+      [topic],
+      {
+        onConnectionLost: (e) => lost.push(e),
+      },
+    );
+    try {
+      await sub.ready;
+      const t0 = BigInt(Date.now()) * 1_000_000n;
+      await api.publish([envOf(topic, t0, "y".repeat(3000))]);
+      await api.publish([envOf(topic, t0 + 1n, "small")]);
+      const got: string[] = [];
+      await collect(sub, got, (g) => g.includes("small"));
+      expect(got.map((g) => g.length)).toEqual([3000, 5]);
+      expect(lost).toContainEqual(expect.objectContaining({ code: "network-error", grpcCode: 8 }));
+    } finally {
+      sub.close();
+    }
+  });
+
   it("close() ends every stream and refuses further calls", async () => {
     const api = apiOf(node);
     const sub = api.subscribe([`/xmtp/0/m-close-${uniq()}/proto`]);

@@ -28,12 +28,18 @@ export const grpcTransport: ApiTransportFactory = Object.assign(
     const ping = beat > 0 ? { pingIntervalMs: beat, pingTimeoutMs: Math.min(PING_TIMEOUT_MS, beat) } : {};
     // One HTTP/2 connection per client, closed by the client's close().
     const sessionManager = new Http2SessionManager(settings.apiUrl, ping);
-    const transport = createGrpcTransport({
+    // Two read bounds on the one connection: unary responses, and each message of a stream.
+    const unary = createGrpcTransport({
       baseUrl: settings.apiUrl,
-      readMaxBytes: Math.max(settings.maxResponseBytes, settings.maxStreamMessageBytes),
+      readMaxBytes: settings.maxResponseBytes,
       sessionManager,
     });
-    return { ...rpcTransport("grpc", transport, { bidi: true }), close: () => sessionManager.abort() };
+    const streams = createGrpcTransport({
+      baseUrl: settings.apiUrl,
+      readMaxBytes: settings.maxStreamMessageBytes,
+      sessionManager,
+    });
+    return { ...rpcTransport("grpc", unary, { bidi: true, streams }), close: () => sessionManager.abort() };
   },
   {
     /** The gRPC port of each `env` (`local`: `xmtp node`'s default 5556). */

@@ -12,14 +12,16 @@ import type { ApiTransport, TransportSettings, TransportStream } from "./types.j
 
 /**
  * An {@link ApiTransport} over a connect-es transport. With `bidi`, subscriptions use Subscribe2
- * (gRPC over HTTP/2 only): topic updates go on the open call.
+ * (gRPC over HTTP/2 only): topic updates go on the open call. `streams` (default: `transport`)
+ * carries the subscriptions, for a transport whose read bound is the stream message's.
  */
 export function rpcTransport(
   name: string,
   transport: Transport,
-  opts: { bidi?: boolean } = {},
+  opts: { bidi?: boolean; streams?: Transport } = {},
 ): ApiTransport {
   const client = createClient(MessageApi, transport);
+  const streams = opts.streams ?? transport;
   return {
     name,
     async publish(req, headers, signal) {
@@ -31,7 +33,7 @@ export function rpcTransport(
     async subscribe(topics, headers, signal): Promise<TransportStream> {
       if (!opts.bidi) {
         const res = await rpc(() =>
-          transport.stream(
+          streams.stream(
             MessageApi.method.subscribe,
             signal,
             undefined,
@@ -45,7 +47,7 @@ export function rpcTransport(
       const requests = new RequestQueue<{ contentTopics: string[] }>(signal);
       requests.push({ contentTopics: topics });
       const res = await rpc(() =>
-        transport.stream(MessageApi.method.subscribe2, signal, undefined, headers, requests, undefined),
+        streams.stream(MessageApi.method.subscribe2, signal, undefined, headers, requests, undefined),
       );
       return {
         events: mapped(res.message),
