@@ -165,6 +165,58 @@ async function main() {
   await message(alice.page, "Nice picture").waitFor();
 
   await alice.page.screenshot({ path: join(OUT, "desktop.png") });
+
+  // A group of the two and a third identity, with its members panel open.
+  const carol = await browser(node.url, DESKTOP);
+  const carolAddress = await signUp(carol.page);
+  await alice.page.getByRole("button", { name: "New group" }).click();
+  await alice.page.getByRole("textbox", { name: "Group name" }).fill("weekend trip");
+  await alice.page.getByRole("textbox", { name: "Description (optional)" }).fill("who brings what");
+  await alice.page.getByRole("textbox", { name: /^Members/ }).fill(`${bobAddress}\n${carolAddress}`);
+  await alice.page.getByRole("button", { name: "Create group" }).click();
+  await alice.page
+    .getByRole("region", { name: "Group weekend trip" })
+    .waitFor()
+    .catch(async (err) => {
+      throw new Error(
+        `${err.message}; the page says: ${await alice.page.getByRole("alert").allTextContents()}`,
+      );
+    });
+  await say(alice.page, "I will bring the tent.");
+  // Bob already allowed Alice, so her group is under his Messages; Carol finds it under Requests.
+  for (const [who, text, request] of [
+    [bob, "Snacks are on me.", false],
+    [carol, "I can drive.", true],
+  ]) {
+    if (request) {
+      await who.page.getByRole("tab", { name: "Requests" }).click();
+      await who.page
+        .getByRole("list", { name: "Conversations" })
+        .getByRole("listitem", { name: /weekend trip/ })
+        .getByRole("button", { name: "Allow" })
+        .click();
+    }
+    await who.page.getByRole("tab", { name: "Messages" }).click();
+    await who.page
+      .getByRole("list", { name: "Conversations" })
+      .getByRole("listitem", { name: /weekend trip/ })
+      .getByRole("button")
+      .first()
+      .click();
+    await say(who.page, text);
+    await message(alice.page, text).waitFor();
+  }
+  await alice.page.getByRole("button", { name: /^Members \(/ }).click();
+  await alice.page.screenshot({ path: join(OUT, "desktop-group.png") });
+  await alice.page.getByRole("button", { name: /^Members \(/ }).click();
+  await alice.page
+    .getByRole("list", { name: "Conversations" })
+    .getByRole("listitem")
+    .filter({ hasNotText: "weekend trip" })
+    .first()
+    .getByRole("button")
+    .first()
+    .click();
   await alice.page.setViewportSize(PHONE);
   await alice.page.screenshot({ path: join(OUT, "phone-conversation.png") });
   await alice.page.getByRole("button", { name: "Back to conversations" }).click();

@@ -76,8 +76,10 @@ export function ThreadView({ store, conversation, onBack }: Props) {
         </button>
         {group ? (
           <h2 className="group-title">
-            <span aria-hidden="true">👥 </span>
-            {group.name ?? "Unnamed group"}
+            <span>
+              <span aria-hidden="true">👥 </span>
+              {group.name ?? "Unnamed group"}
+            </span>
             {group.description && <span className="group-description">{group.description}</span>}
           </h2>
         ) : (
