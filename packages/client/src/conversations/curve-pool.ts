@@ -19,6 +19,7 @@ import {
   unpackResults,
 } from "./curve-jobs.js";
 import type { CurveReply, CurveRequest } from "./curve-worker.js";
+import { spawnWorkers } from "./worker-pool.js";
 
 /** Invitations one listing must meet before it starts the pool (a page of the invite topic). */
 export const CURVE_POOL_START = 100;
@@ -237,12 +238,6 @@ function yieldNow(): Promise<void> {
   });
 }
 
-type Builtin = <T>(id: string) => T | undefined;
-const getBuiltin: Builtin | undefined = (() => {
-  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  return p?.getBuiltinModule ? <T>(id: string) => p.getBuiltinModule!(id) as T | undefined : undefined;
-})();
-
 let shared: CurvePool | null | undefined;
 
 /**
@@ -258,28 +253,10 @@ export function curvePoolFor(seen: number): CurvePool | undefined {
 /** The process-wide curve pool, created on first use; undefined where it cannot run. */
 export function curvePool(): CurvePool | undefined {
   if (shared !== undefined) return shared ?? undefined;
-  shared = null;
-  try {
-    if (!getBuiltin) return undefined;
-    const wt = getBuiltin<typeof import("node:worker_threads")>("node:worker_threads");
-    const os = getBuiltin<typeof import("node:os")>("node:os");
-    const fs = getBuiltin<typeof import("node:fs")>("node:fs");
-    const url = getBuiltin<typeof import("node:url")>("node:url");
-    if (!wt || !os || !fs || !url) return undefined;
-    const script = new URL("./curve-worker.js", import.meta.url);
-    if (script.protocol !== "file:" || !fs.existsSync(url.fileURLToPath(script))) return undefined;
-    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-    const wanted = env?.XMTP_CURVE_WORKERS === undefined ? undefined : Number(env.XMTP_CURVE_WORKERS);
-    const n =
-      wanted !== undefined && Number.isInteger(wanted) ? wanted : Math.min(4, os.availableParallelism() - 1);
-    if (n < 1) return undefined;
-    // A small heap: a worker holds a few chunks of bytes at a time (peak memory counts too).
-    const resourceLimits = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 };
-    shared = new CurvePool(
-      Array.from({ length: n }, () => new wt.Worker(script, { resourceLimits }) as unknown as PoolWorker),
-    );
-  } catch {
-    shared = null;
-  }
+  // A small heap: a worker holds a few chunks of bytes at a time (peak memory counts too).
+  const workers = spawnWorkers(new URL("./curve-worker.js", import.meta.url), "XMTP_CURVE_WORKERS", 4, 1, {
+    resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
+  });
+  shared = workers ? new CurvePool(workers as unknown as PoolWorker[]) : null;
   return shared ?? undefined;
 }

@@ -181,7 +181,23 @@ export function cryptoPoolFor(batch: number, seen: number): CryptoPool | undefin
 /** The process-wide pool, created on first use; undefined where worker threads are unavailable. */
 export function cryptoPool(): CryptoPool | undefined {
   if (shared !== undefined) return shared ?? undefined;
-  shared = null;
+  const workers = spawnWorkers(new URL("./crypto-worker.js", import.meta.url), "XMTP_CRYPTO_WORKERS", 8, 2);
+  shared = workers ? new CryptoPool(workers as unknown as PoolWorker[]) : null;
+  return shared ?? undefined;
+}
+
+/**
+ * Starts the workers of a pool: `$envVar` of them when set (as an integer), else one per core but
+ * one, up to `max`; none (undefined) below `min`, outside Node, or when `script` (a built file
+ * next to the calling module) does not exist.
+ */
+export function spawnWorkers(
+  script: URL,
+  envVar: string,
+  max: number,
+  min: number,
+  options?: { resourceLimits?: { maxYoungGenerationSizeMb?: number; maxOldGenerationSizeMb?: number } },
+): unknown[] | undefined {
   try {
     if (!getBuiltin) return undefined;
     const wt = getBuiltin<typeof import("node:worker_threads")>("node:worker_threads");
@@ -189,16 +205,16 @@ export function cryptoPool(): CryptoPool | undefined {
     const fs = getBuiltin<typeof import("node:fs")>("node:fs");
     const url = getBuiltin<typeof import("node:url")>("node:url");
     if (!wt || !os || !fs || !url) return undefined;
-    const script = new URL("./crypto-worker.js", import.meta.url);
     if (script.protocol !== "file:" || !fs.existsSync(url.fileURLToPath(script))) return undefined;
     const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-    const wanted = env?.XMTP_CRYPTO_WORKERS === undefined ? undefined : Number(env.XMTP_CRYPTO_WORKERS);
+    const wanted = env?.[envVar] === undefined ? undefined : Number(env[envVar]);
     const n =
-      wanted !== undefined && Number.isInteger(wanted) ? wanted : Math.min(8, os.availableParallelism() - 1);
-    if (n < 2) return undefined;
-    shared = new CryptoPool(Array.from({ length: n }, () => new wt.Worker(script) as unknown as PoolWorker));
+      wanted !== undefined && Number.isInteger(wanted)
+        ? wanted
+        : Math.min(max, os.availableParallelism() - 1);
+    if (n < min) return undefined;
+    return Array.from({ length: n }, () => new wt.Worker(script, options));
   } catch {
-    shared = null;
+    return undefined;
   }
-  return shared ?? undefined;
 }
