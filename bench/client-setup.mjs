@@ -66,7 +66,8 @@ export async function startNode() {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     try {
-      if ((await fetch(`${url}/healthz`)).ok) return { url, proc, dataDir };
+      if ((await fetch(`${url}/healthz`)).ok)
+        return { url, grpcUrl: `http://127.0.0.1:${grpc}`, proc, dataDir };
     } catch {}
     await new Promise((r) => setTimeout(r, 100));
   }

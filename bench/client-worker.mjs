@@ -31,10 +31,18 @@ const fileStore = (path) => ({
   set: (_key, value) => writeFile(path, value),
 });
 
+/** Our client's transport (BENCH_TRANSPORT: http, connect, grpc-web or grpc on BENCH_GRPC_URL). */
+async function network() {
+  const t = process.env.BENCH_TRANSPORT ?? "http";
+  if (t !== "grpc") return { apiUrl: args.apiUrl, apiTransport: t };
+  const { grpcTransport } = await import("../packages/client/dist/grpc.js");
+  return { apiUrl: process.env.BENCH_GRPC_URL, apiTransport: grpcTransport };
+}
+
 async function makeClient() {
   if (sdk === "ours")
     return Client.create(fromViemAccount(account), {
-      apiUrl: args.apiUrl,
+      ...(await network()),
       skipContactPublishing: true,
       ...(args.storePath ? { conversationStore: fileStore(args.storePath) } : {}),
     });

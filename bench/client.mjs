@@ -6,7 +6,8 @@
 //
 // Env: BENCH_LISTS (list sizes, default "300,1000"), BENCH_POOL_LISTS (sizes whose listing also runs
 // with the default curve workers against none, default "50,300,1000"), BENCH_MESSAGES (10000),
-// BENCH_CREATE (100), BENCH_ROUNDS (2), BENCH_NO_DOCS=1.
+// BENCH_CREATE (100), BENCH_ROUNDS (2), BENCH_NO_DOCS=1, BENCH_TRANSPORT (our client's transport:
+// http (default), connect, grpc-web or grpc; xmtp-js always uses the HTTP gateway).
 import { execFile } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -59,9 +60,10 @@ async function measure(sdk, task, args, env = {}) {
 }
 
 const node = await startNode();
+process.env.BENCH_GRPC_URL = node.grpcUrl; // for the workers, with BENCH_TRANSPORT=grpc
 try {
   out(
-    `# Client SDK benchmark (${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}, load average ${loadavg()[0].toFixed(1)})`,
+    `# Client SDK benchmark (${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}, load average ${loadavg()[0].toFixed(1)}, our transport ${process.env.BENCH_TRANSPORT ?? "http"})`,
   );
   // The listers (one per list size), each with invitations from distinct peers, stored on the
   // network so both SDKs load the same keys; the largest one also reads a long conversation.

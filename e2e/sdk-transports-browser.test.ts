@@ -4,58 +4,27 @@
  * lists and streams over each transport, talking to a client in this process through a real node.
  * Run `npx tsc -b packages/cli packages/client` first.
  */
-import { readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { generatePrivateKey } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Client, fromPrivateKey } from "../packages/client/src/index.js";
 import { nextOf } from "./client-helpers.js";
 import { type NodeProcess, spawnNode } from "./node-process.js";
-import { type BrowserUser, openBrowser } from "./web-browser.js";
-
-const ENTRY = fileURLToPath(new URL("../packages/client/src/index.ts", import.meta.url));
-const WASM = fileURLToPath(new URL("../packages/protocol/dist/secp256k1.wasm", import.meta.url));
+import { type BrowserUser, openBrowser, serveSdkPage } from "./web-browser.js";
 
 let node: NodeProcess;
-let server: Server;
+let site: { origin: string; close(): Promise<void> } | undefined;
 let origin: string;
 let browser: BrowserUser | undefined;
 
 beforeAll(async () => {
   node = await spawnNode();
-  const bundled = await build({
-    entryPoints: [ENTRY],
-    bundle: true,
-    write: false,
-    platform: "browser",
-    format: "esm",
-    conditions: ["source", "browser", "import"],
-    target: "es2022",
-    logLevel: "silent",
-  });
-  const files: Record<string, [string, string | Buffer]> = {
-    "/": [
-      "text/html",
-      '<!doctype html><title>sdk transports</title><script type="module">import * as sdk from "/sdk.js"; globalThis.sdk = sdk;</script>',
-    ],
-    "/sdk.js": ["text/javascript", bundled.outputFiles[0]!.text],
-    "/secp256k1.wasm": ["application/wasm", readFileSync(WASM)],
-  };
-  server = createServer((req, res) => {
-    const f = files[req.url ?? ""];
-    if (!f) return void res.writeHead(404).end();
-    res.writeHead(200, { "content-type": f[0] }).end(f[1]);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  site = await serveSdkPage("sdk transports");
+  origin = site.origin;
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise((r) => server?.close(r));
+  await site?.close();
   expect(await node.stop()).toBe(0);
 });
 

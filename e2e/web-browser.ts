@@ -2,9 +2,13 @@
  * Drives the web app in Debian's Chromium with playwright-core: one persistent profile per
  * identity (a fresh user-data-dir), helpers that act through the app's accessible names only.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 
 // One list of Chromium flags for the tests, the screenshot script and the benches.
@@ -115,4 +119,41 @@ export async function attach(
   file: { name: string; mimeType: string; buffer: Buffer },
 ): Promise<void> {
   await page.getByLabel("Attach a file").setInputFiles(file);
+}
+
+/**
+ * The client's root entry bundled for the browser (esbuild, ESM) and served with its WebAssembly
+ * at a local origin, in a page that sets `globalThis.sdk` to the bundle's exports.
+ */
+export async function serveSdkPage(title: string): Promise<{ origin: string; close(): Promise<void> }> {
+  const entry = fileURLToPath(new URL("../packages/client/src/index.ts", import.meta.url));
+  const wasm = fileURLToPath(new URL("../packages/protocol/dist/secp256k1.wasm", import.meta.url));
+  const bundled = await build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    platform: "browser",
+    format: "esm",
+    conditions: ["source", "browser", "import"],
+    target: "es2022",
+    logLevel: "silent",
+  });
+  const files: Record<string, [string, string | Buffer]> = {
+    "/": [
+      "text/html",
+      `<!doctype html><title>${title}</title><script type="module">import * as sdk from "/sdk.js"; globalThis.sdk = sdk;</script>`,
+    ],
+    "/sdk.js": ["text/javascript", bundled.outputFiles[0]!.text],
+    "/secp256k1.wasm": ["application/wasm", readFileSync(wasm)],
+  };
+  const server = createServer((req, res) => {
+    const f = files[req.url ?? ""];
+    if (!f) return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": f[0] }).end(f[1]);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
