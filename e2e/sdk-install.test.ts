@@ -103,6 +103,7 @@ import {
   XmtpError,
 } from "@xmtp-ts/client";
 import { decodePrivateKeyBundle } from "@xmtp-ts/client/advanced";
+import { grpcTransport } from "@xmtp-ts/client/grpc";
 
 // A custom content type: its codec types the content of messages.
 const ContentTypeNumber = new ContentTypeId({ authorityId: "example.com", typeId: "number", versionMajor: 1, versionMinor: 0 });
@@ -114,10 +115,12 @@ const numberCodec: ContentCodec<number> = {
   shouldPush: () => false,
 };
 
-const [apiUrl, walletKey, peer, text] = process.argv.slice(2) as [string, string, string, string];
-const store = fileConversationStore("./xmtp-data");
+const [apiUrl, walletKey, peer, text, transport = "http"] = process.argv.slice(2) as [string, string, string, string, string?];
+const store = fileConversationStore(\`./xmtp-data-\${transport}\`);
 const client = await Client.create(fromPrivateKey(walletKey), {
   apiUrl,
+  // The gateway (default), Connect or gRPC-Web on the HTTP port; gRPC (Node) on the gRPC port.
+  apiTransport: transport === "grpc" ? grpcTransport : (transport as "http" | "connect" | "grpc-web"),
   appVersion: "sdk-install/1.0",
   codecs: [numberCodec],
   conversationStore: store,
@@ -248,7 +251,7 @@ describe("a program using the installed SDK", () => {
     expect(out.history).toEqual([text]);
     expect(out.refused).toBe("client-closed");
     // The keys and the conversation snapshot, one file each, in the app's store.
-    expect(readdirSync(join(app, "xmtp-data")).sort()).toEqual(
+    expect(readdirSync(join(app, "xmtp-data-http")).sort()).toEqual(
       [`xmtp-ts/conversations/v1/${me.address}`, `xmtp-ts/keys/v1/${me.address}`].map(
         (k) => `${encodeURIComponent(k)}.bin`,
       ),
@@ -259,4 +262,34 @@ describe("a program using the installed SDK", () => {
     const messages = await convo!.messages();
     expect(messages.map((m) => [m.id, m.content])).toEqual([[out.id, text]]);
   }, 240_000);
+
+  test.each(["connect", "grpc-web", "grpc"])(
+    "the same program over %s reaches xmtp-js",
+    async (transport) => {
+      expect(existsSync(join(app, "out/main.js"))).toBe(true); // compiled by the test above
+      const peer = wallet();
+      const js = await clients.jsClient(peer);
+      const me = wallet();
+      const text = `over ${transport} from the tarball`;
+      const { stdout } = await run(
+        process.execPath,
+        [
+          join(app, "out/main.js"),
+          transport === "grpc" ? node.grpcUrl : node.url,
+          me.key,
+          peer.address,
+          text,
+          transport,
+        ],
+        { cwd: app, timeout: 60_000 },
+      );
+      const out = JSON.parse(stdout) as { id: string; topic: string; history: string[]; refused: string };
+      expect(out.history).toEqual([text]);
+      expect(out.refused).toBe("client-closed");
+      const convos = await within(js.conversations.list(), 20_000, "xmtp-js lists");
+      const messages = await convos.find((c) => c.topic === out.topic)!.messages();
+      expect(messages.map((m) => [m.id, m.content])).toEqual([[out.id, text]]);
+    },
+    120_000,
+  );
 });
