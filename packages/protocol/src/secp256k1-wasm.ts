@@ -125,6 +125,12 @@ async function fetchBinary(source: WasmSource | undefined): Promise<ArrayBuffer 
   if (nodeBuiltin && isLocal(where)) return readFile(where);
   const res = await fetch(where);
   if (!res.ok) throw new Error(`fetching ${String(where)}: HTTP ${res.status}`);
+  // Compiling while the bytes stream in also lets browsers keep the optimised machine code with
+  // the HTTP cache entry, so a later visit starts on fast code. It needs the application/wasm
+  // type; without it the bytes are compiled the plain way.
+  const type = res.headers?.get("content-type") ?? "";
+  if (typeof WebAssembly.compileStreaming === "function" && /^application\/wasm\b/i.test(type))
+    return WebAssembly.compileStreaming(res);
   return res.arrayBuffer();
 }
 
@@ -146,10 +152,10 @@ export async function loadWasmSecp256k1(source?: WasmSource): Promise<Secp256k1B
   const instance = await WebAssembly.instantiate(module, imports);
   const wasm = instance.exports as unknown as Exports;
   wasm.initializeContext();
-  return wrap(wasm);
+  return wrap(wasm, module);
 }
 
-function wrap(wasm: Exports): Secp256k1Backend {
+function wrap(wasm: Exports, module: WebAssembly.Module): Secp256k1Backend {
   let memory = new Uint8Array(wasm.memory.buffer);
   const at = (g: WebAssembly.Global) => g.value as number;
   const privOff = at(wasm.PRIVATE_INPUT);
@@ -176,6 +182,7 @@ function wrap(wasm: Exports): Secp256k1Backend {
 
   return {
     name: "libsecp256k1-wasm",
+    module,
     getPublicKey(priv32) {
       return scrubbed((m) => {
         m.set(priv32, privOff);

@@ -24,6 +24,12 @@ export interface CompactSignature {
 /** The secp256k1 operations the protocol uses, on validated inputs. */
 export interface Secp256k1Backend {
   readonly name: "libsecp256k1-wasm" | "noble";
+  /**
+   * The compiled `WebAssembly.Module` behind a WebAssembly backend (typed as `object` so these
+   * declarations need no WebAssembly types): a worker handed it instantiates without fetching or
+   * compiling the binary again.
+   */
+  readonly module?: object;
   /** The 65-byte uncompressed public key of a valid private key. */
   getPublicKey(priv32: Uint8Array): Uint8Array;
   /** RFC 6979 deterministic, low-S signature of a 32-byte digest. */

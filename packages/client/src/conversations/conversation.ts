@@ -399,7 +399,7 @@ export class ConversationV2<ContentTypes = any>
         pool
           ? pool.decodeV2(inputs)
           : decodeMessagesV2(inputs, this.ctx.verifiedSenders, (jobs, local) =>
-              runCurveJobs(jobs, local, curve?.readyWorkers()),
+              runCurveJobs(jobs, local, curve?.liveWorkers()),
             ),
       );
     }

@@ -292,7 +292,7 @@ export class Conversations<ContentTypes = any> {
     const results = pool
       ? await pool.openInvitations(this.ctx.keys, envs)
       : await openInvitations(this.ctx.keys, envs, this.openCache, (jobs, local) =>
-          runCurveJobs(jobs, local, curve?.readyWorkers()),
+          runCurveJobs(jobs, local, curve?.liveWorkers()),
         );
     return results.map((r) => {
       if (r instanceof InvitationError) {

@@ -5,11 +5,13 @@
  * faster (a worker on an idle core, or this thread when the machine is busy) does more of it, and
  * a pool never makes a batch slower than this thread alone by more than a chunk.
  *
- * Node only: found through `process.getBuiltinModule`, with the built `curve-worker.js` next to this
- * module; elsewhere {@link curvePoolFor} returns undefined and batches run here.
+ * Worker threads in Node (found through `process.getBuiltinModule`, with the built
+ * `curve-worker.js` next to this module), module workers in browsers (see `browserWorkers`);
+ * elsewhere {@link curvePoolFor} returns undefined and batches run here.
  * `XMTP_CURVE_WORKERS=<n>` sets the size (0 turns it off); the default is one per core but one
  * (one on 2 cores: with this thread taking its share, both cores work), up to 4.
  */
+import { secp256k1Backend } from "@xmtp-ts/protocol";
 import {
   type CurveBackend,
   type CurveJob,
@@ -126,9 +128,14 @@ export class CurvePool {
     return this.workers.filter((w) => w.ready);
   }
 
-  /** Runs `jobs` here and on the ready workers together (see {@link runCurveJobs}). */
+  /** Workers that are ready or still starting (a batch takes the latter on once they are ready). */
+  liveWorkers(): CurveWorker[] {
+    return this.workers.filter((w) => !w.failed);
+  }
+
+  /** Runs `jobs` here and on the live workers together (see {@link runCurveJobs}). */
   run(jobs: CurveJob[], local: CurveBackend): Promise<CurveResult[]> {
-    return runCurveJobs(jobs, local, this.readyWorkers());
+    return runCurveJobs(jobs, local, this.liveWorkers());
   }
 
   /** Stops the workers; the next listing that needs a pool starts a new one. */
@@ -139,7 +146,8 @@ export class CurvePool {
 }
 
 /**
- * Runs `jobs` on this thread (`local`) and on `workers` together, in chunks of about
+ * Runs `jobs` on this thread (`local`) and on `workers` (ready ones at once, starting ones once
+ * they are ready) together, in chunks of about
  * {@link CURVE_CHUNK_OPS} operations taken in turn, yielding to the event loop between this
  * thread's chunks (so the next page is fetched and worker replies are read meanwhile); results in
  * order. When this thread has taken the last chunk, it waits for the workers' chunks still out for
@@ -191,10 +199,16 @@ export async function runCurveJobs(
       out.delete(o);
     }
   };
-  // Two chunks in flight per worker, so it never waits for this thread to hand it the next.
+  // Two chunks in flight per worker, so it never waits for this thread to hand it the next. A
+  // worker still starting joins once it is ready, if chunks are left by then.
+  const join = (w: CurveWorker) => {
+    if (!w.ready || next >= jobs.length) return;
+    void viaWorker(w);
+    void viaWorker(w);
+  };
   for (const w of workers) {
-    void viaWorker(w);
-    void viaWorker(w);
+    if (w.ready) join(w);
+    else if (!w.failed) void w.started.then(() => join(w));
   }
   for (let [s, e] = take(); s < e; [s, e] = take()) {
     here(s, e);
@@ -242,21 +256,82 @@ let shared: CurvePool | null | undefined;
 
 /**
  * The pool for a listing that has met `seen` invitations so far: started once `seen` reaches
- * {@link CURVE_POOL_START}, returned once a worker is ready (until then, and where there are no
- * worker threads, undefined: run here).
+ * {@link CURVE_POOL_START}, returned while it has a worker that is ready or starting (undefined
+ * otherwise, and where there are no workers: run here).
  */
 export function curvePoolFor(seen: number): CurvePool | undefined {
   const pool = seen >= CURVE_POOL_START ? curvePool() : (shared ?? undefined);
-  return pool && pool.readyWorkers().length > 0 ? pool : undefined;
+  return pool && pool.liveWorkers().length > 0 ? pool : undefined;
 }
 
 /** The process-wide curve pool, created on first use; undefined where it cannot run. */
 export function curvePool(): CurvePool | undefined {
   if (shared !== undefined) return shared ?? undefined;
   // A small heap: a worker holds a few chunks of bytes at a time (peak memory counts too).
-  const workers = spawnWorkers(new URL("./curve-worker.js", import.meta.url), "XMTP_CURVE_WORKERS", 4, 1, {
-    resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
-  });
-  shared = workers ? new CurvePool(workers as unknown as PoolWorker[]) : null;
+  const workers =
+    (spawnWorkers(new URL("./curve-worker.js", import.meta.url), "XMTP_CURVE_WORKERS", 4, 1, {
+      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
+    }) as PoolWorker[] | undefined) ?? browserWorkers();
+  shared = workers ? new CurvePool(workers) : null;
   return shared ?? undefined;
+}
+
+/**
+ * Browser curve workers: module workers from the built `curve-worker.js` next to this module
+ * (Vite and webpack see the `new Worker(new URL(…, import.meta.url))` below and bundle it; with
+ * esbuild, bundle `dist/conversations/curve-worker.js` on its own next to the app), one per core
+ * but one, up to 4, each handed the page's compiled libsecp256k1 module. None where there is no
+ * `Worker`, in Node (worker threads there), or while this page runs on noble. A worker that fails
+ * to load only leaves the work on this thread.
+ */
+function browserWorkers(): PoolWorker[] | undefined {
+  const g = globalThis as {
+    process?: unknown;
+    navigator?: { hardwareConcurrency?: number };
+  };
+  const module = secp256k1Backend().module;
+  const n = Math.min(4, (g.navigator?.hardwareConcurrency ?? 1) - 1);
+  if (typeof Worker !== "function" || g.process !== undefined || !module || n < 1) return undefined;
+  const workers: PoolWorker[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(new URL("./curve-worker.js", import.meta.url), {
+        type: "module",
+        name: "xmtp-curve",
+      });
+      w.postMessage({ id: 0, wasm: module } satisfies CurveRequest);
+      workers.push(fromWebWorker(w));
+    }
+  } catch {
+    for (const w of workers) void w.terminate();
+    return undefined;
+  }
+  return workers;
+}
+
+/** A web `Worker` behind the worker-thread interface the pool speaks (no ref counting there). */
+function fromWebWorker(w: Worker): PoolWorker {
+  return {
+    postMessage: (m, transfer) => w.postMessage(m, transfer ?? []),
+    on(ev: "message" | "error" | "exit", f: (x: never) => void) {
+      if (ev === "message") {
+        w.addEventListener("message", (e) => (f as (m: CurveReply) => void)(e.data as CurveReply));
+      } else if (ev === "error") {
+        const fail = (e: Event) => {
+          e.preventDefault();
+          (f as (e: unknown) => void)(
+            new Error(`curve worker failed: ${(e as ErrorEvent).message || "could not load its script"}`),
+          );
+        };
+        w.addEventListener("error", fail);
+        w.addEventListener("messageerror", fail);
+      }
+    },
+    ref() {},
+    unref() {},
+    async terminate() {
+      w.terminate();
+      return 0;
+    },
+  } as PoolWorker;
 }

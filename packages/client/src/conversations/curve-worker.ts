@@ -1,33 +1,80 @@
 /**
- * Worker-thread side of the curve pool (curve-pool.ts): loads its own libsecp256k1 and runs curve
- * jobs. It imports only the WebAssembly loader and curve-jobs.ts, so it is ready within tens of ms.
+ * Worker side of the curve pool (curve-pool.ts): loads its own libsecp256k1 and runs curve jobs.
+ * It imports only the WebAssembly loader and curve-jobs.ts, so it is ready within tens of ms.
+ *
+ * Runs as a Node worker thread (it loads the binary from the installed package as soon as it
+ * starts) or as a browser module worker, which waits for the page's first message: the compiled
+ * `WebAssembly.Module` the page already has, so the binary is neither fetched nor compiled twice.
  */
-import { loadWasmSecp256k1 } from "@xmtp-ts/protocol/secp256k1-wasm";
+
+import type { Secp256k1Backend } from "@xmtp-ts/protocol";
+import { loadWasmSecp256k1, type WasmSource } from "@xmtp-ts/protocol/secp256k1-wasm";
 import { packResults, runCurveJob, unpackJobs } from "./curve-jobs.js";
 
-type WorkerThreads = typeof import("node:worker_threads");
-const wt = (
-  globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
-).process?.getBuiltinModule?.("node:worker_threads") as WorkerThreads | undefined;
-
-/** Jobs and results travel packed (curve-jobs.ts `packJobs`, `packResults`), their buffers transferred. */
-export type CurveRequest = { id: number; jobs: Uint8Array };
+/**
+ * Jobs and results travel packed (curve-jobs.ts `packJobs`, `packResults`), their buffers
+ * transferred. A browser worker's first message is `{ id: 0, wasm }`.
+ */
+export type CurveRequest = { id: number; jobs: Uint8Array } | { id: 0; wasm: object };
 export type CurveReply = { id: number; results?: Uint8Array; error?: string; ready?: string };
 
-const port = wt?.parentPort;
+interface Port {
+  post(m: CurveReply, transfer?: ArrayBuffer[]): void;
+  onMessage(f: (m: CurveRequest) => void): void;
+}
+
+type WorkerThreads = typeof import("node:worker_threads");
+const nodePort = (
+  (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(
+    "node:worker_threads",
+  ) as WorkerThreads | undefined
+)?.parentPort;
+
+/** A dedicated worker's global scope (never the page's: `window` has a `postMessage` too). */
+interface WorkerScope {
+  postMessage(m: unknown, transfer: ArrayBuffer[]): void;
+  addEventListener(ev: "message", f: (e: { data: unknown }) => void): void;
+}
+const scopeClass = (globalThis as { WorkerGlobalScope?: abstract new () => unknown }).WorkerGlobalScope;
+const browserScope =
+  !nodePort && scopeClass !== undefined && globalThis instanceof scopeClass
+    ? (globalThis as unknown as WorkerScope)
+    : undefined;
+
+const port: Port | undefined = nodePort
+  ? {
+      post: (m, t) => nodePort.postMessage(m, t),
+      onMessage: (f) => nodePort.on("message", f),
+    }
+  : browserScope
+    ? {
+        post: (m, t) => browserScope.postMessage(m, t ?? []),
+        onMessage: (f) => browserScope.addEventListener("message", (e) => f(e.data as CurveRequest)),
+      }
+    : undefined;
+
 if (port) {
-  const backend = loadWasmSecp256k1();
-  backend.then(
-    (b) => port.postMessage({ id: 0, ready: b.name } satisfies CurveReply),
-    (err) => port.postMessage({ id: 0, error: String(err) } satisfies CurveReply),
-  );
-  port.on("message", (req: CurveRequest) => {
+  let backend: Promise<Secp256k1Backend> | undefined;
+  const start = (source?: WasmSource) => {
+    const b = loadWasmSecp256k1(source);
+    b.then(
+      (loaded) => port.post({ id: 0, ready: loaded.name }),
+      (err) => port.post({ id: 0, error: String(err) }),
+    );
+    return b;
+  };
+  if (nodePort) backend = start();
+  port.onMessage((req) => {
+    if ("wasm" in req) {
+      backend ??= start(req.wasm);
+      return;
+    }
+    backend ??= start();
     backend
       .then((b) => packResults(unpackJobs(req.jobs).map((j) => runCurveJob(b, j))))
       .then(
-        (results) =>
-          port.postMessage({ id: req.id, results } satisfies CurveReply, [results.buffer as ArrayBuffer]),
-        (err) => port.postMessage({ id: req.id, error: String(err) } satisfies CurveReply),
+        (results) => port.post({ id: req.id, results }, [results.buffer as ArrayBuffer]),
+        (err) => port.post({ id: req.id, error: String(err) }),
       );
   });
 }

@@ -22,6 +22,8 @@ const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const ENTRY = `
 import * as sdk from ${JSON.stringify(src("../index.ts"))};
 import * as p from "@xmtp-ts/protocol";
+import { curvePool, runCurveJobs } from ${JSON.stringify(src("../conversations/curve-pool.ts"))};
+import { runCurveJob } from ${JSON.stringify(src("../conversations/curve-jobs.ts"))};
 
 const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const bytes = (h) => Uint8Array.from(h.match(/../g), (x) => parseInt(x, 16));
@@ -48,6 +50,41 @@ window.check = async (v) => {
   out.agree = agree;
   return out;
 };
+
+// The curve workers: started with the page's compiled module, they must compute what this thread
+// computes; a worker whose script is missing leaves a batch to this thread.
+window.curve = async () => {
+  await p.initSecp256k1();
+  Object.defineProperty(navigator, "hardwareConcurrency", { value: 2, configurable: true });
+  const pool = curvePool();
+  if (!pool) return { pool: false };
+  await pool.whenStarted();
+  const local = p.secp256k1Backend();
+  const jobs = [];
+  for (let i = 0; i < 20; i++) {
+    const a = p.randomPrivateKey(), b = p.randomPrivateKey(), digest = crypto.getRandomValues(new Uint8Array(32));
+    const s = local.sign(a, digest);
+    jobs.push({
+      ecdh: [[a, local.getPublicKey(b)], [b, local.getPublicKey(a)]],
+      verify: [[local.getPublicKey(a), digest, s.bytes], [local.getPublicKey(b), digest, s.bytes]],
+      recover: [digest, s.bytes, s.recovery],
+    });
+  }
+  // A point off the curve: the job still answers, with no shared points.
+  jobs.push({ ecdh: [[p.randomPrivateKey(), new Uint8Array(65).fill(4)]], verify: [] });
+  const expected = JSON.stringify(jobs.map((j) => runCurveJob(local, j)), (k, v) => (v instanceof Uint8Array ? hex(v) : v));
+  const ready = pool.readyWorkers();
+  const viaWorker = ready.length > 0 ? await ready[0].run(jobs) : [];
+  const shared = await runCurveJobs(jobs, local, pool.liveWorkers());
+  const str = (r) => JSON.stringify(r, (k, v) => (v instanceof Uint8Array ? hex(v) : v));
+  return {
+    pool: true,
+    ready: ready.length,
+    backends: ready.map((w) => w.backend),
+    workerAgrees: str(viaWorker) === expected,
+    sharedAgrees: str(shared) === expected,
+  };
+};
 `;
 
 let dir: string;
@@ -63,7 +100,7 @@ beforeAll(async () => {
     fileURLToPath(new URL("../../../../node_modules/tiny-secp256k1/lib/", import.meta.url)),
     "secp256k1.wasm",
   );
-  for (const sub of ["with", "without"]) {
+  for (const sub of ["with", "without", "noworker"]) {
     await build({
       entryPoints: [entry],
       outfile: join(dir, sub, "app.js"),
@@ -77,6 +114,19 @@ beforeAll(async () => {
     });
   }
   copyFileSync(wasm, join(dir, "with", "secp256k1.wasm"));
+  copyFileSync(wasm, join(dir, "noworker", "secp256k1.wasm"));
+  // The curve worker beside the app, bundled on its own (what Vite and webpack do by themselves).
+  await build({
+    entryPoints: [src("../conversations/curve-worker.ts")],
+    outfile: join(dir, "with", "curve-worker.js"),
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    conditions: ["source", "browser", "import"],
+    target: "es2022",
+    logLevel: "silent",
+    nodePaths: [src("../../../../node_modules")],
+  });
   const types: Record<string, string> = {
     ".js": "text/javascript",
     ".wasm": "application/wasm",
@@ -121,14 +171,15 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function runIn(sub: string) {
+async function runIn(sub: string, fn: "check" | "curve" = "check") {
   const page = await browser.newPage();
   try {
     await page.goto(`${base}/${sub}/index.html`);
     await page.waitForFunction(() => typeof (window as { check?: unknown }).check === "function");
     return await page.evaluate(
-      (v) => (window as unknown as { check(v: unknown): Promise<Record<string, unknown>> }).check(v),
-      JSON.parse(JSON.stringify(vectors)),
+      ([f, v]) =>
+        (window as unknown as Record<string, (v: unknown) => Promise<Record<string, unknown>>>)[f]!(v),
+      [fn, JSON.parse(JSON.stringify(vectors))] as const,
     );
   } finally {
     await page.close();
@@ -151,4 +202,28 @@ test("without the binary the SDK stays on noble, with the same results", async (
   const out = await runIn("without");
   expect(out).toMatchObject({ ...expected, backend: "noble" });
   expect(out.error).toMatch(/HTTP 404/);
+}, 120_000);
+
+test("curve workers start from the page's compiled module and compute what the page computes", async () => {
+  expect(await runIn("with", "curve")).toEqual({
+    pool: true,
+    ready: 1,
+    backends: ["libsecp256k1-wasm"],
+    workerAgrees: true,
+    sharedAgrees: true,
+  });
+}, 120_000);
+
+test("a curve worker that cannot load leaves the batch to the page", async () => {
+  expect(await runIn("noworker", "curve")).toEqual({
+    pool: true,
+    ready: 0,
+    backends: [],
+    workerAgrees: false,
+    sharedAgrees: true,
+  });
+}, 120_000);
+
+test("a page on noble starts no curve workers", async () => {
+  expect(await runIn("without", "curve")).toEqual({ pool: false });
 }, 120_000);
