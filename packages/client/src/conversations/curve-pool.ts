@@ -268,10 +268,12 @@ export function curvePoolFor(seen: number): CurvePool | undefined {
 export function curvePool(): CurvePool | undefined {
   if (shared !== undefined) return shared ?? undefined;
   // A small heap: a worker holds a few chunks of bytes at a time (peak memory counts too).
-  const workers =
-    (spawnWorkers(new URL("./curve-worker.js", import.meta.url), "XMTP_CURVE_WORKERS", 4, 1, {
-      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
-    }) as PoolWorker[] | undefined) ?? browserWorkers();
+  const node = spawnWorkers(new URL("./curve-worker.js", import.meta.url), "XMTP_CURVE_WORKERS", 4, 1, {
+    resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
+  }) as PoolWorker[] | undefined;
+  // Each worker instantiates the module this thread compiled (see curve-worker.ts).
+  for (const w of node ?? []) w.postMessage({ id: 0, wasm: secp256k1Backend().module });
+  const workers = node ?? browserWorkers();
   shared = workers ? new CurvePool(workers) : null;
   return shared ?? undefined;
 }

@@ -2,9 +2,10 @@
  * Worker side of the curve pool (curve-pool.ts): loads its own libsecp256k1 and runs curve jobs.
  * It imports only the WebAssembly loader and curve-jobs.ts, so it is ready within tens of ms.
  *
- * Runs as a Node worker thread (it loads the binary from the installed package as soon as it
- * starts) or as a browser module worker, which waits for the page's first message: the compiled
- * `WebAssembly.Module` the page already has, so the binary is neither fetched nor compiled twice.
+ * Runs as a Node worker thread or a browser module worker. Either waits for its first message,
+ * which carries the compiled `WebAssembly.Module` the calling thread already has (the binary is
+ * then neither read nor compiled twice, and both threads run the same machine code); without one,
+ * it loads the binary from the default place.
  */
 
 import type { Secp256k1Backend } from "@xmtp-ts/protocol";
@@ -13,9 +14,9 @@ import { packResults, runCurveJob, unpackJobs } from "./curve-jobs.js";
 
 /**
  * Jobs and results travel packed (curve-jobs.ts `packJobs`, `packResults`), their buffers
- * transferred. A browser worker's first message is `{ id: 0, wasm }`.
+ * transferred. The first message is `{ id: 0, wasm }`, the module to instantiate (if any).
  */
-export type CurveRequest = { id: number; jobs: Uint8Array } | { id: 0; wasm: object };
+export type CurveRequest = { id: number; jobs: Uint8Array } | { id: 0; wasm: object | undefined };
 export type CurveReply = { id: number; results?: Uint8Array; error?: string; ready?: string };
 
 interface Port {
@@ -63,7 +64,6 @@ if (port) {
     );
     return b;
   };
-  if (nodePort) backend = start();
   port.onMessage((req) => {
     if ("wasm" in req) {
       backend ??= start(req.wasm);
