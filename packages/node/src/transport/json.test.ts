@@ -12,6 +12,7 @@ import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import {
   batchQueryResponseJson,
+  decodeCanonicalPublish,
   decodeJsonRequest,
   decodePublishRequest,
   envelopeJson,
@@ -173,6 +174,98 @@ describe("decodePublishRequest (the hand-written hot path)", () => {
       invalid(() => reference(text), /./);
       invalid(() => decodePublishRequest(text), /./);
     }
+  });
+
+  /** What a decoder gives for a body: the request, or the refusal's code and words. */
+  const outcomeOf = (decode: () => unknown): unknown => {
+    try {
+      return { ok: decode() };
+    } catch (err) {
+      if (!(err instanceof XmtpError)) throw err;
+      return { code: err.code, message: err.message };
+    }
+  };
+
+  test("the body clients send is read by hand, to exactly what fromJson gives", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            contentTopic: fc.string({ unit: "grapheme-ascii", maxLength: 60 }),
+            timestampNs: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+            message: fc.uint8Array({ maxLength: 300 }),
+          }),
+          { maxLength: 4 },
+        ),
+        (items) => {
+          const text = JSON.stringify({
+            envelopes: items.map((e) => ({
+              contentTopic: e.contentTopic,
+              timestampNs: String(e.timestampNs),
+              message: Buffer.from(e.message).toString("base64"),
+            })),
+          });
+          const fast = decodeCanonicalPublish(text);
+          expect(fast).toBeDefined();
+          expect(fast).toStrictEqual(reference(text));
+          expect(decodeCanonicalPublish(Buffer.from(text))).toStrictEqual(fast);
+        },
+      ),
+    );
+  });
+
+  test("any other body is left to fromJson (same result, same refusal)", () => {
+    const others = [
+      "",
+      "  ",
+      "{",
+      "[]",
+      "null",
+      '{"envelopes":null}',
+      '{"envelopes":[],"x":1}',
+      '{"envelopes":[{"content_topic":"t"}]}',
+      '{"envelopes":[{"timestamp_ns":"1"}]}',
+      '{"envelopes":[{"timestampNs":1}]}',
+      '{"envelopes":[{"timestampNs":12345678901234567890}]}',
+      '{"envelopes":[{"timestampNs":"01"}]}',
+      '{"envelopes":[{"timestampNs":"18446744073709551616"}]}',
+      '{"envelopes":[{"timestampNs":"-1"}]}',
+      '{"envelopes":[{"contentTopic":null}]}',
+      '{"envelopes":[{"message":"AAEC_-8"}]}',
+      '{"envelopes":[{"message":"AAE"}]}',
+      '{"envelopes":[{"message":"A==="}]}',
+      '{"envelopes":[{"message":"ab=c"}]}',
+      '{"envelopes":[{"contentTopic":"/xmtp/0/m-\\ud800/proto"}]}',
+      '{"envelopes":[{"contentTopic":"/xmtp/0/m-\\ud83d\\ude00/proto"}]}',
+      '{"envelopes":[{"contentTopic":"t","extra":"x"}]}',
+      '{"envelopes":[null]}',
+      '{"envelopes":[[]]}',
+      '{"envelopes":{}}',
+    ];
+    for (const text of others) {
+      expect(decodeCanonicalPublish(text), text).toBeUndefined();
+      expect(
+        outcomeOf(() => decodePublishRequest(text)),
+        text,
+      ).toStrictEqual(outcomeOf(() => reference(text)));
+    }
+  });
+
+  test("random bodies: the same result or the same refusal as fromJson", () => {
+    const value = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 12 }),
+      fc.stringMatching(/^[A-Za-z0-9+/=_-]{0,12}$/),
+      fc.bigInt({ min: -1n, max: 2n ** 64n }).map(String),
+      fc.integer(),
+      fc.constant(null),
+    );
+    const key = fc.constantFrom("contentTopic", "timestampNs", "message", "content_topic", "x");
+    fc.assert(
+      fc.property(fc.array(fc.dictionary(key, value, { maxKeys: 4 }), { maxLength: 3 }), (items) => {
+        const text = JSON.stringify({ envelopes: items });
+        expect(outcomeOf(() => decodePublishRequest(text))).toStrictEqual(outcomeOf(() => reference(text)));
+      }),
+    );
   });
 
   test("empty and envelope-less requests", () => {

@@ -4,11 +4,12 @@
  * snake_case names, uint64 as string or number, std or URL-safe base64); responses are written
  * with every field present, unset messages as `null`, in field-number order.
  */
-import { type DescMessage, fromJson, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
+import { create, type DescMessage, fromJson, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import {
   type BatchQueryResponse,
   type Cursor,
   type Envelope,
+  EnvelopeSchema,
   type PagingInfo,
   type PublishRequest,
   PublishRequestSchema,
@@ -72,9 +73,80 @@ function topicsListed(json: Record<string, JsonValue>): number {
   return count(json) + (Array.isArray(requests) ? requests.reduce<number>((n, r) => n + count(r), 0) : 0);
 }
 
-/** PublishRequest from JSON: {@link decodeJsonRequest}, named for the route that uses it. */
+/**
+ * PublishRequest from JSON, as {@link decodeJsonRequest} reads it. The body every client sends
+ * (`{"envelopes":[{"contentTopic":"…","timestampNs":"…","message":"…"}]}`, camelCase, the
+ * timestamp as a decimal string, the message in padded standard base64) is read by hand
+ * ({@link decodeCanonicalPublish}); any other body, valid or not, goes through the generic
+ * decoder, so what is accepted and every error message stay exactly those of `fromJson`.
+ */
 export function decodePublishRequest(body: Uint8Array | string | undefined): PublishRequest {
-  return decodeJsonRequest(PublishRequestSchema, body);
+  return decodeCanonicalPublish(body) ?? decodeJsonRequest(PublishRequestSchema, body);
+}
+
+const UINT64_MAX = 0xffff_ffff_ffff_ffffn;
+const DECIMAL_UINT64 = /^(?:0|[1-9][0-9]{0,19})$/;
+const STD_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * The common publish body, decoded without the generic reader; `undefined` for anything else
+ * (other field spellings, numbers, nulls, URL-safe or unpadded base64, unknown fields, invalid
+ * JSON), which the caller hands to the generic decoder. The result equals what `fromJson` gives
+ * for the same body (tested against it in json.test.ts).
+ */
+export function decodeCanonicalPublish(body: Uint8Array | string | undefined): PublishRequest | undefined {
+  if (body === undefined) return undefined;
+  const text =
+    typeof body === "string"
+      ? body
+      : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+  if (LONG_INTEGER.test(text)) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
+  const obj = value as Record<string, unknown>;
+  let keys = 0;
+  for (const _ in obj) keys++;
+  const list = obj.envelopes;
+  if (keys !== 1 || !Array.isArray(list)) return undefined;
+  const envelopes: Envelope[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const env = decodeCanonicalEnvelope(list[i]);
+    if (env === undefined) return undefined;
+    envelopes[i] = env;
+  }
+  return create(PublishRequestSchema, { envelopes });
+}
+
+function decodeCanonicalEnvelope(item: unknown): Envelope | undefined {
+  if (item === null || typeof item !== "object" || Array.isArray(item)) return undefined;
+  let contentTopic = "";
+  let timestampNs = 0n;
+  let message = new Uint8Array(0);
+  for (const key in item) {
+    const v = (item as Record<string, unknown>)[key];
+    if (typeof v !== "string") return undefined;
+    if (key === "contentTopic") {
+      // A lone surrogate is not UTF-8: the generic decoder refuses it with its own words.
+      if (SURROGATE.test(v)) return undefined;
+      contentTopic = v;
+    } else if (key === "timestampNs") {
+      if (!DECIMAL_UINT64.test(v)) return undefined;
+      timestampNs = BigInt(v);
+      if (timestampNs > UINT64_MAX) return undefined;
+    } else if (key === "message") {
+      if (v.length % 4 !== 0 || !STD_BASE64.test(v)) return undefined;
+      const pad = v.endsWith("==") ? 2 : v.endsWith("=") ? 1 : 0;
+      message = new Uint8Array((v.length / 4) * 3 - pad);
+      if (message.length > 0) Buffer.from(message.buffer).write(v, 0, message.length, "base64");
+    } else return undefined;
+  }
+  return create(EnvelopeSchema, { contentTopic, timestampNs, message });
 }
 
 /**
