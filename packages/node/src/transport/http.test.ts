@@ -541,3 +541,71 @@ describe("health when the store is down", () => {
     await h.close();
   });
 });
+
+describe("publish without fastify", () => {
+  // The same requests against a node answering publish directly and one where fastify's route
+  // does (as during shutdown or with debug logs): every answer must be the same.
+  const requests: { headers?: Record<string, string>; body?: string | Buffer; chunks?: Buffer[] }[] = [
+    { body: JSON.stringify({ envelopes: [{ contentTopic: TOPIC, timestampNs: "1", message: b64("a") }] }) },
+    {
+      headers: { origin: "https://app.example", "content-type": "text/plain" },
+      body: JSON.stringify({ envelopes: [{ contentTopic: TOPIC, timestampNs: "2", message: b64("b") }] }),
+    },
+    { body: JSON.stringify({ envelopes: [{ content_topic: TOPIC, timestamp_ns: 3, message: "Yw" }] }) },
+    { body: "" },
+    { body: "{bad" },
+    { body: "[]" },
+    { body: JSON.stringify({ envelopes: [{ contentTopic: TOPIC, message: "%%%" }] }) },
+    { body: JSON.stringify({ envelopes: [{ contentTopic: "not a topic", timestampNs: "1", message: "" }] }) },
+    { body: '{"envelopes":[{"contentTopic":"/xmtp/0/m-\\ud800/proto"}]}' },
+    { body: Buffer.alloc(2048, 0x20) },
+    {
+      headers: { "transfer-encoding": "chunked" },
+      chunks: [Buffer.alloc(1500, 0x20), Buffer.alloc(1500, 0x20)],
+    },
+    // The rate limit (a burst of four envelopes, then one a minute) is hit by now.
+    { body: JSON.stringify({ envelopes: [{ contentTopic: TOPIC, timestampNs: "4", message: b64("d") }] }) },
+  ];
+  const answers = async (directPublish: boolean) => {
+    const h = await startHarness({
+      directPublish,
+      maxBodyBytes: 1024,
+      rateLimits: { pub: { perMinute: 1, max: 4 }, janitorIntervalMs: 0 },
+    });
+    try {
+      const out = [];
+      for (const r of requests) {
+        const a = await raw(h.url, { path: "/message/v1/publish", ...r }).catch((err: Error) => ({
+          status: -1,
+          headers: {},
+          body: err.message,
+        }));
+        const { date: _date, ...headers } = a.headers;
+        out.push({ status: a.status, headers, body: a.body });
+      }
+      const metrics = await (await fetch(`${h.url}/metrics`)).text();
+      const stored = await h.store.query({ topics: [TOPIC], limit: 100, direction: "asc" });
+      return {
+        out,
+        calls: metrics.split("\n").filter((l) => l.includes('method="Publish"') && !l.includes("_bucket")),
+        stored: stored.map((e) => e.timestampNs),
+      };
+    } finally {
+      await h.close();
+    }
+  };
+
+  test("answers, counts and stores exactly as fastify's route does", async () => {
+    const direct = await answers(true);
+    const routed = await answers(false);
+    expect(direct.out.map((a) => a.status)).toEqual([
+      200, 200, 200, 200, 400, 400, 400, 200, 400, 429, 429, 429,
+    ]);
+    expect(direct.out[0]?.headers["access-control-allow-origin"]).toBe("*");
+    expect(direct.out[9]?.headers.connection).toBe("close");
+    expect(direct.stored).toEqual([1n, 2n, 3n]);
+    expect(direct.calls.length).toBeGreaterThan(0);
+    const noTimes = (lines: string[]) => lines.filter((l) => !/_sum\{/.test(l));
+    expect({ ...direct, calls: noTimes(direct.calls) }).toEqual({ ...routed, calls: noTimes(routed.calls) });
+  });
+});

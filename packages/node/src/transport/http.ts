@@ -3,7 +3,7 @@
  * streams, `/healthz`, `/metrics`, and the same MessageApi over Connect/gRPC-Web
  * (`/xmtp.message_api.v1.MessageApi/*`). protocol.md §2.4–2.9 and §18 rows 3, 4, 9.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Readable } from "node:stream";
 import { promisify } from "node:util";
@@ -65,6 +65,11 @@ export interface HttpTransportOptions {
   timeouts?: Partial<EdgeTimeouts> | undefined;
   /** Response bytes that calls not being read may hold together (default 256 MiB). */
   unreadBytes?: number | undefined;
+  /**
+   * Answer POST /message/v1/publish before fastify routes it (default true): the same answers,
+   * for a fraction of the work. Off, or with debug logging, fastify's route serves it.
+   */
+  directPublish?: boolean | undefined;
 }
 
 export interface HttpTransport {
@@ -98,6 +103,23 @@ const CORS: FastifyCorsOptions = {
   optionsSuccessStatus: 200,
 };
 
+/** The CORS headers every gateway answer carries (what @fastify/cors adds with {@link CORS}). */
+const CORS_ANSWER = [
+  "access-control-allow-origin",
+  "*",
+  "access-control-expose-headers",
+  CORS.exposedHeaders as string,
+];
+/** A publish's whole answer head, built once. */
+const PUBLISHED_HEADERS = [
+  ...CORS_ANSWER,
+  "content-type",
+  "application/json",
+  "content-length",
+  String(EMPTY_JSON.length),
+];
+const PUBLISH_PATH = "/message/v1/publish";
+
 /** Creates the HTTP listener; call listen() to bind. */
 export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
   const { api, metrics, logger } = opts;
@@ -106,7 +128,26 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
   const openStreams = new Set<Subscription>();
   const timeouts = edgeTimeouts(opts.timeouts);
   let closing: Promise<void> | undefined;
+  // Per-request logs come from fastify: with debug logging every request goes through it.
+  const direct = opts.directPublish !== false && !logger.isLevelEnabled("debug");
   const app = Fastify({
+    // POST /message/v1/publish, the one hot route, is answered before fastify sees the request
+    // (`publishDirect`); every other request, and publish during shutdown, is fastify's.
+    serverFactory: (handler) => {
+      const server = createServer(
+        { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkIntervalMs },
+        (req, res) => {
+          if (req.method === "POST" && req.url === PUBLISH_PATH && closing === undefined && direct)
+            publishDirect(req, res);
+          else handler(req, res);
+        },
+      );
+      // What fastify does to a server it creates itself (connectionTimeout: its default, none).
+      server.keepAliveTimeout = timeouts.idleMs;
+      server.requestTimeout = timeouts.requestMs;
+      server.setTimeout(0);
+      return server;
+    },
     // Per-request logs (fastify logs them at info) only when debugging.
     loggerInstance: logger.child(
       { component: "http" },
@@ -118,8 +159,46 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
     // Requests that never finish are cut; responses (streams) live as long as the client wants.
     requestTimeout: timeouts.requestMs,
     keepAliveTimeout: timeouts.idleMs,
-    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkIntervalMs },
   });
+
+  /**
+   * Publish without fastify: the same body cap, decoding, metrics and answers (headers, CORS,
+   * error bodies) as the fastify route below, which serves publish while the node shuts down or
+   * logs at debug level; tests check both give the same answers.
+   */
+  const publishDirect = (req: IncomingMessage, res: ServerResponse): void => {
+    readCapped(req.headers, req, cap, (readErr, body) => {
+      // As through fastify: a body that could not be read is answered, not counted as a call.
+      if (readErr !== null) {
+        writeError(res, toXmtpError(readErr));
+        return;
+      }
+      const started = process.hrtime.bigint();
+      let ctx: RequestContext;
+      let decoded: ReturnType<typeof decodePublishRequest>;
+      try {
+        ctx = contextOf(req.headers, req.socket.remoteAddress, clientIp);
+        decoded = decodePublishRequest(body);
+      } catch (err) {
+        failed(res, err, started);
+        return;
+      }
+      api.publish(decoded, ctx).then(
+        () => {
+          metrics.request("http", "Publish", 0, seconds(started));
+          res.writeHead(200, PUBLISHED_HEADERS);
+          res.end(EMPTY_JSON);
+        },
+        (err: unknown) => failed(res, err, started),
+      );
+    });
+  };
+  const failed = (res: ServerResponse, err: unknown, started: bigint): void => {
+    const e = toXmtpError(err);
+    metrics.request("http", "Publish", e.code, seconds(started));
+    if (e.code === Code.Internal) logger.error({ err: e }, "request failed");
+    writeError(res, e);
+  };
 
   app.setErrorHandler((err, _req, reply) => {
     const e = toXmtpError(err);
@@ -168,7 +247,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
     // The request Content-Type is not checked (xmtp-js sends text/plain): every body is JSON.
     const queryCap = Math.min(cap, MAX_QUERY_REQUEST_BYTES);
     scope.addContentTypeParser("*", (req, payload, done) =>
-      readCapped(req, payload, req.routeOptions.url === "/message/v1/publish" ? cap : queryCap, done),
+      readCapped(req.headers, payload, req.routeOptions.url === PUBLISH_PATH ? cap : queryCap, done),
     );
 
     const unary = (
@@ -387,11 +466,29 @@ function sendJson(reply: FastifyReply, status: number, body: string | Buffer): F
     .send(typeof body === "string" ? Buffer.from(body) : body);
 }
 
+/** An error answer written without fastify: what {@link sendError} and the error handler write. */
+function writeError(res: ServerResponse, err: XmtpError): void {
+  const body = Buffer.from(statusJson(err));
+  const headers = [...CORS_ANSWER];
+  if (isTooLarge(err)) headers.push("connection", "close");
+  for (const [k, v] of Object.entries(detailHeaders(err))) headers.push(k, v);
+  headers.push("content-type", "application/json", "content-length", String(body.length));
+  res.writeHead(httpStatusFromCode(err.code), headers);
+  res.end(body);
+}
+
 function requestContext(req: FastifyRequest, clientIp: ClientIpResolver): RequestContext {
-  const h = req.headers;
+  return contextOf(req.headers, req.socket.remoteAddress, clientIp);
+}
+
+function contextOf(
+  h: IncomingHttpHeaders,
+  remoteAddress: string | undefined,
+  clientIp: ClientIpResolver,
+): RequestContext {
   return {
     authorization: header(h.authorization),
-    clientIp: clientIp(req.socket.remoteAddress, h["x-forwarded-for"]),
+    clientIp: clientIp(remoteAddress, h["x-forwarded-for"]),
     clientVersion: header(h["x-client-version"]),
     appVersion: header(h["x-app-version"]),
   };
@@ -427,12 +524,12 @@ function drained(res: ServerResponse): Promise<void> {
  * is closed after the answer (see the error handler) so the rest is never read.
  */
 function readCapped(
-  req: FastifyRequest,
+  headers: IncomingHttpHeaders,
   payload: IncomingMessage | Readable,
   cap: number,
   done: (err: Error | null, body?: Buffer) => void,
 ): void {
-  const declared = Number(req.headers["content-length"]);
+  const declared = Number(headers["content-length"]);
   if (Number.isFinite(declared) && declared > cap) {
     done(tooLargeError(declared, cap));
     return;

@@ -34,6 +34,7 @@ export async function startHarness(
     trustedProxies?: string[];
     timeouts?: Partial<EdgeTimeouts>;
     unreadBytes?: number;
+    directPublish?: boolean;
   } = {},
 ): Promise<Harness> {
   const store = createSqliteStore({ path: ":memory:" });
@@ -60,6 +61,7 @@ export async function startHarness(
     clientIp,
     timeouts: opts.timeouts,
     unreadBytes: opts.unreadBytes,
+    directPublish: opts.directPublish,
   });
   const grpc = createGrpcTransport({
     api,
