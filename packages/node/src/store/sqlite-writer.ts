@@ -178,6 +178,7 @@ function writerMain(req: (id: string) => unknown): void {
       return ok;
     };
     // A nested better-sqlite3 transaction is a savepoint: one caller's batch alone rolls back.
+    // A one-row batch needs none: SQLite undoes a failed statement by itself.
     const savepoint = db.transaction(insertRows);
     const outcomes: ({ ok: boolean[] } | { err: WireError })[] = [];
     let from = 0;
@@ -186,7 +187,7 @@ function writerMain(req: (id: string) => unknown): void {
       if (p.counts.length === 1) outcomes.push({ ok: insertRows(from, to) });
       else {
         try {
-          outcomes.push({ ok: savepoint(from, to) });
+          outcomes.push({ ok: count === 1 ? insertRows(from, to) : savepoint(from, to) });
         } catch (err) {
           // SQLite may have rolled back the whole transaction (I/O errors): then all fail.
           if (!db.inTransaction) throw err;

@@ -7,15 +7,20 @@ import { describe, expect, it } from "vitest";
 import { createSqliteStore } from "./sqlite.js";
 import { describeStoreCompliance, makeEnvelope } from "./store.compliance.js";
 
-for (const groupCommit of [true, false]) {
-  describeStoreCompliance(`sqlite${groupCommit ? "" : " (no group commit)"}`, async (opts) => {
+for (const [groupCommit, writerThread] of [
+  [true, true],
+  [true, false],
+  [false, false],
+]) {
+  const name = groupCommit ? (writerThread ? "" : " (group commit on this thread)") : " (no group commit)";
+  describeStoreCompliance(`sqlite${name}`, async (opts) => {
     const dir = mkdtempSync(join(tmpdir(), "xmtp-store-"));
     const path = join(dir, "store.db");
-    const opened = [createSqliteStore({ path, groupCommit, now: opts?.now })];
+    const opened = [createSqliteStore({ path, groupCommit, writerThread, now: opts?.now })];
     return {
       store: opened[0]!,
       reopen: () => {
-        const s = createSqliteStore({ path, groupCommit, now: opts?.now });
+        const s = createSqliteStore({ path, groupCommit, writerThread, now: opts?.now });
         opened.push(s);
         return s;
       },

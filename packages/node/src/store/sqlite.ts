@@ -272,7 +272,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           }
           try {
             // A nested better-sqlite3 transaction is a savepoint: this batch alone rolls back.
-            outcomes.push({ ok: d.transaction(insertRows)(p.rows) });
+            // A one-row batch needs none: SQLite undoes a failed statement by itself.
+            outcomes.push({
+              ok: p.rows.length === 1 ? insertRows(p.rows) : d.transaction(insertRows)(p.rows),
+            });
           } catch (err) {
             // SQLite may have rolled back the whole transaction (I/O errors): then all fail.
             if (!d.inTransaction) throw err;

@@ -199,6 +199,30 @@ export function describeStoreCompliance(
           expect(rows.every((r) => Number(r.timestampNs) % 4 !== 3)).toBe(true);
         }));
 
+      it("keeps concurrent one-row batches independent: a failing row does not take others down", () =>
+        withStore(async (store) => {
+          const t = topicName("concurrent-one");
+          const batches = Array.from({ length: 40 }, (_, i) => {
+            const row = makeEnvelope(t, BigInt(i), `o${i}`);
+            return [i % 4 === 3 ? { ...row, digest: new Uint8Array(0) } : row];
+          });
+          // A duplicate in the same transaction as its original is simply not inserted.
+          batches.push([makeEnvelope(t, 0n, "o0")]);
+          const results = await Promise.allSettled(batches.map((b) => store.insert(b)));
+          results.forEach((r, i) => {
+            if (i % 4 === 3 && i < 40) {
+              expect(r.status).toBe("rejected");
+              expect((r as PromiseRejectedResult).reason).toBeInstanceOf(XmtpError);
+            } else {
+              expect(r).toEqual({ status: "fulfilled", value: { inserted: [i < 40] } });
+            }
+          });
+          const rows = await store.query({ topics: [t], direction: "asc", limit: 1000 });
+          expect(rows.map((r) => Number(r.timestampNs))).toEqual(
+            Array.from({ length: 40 }, (_, i) => i).filter((i) => i % 4 !== 3),
+          );
+        }));
+
       it("rejects malformed input before touching the database", () =>
         withStore(async (store) => {
           const t = topicName("malformed");
