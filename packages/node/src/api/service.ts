@@ -407,18 +407,27 @@ function hex(b: Uint8Array): string {
 /** Publish's answer has no fields: one instance serves every call (never mutated). */
 const PUBLISHED = create(PublishResponseSchema);
 
-/** A bounded insertion-ordered set: the oldest key is forgotten when full. */
-class RecentSet {
+/**
+ * A bounded insertion-ordered set: the oldest key is forgotten when full. The keys are also kept
+ * in a ring, so finding the oldest costs nothing (a Set's own first entry is slow to reach after
+ * many deletions at its front).
+ */
+export class RecentSet {
   private readonly keys = new Set<string>();
-  constructor(private readonly max: number) {}
+  private readonly ring: (string | undefined)[];
+  private next = 0;
+  constructor(private readonly max: number) {
+    this.ring = new Array(Math.max(1, max));
+  }
   /** Adds the key; false when it was already present. */
   addIfAbsent(key: string): boolean {
     if (this.keys.has(key)) return false;
+    if (this.max <= 0) return true;
+    const oldest = this.ring[this.next];
+    if (oldest !== undefined) this.keys.delete(oldest);
+    this.ring[this.next] = key;
+    this.next = (this.next + 1) % this.max;
     this.keys.add(key);
-    if (this.keys.size > this.max) {
-      const oldest = this.keys.values().next().value;
-      if (oldest !== undefined) this.keys.delete(oldest);
-    }
     return true;
   }
 }
