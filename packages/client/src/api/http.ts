@@ -2,22 +2,19 @@
  * The HTTP/JSON gateway transport (protocol.md §2): POST of protojson bodies on global `fetch`
  * only, so it runs unchanged in browsers; subscriptions are NDJSON responses.
  */
-import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
+import { type JsonValue, toJson } from "@bufbuild/protobuf";
 import {
   BatchQueryRequestSchema,
-  BatchQueryResponseSchema,
   type Envelope,
-  EnvelopeSchema,
   PublishRequestSchema,
   QueryRequestSchema,
-  QueryResponseSchema,
 } from "@xmtp-ts/proto";
 import { Code } from "@xmtp-ts/protocol";
 import { ApiError, apiErrorFromBody, limitOf, retryAfterMs } from "./errors.js";
+import { batchQueryResponseFromJson, envelopeFromJson, queryResponseFromJson } from "./json-envelopes.js";
 import { readLines } from "./ndjson.js";
 import type { ApiHeaders, ApiTransport, TransportSettings, TransportStream } from "./types.js";
 
-const JSON_READ = { ignoreUnknownFields: true } as const;
 /** Asks for (and, echoed by the node, grants) heartbeat lines on a subscription. */
 export const HEARTBEAT_HEADER = "X-Xmtp-Heartbeat-Ms";
 
@@ -59,7 +56,7 @@ export function httpTransport(settings: TransportSettings): ApiTransport {
     },
     async query(req, headers, signal) {
       const res = await call("/message/v1/query", toJson(QueryRequestSchema, req), headers, signal);
-      return fromJson(QueryResponseSchema, res, JSON_READ);
+      return queryResponseFromJson(res);
     },
     async batchQuery(req, headers, signal) {
       const res = await call(
@@ -68,7 +65,7 @@ export function httpTransport(settings: TransportSettings): ApiTransport {
         headers,
         signal,
       );
-      return fromJson(BatchQueryResponseSchema, res, JSON_READ);
+      return batchQueryResponseFromJson(res);
     },
     async subscribe(topics, headers, signal): Promise<TransportStream> {
       const beat = settings.streamHeartbeatMs;
@@ -125,7 +122,7 @@ async function* ndjsonEnvelopes(
     }
     if (msg && typeof msg === "object" && msg.result !== undefined) {
       try {
-        yield fromJson(EnvelopeSchema, msg.result, JSON_READ);
+        yield envelopeFromJson(msg.result);
       } catch (err) {
         throw new ApiError(Code.DataLoss, "malformed envelope on subscription", undefined, { cause: err });
       }
