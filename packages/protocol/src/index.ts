@@ -1,6 +1,7 @@
 /**
  * Rules both the node and the client share: topics and their categories, the envelope digest,
- * limits, the error type and its code list, identity/signature verification and auth tokens.
+ * limits, the error type and its code list, identity/signature verification and auth tokens, and
+ * the fast read of an envelope in its common JSON form.
  *
  * ```ts
  * import { buildTopic, topicCategory, envelopeDigest } from "@xmtp-ts/protocol";
@@ -11,6 +12,7 @@
 export * from "./auth.js";
 export * from "./crypto.js";
 export * from "./digest.js";
+export { canonicalEnvelopeFromJson } from "./envelope-json.js";
 export * from "./errors.js";
 export * from "./identity.js";
 export * from "./limits.js";

@@ -100,10 +100,10 @@ beforeAll(async () => {
     fileURLToPath(new URL("../../../../node_modules/tiny-secp256k1/lib/", import.meta.url)),
     "secp256k1.wasm",
   );
-  for (const sub of ["with", "without", "noworker"]) {
-    await build({
-      entryPoints: [entry],
-      outfile: join(dir, sub, "app.js"),
+  const bundle = (entryPoint: string, outfile: string) =>
+    build({
+      entryPoints: [entryPoint],
+      outfile,
       bundle: true,
       format: "esm",
       platform: "browser",
@@ -112,21 +112,11 @@ beforeAll(async () => {
       logLevel: "silent",
       nodePaths: [src("../../../../node_modules")],
     });
-  }
+  for (const sub of ["with", "without", "noworker"]) await bundle(entry, join(dir, sub, "app.js"));
   copyFileSync(wasm, join(dir, "with", "secp256k1.wasm"));
   copyFileSync(wasm, join(dir, "noworker", "secp256k1.wasm"));
   // The curve worker beside the app, bundled on its own (what Vite and webpack do by themselves).
-  await build({
-    entryPoints: [src("../conversations/curve-worker.ts")],
-    outfile: join(dir, "with", "curve-worker.js"),
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    conditions: ["source", "browser", "import"],
-    target: "es2022",
-    logLevel: "silent",
-    nodePaths: [src("../../../../node_modules")],
-  });
+  await bundle(src("../conversations/curve-worker.ts"), join(dir, "with", "curve-worker.js"));
   const types: Record<string, string> = {
     ".js": "text/javascript",
     ".wasm": "application/wasm",

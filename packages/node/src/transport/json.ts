@@ -9,14 +9,13 @@ import {
   type BatchQueryResponse,
   type Cursor,
   type Envelope,
-  EnvelopeSchema,
   type PagingInfo,
   type PublishRequest,
   PublishRequestSchema,
   type QueryResponse,
   SortDirectionSchema,
 } from "@xmtp-ts/proto";
-import { Code, XmtpError } from "@xmtp-ts/protocol";
+import { Code, canonicalEnvelopeFromJson, XmtpError } from "@xmtp-ts/protocol";
 import { checkTopicCount } from "../api/limits.js";
 
 /** Integer literals this long lose precision as JS numbers; they are read as strings instead. */
@@ -84,11 +83,6 @@ export function decodePublishRequest(body: Uint8Array | string | undefined): Pub
   return decodeCanonicalPublish(body) ?? decodeJsonRequest(PublishRequestSchema, body);
 }
 
-const UINT64_MAX = 0xffff_ffff_ffff_ffffn;
-const DECIMAL_UINT64 = /^(?:0|[1-9][0-9]{0,19})$/;
-const STD_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-const SURROGATE = /[\uD800-\uDFFF]/;
-
 /**
  * The common publish body, decoded without the generic reader; `undefined` for anything else
  * (other field spellings, numbers, nulls, URL-safe or unpadded base64, unknown fields, invalid
@@ -116,37 +110,11 @@ export function decodeCanonicalPublish(body: Uint8Array | string | undefined): P
   if (keys !== 1 || !Array.isArray(list)) return undefined;
   const envelopes: Envelope[] = new Array(list.length);
   for (let i = 0; i < list.length; i++) {
-    const env = decodeCanonicalEnvelope(list[i]);
+    const env = canonicalEnvelopeFromJson(list[i]);
     if (env === undefined) return undefined;
     envelopes[i] = env;
   }
   return create(PublishRequestSchema, { envelopes });
-}
-
-function decodeCanonicalEnvelope(item: unknown): Envelope | undefined {
-  if (item === null || typeof item !== "object" || Array.isArray(item)) return undefined;
-  let contentTopic = "";
-  let timestampNs = 0n;
-  let message = new Uint8Array(0);
-  for (const key in item) {
-    const v = (item as Record<string, unknown>)[key];
-    if (typeof v !== "string") return undefined;
-    if (key === "contentTopic") {
-      // A lone surrogate is not UTF-8: the generic decoder refuses it with its own words.
-      if (SURROGATE.test(v)) return undefined;
-      contentTopic = v;
-    } else if (key === "timestampNs") {
-      if (!DECIMAL_UINT64.test(v)) return undefined;
-      timestampNs = BigInt(v);
-      if (timestampNs > UINT64_MAX) return undefined;
-    } else if (key === "message") {
-      if (v.length % 4 !== 0 || !STD_BASE64.test(v)) return undefined;
-      const pad = v.endsWith("==") ? 2 : v.endsWith("=") ? 1 : 0;
-      message = new Uint8Array((v.length / 4) * 3 - pad);
-      if (message.length > 0) Buffer.from(message.buffer).write(v, 0, message.length, "base64");
-    } else return undefined;
-  }
-  return create(EnvelopeSchema, { contentTopic, timestampNs, message });
 }
 
 /**

@@ -1,0 +1,72 @@
+/**
+ * The envelope in the JSON form nodes write and clients send (`{"contentTopic":"…","timestampNs":
+ * "…","message":"…"}`: camelCase, the timestamp as a decimal string, the message in padded
+ * standard base64), read without protobuf-es's generic JSON reader and with the platform's own
+ * base64 decoder. Hot paths (a node reading publishes, a client reading pages) try it first and
+ * hand anything else, valid or not, to `fromJson`, so what is accepted and how a refusal reads stay
+ * `fromJson`'s; both uses are tested against it.
+ */
+import { create } from "@bufbuild/protobuf";
+import { type Envelope, EnvelopeSchema } from "@xmtp-ts/proto";
+
+const UINT64_MAX = 0xffff_ffff_ffff_ffffn;
+const DECIMAL_UINT64 = /^(?:0|[1-9][0-9]{0,19})$/;
+const STD_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+type NativeFromBase64 = (s: string) => Uint8Array;
+type NodeBuffer = { from(b: ArrayBuffer): { write(s: string, o: number, l: number, enc: "base64"): number } };
+const nativeFromBase64 = (Uint8Array as unknown as { fromBase64?: NativeFromBase64 }).fromBase64;
+const nodeBuffer = (globalThis as { Buffer?: NodeBuffer }).Buffer;
+
+/**
+ * Decoders of padded standard base64 (checked by the caller) into its `length` bytes: the
+ * platform's own where it has one (`Uint8Array.fromBase64`, Node's Buffer), else `atob`.
+ */
+export const base64Decoders = {
+  native: nativeFromBase64 && ((s: string, _length: number) => nativeFromBase64(s)),
+  node:
+    nodeBuffer &&
+    ((s: string, length: number) => {
+      const out = new Uint8Array(length);
+      nodeBuffer.from(out.buffer).write(s, 0, length, "base64");
+      return out;
+    }),
+  atob(s: string, length: number): Uint8Array {
+    const bin = atob(s);
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  },
+};
+const decodeBase64 = base64Decoders.native ?? base64Decoders.node ?? base64Decoders.atob;
+
+/**
+ * An envelope in the form above, or undefined for anything else (other field spellings, numbers,
+ * nulls, URL-safe or unpadded base64, unknown fields, a lone surrogate, a timestamp past uint64).
+ */
+export function canonicalEnvelopeFromJson(item: unknown): Envelope | undefined {
+  if (item === null || typeof item !== "object" || Array.isArray(item)) return undefined;
+  let contentTopic = "";
+  let timestampNs = 0n;
+  let message: Uint8Array = new Uint8Array(0);
+  for (const key in item) {
+    const v = (item as Record<string, unknown>)[key];
+    if (typeof v !== "string") return undefined;
+    if (key === "contentTopic") {
+      // A lone surrogate is not UTF-8: fromJson refuses it in its own words.
+      if (SURROGATE.test(v)) return undefined;
+      contentTopic = v;
+    } else if (key === "timestampNs") {
+      if (!DECIMAL_UINT64.test(v)) return undefined;
+      timestampNs = BigInt(v);
+      if (timestampNs > UINT64_MAX) return undefined;
+    } else if (key === "message") {
+      if (v.length % 4 !== 0 || !STD_BASE64.test(v)) return undefined;
+      const pad = v.endsWith("==") ? 2 : v.endsWith("=") ? 1 : 0;
+      const length = (v.length / 4) * 3 - pad;
+      if (length > 0) message = decodeBase64(v, length);
+    } else return undefined;
+  }
+  return create(EnvelopeSchema, { contentTopic, timestampNs, message });
+}
