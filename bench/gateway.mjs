@@ -187,6 +187,8 @@ function rawSqlite() {
   db.pragma("synchronous = FULL");
   db.pragma("cache_size = -32768");
   db.pragma("temp_store = MEMORY");
+  // The node's writer checkpoints every 10,000 WAL pages (store/sqlite-writer.ts); so does this.
+  db.pragma("wal_autocheckpoint = 10000");
   db.exec(`CREATE TABLE envelopes (sender_ts INTEGER NOT NULL, digest BLOB NOT NULL, content_topic TEXT NOT NULL,
     message BLOB NOT NULL, receiver_ts INTEGER NOT NULL, should_expire INTEGER NOT NULL) STRICT;
     CREATE UNIQUE INDEX envelopes_ts_digest ON envelopes (sender_ts, digest);
