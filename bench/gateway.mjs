@@ -1,7 +1,8 @@
 // Node API benchmarks, each against a baseline measured in the same run (docs/benchmarks.md,
 // "Node API"):
 //   1. batched publish through the HTTP gateway vs raw better-sqlite3 inserts of the same rows at
-//      the same durability (WAL, synchronous=FULL, one transaction per batch)   goal ≥ 0.5×
+//      the same durability and checkpointing (WAL, synchronous=FULL, autocheckpoint 10,000 pages,
+//      one transaction per batch)   goal ≥ 0.5×
 //   2. single-envelope publishes/s vs a bare fastify echo route, 16 and 64 concurrent keep-alive
 //      clients (gateway-load.mjs: raw keep-alive sockets, far lighter than node:http's client; the
 //      generator's own CPU time is printed, so the echo rate shown is the server's)   goal ≥ 0.5×
