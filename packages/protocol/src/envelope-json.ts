@@ -11,7 +11,26 @@ import { type Envelope, EnvelopeSchema } from "@xmtp-ts/proto";
 
 const UINT64_MAX = 0xffff_ffff_ffff_ffffn;
 const DECIMAL_UINT64 = /^(?:0|[1-9][0-9]{0,19})$/;
-const STD_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** 1 for the 64 characters of standard base64, by char code. */
+const BASE64_CHAR = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+  BASE64_CHAR[c.charCodeAt(0)] = 1;
+
+/**
+ * Padded standard base64: a multiple of 4 characters from the alphabet, `=` only as the last one
+ * or two. A loop, several times faster than the equivalent regular expression on message-sized
+ * strings (it runs once per envelope of every publish).
+ */
+function isPaddedStdBase64(s: string): boolean {
+  let n = s.length;
+  if (n % 4 !== 0) return false;
+  if (n > 0 && s.charCodeAt(n - 1) === 61) n -= n > 1 && s.charCodeAt(n - 2) === 61 ? 2 : 1;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || BASE64_CHAR[c] === 0) return false;
+  }
+  return true;
+}
 const SURROGATE = /[\uD800-\uDFFF]/;
 
 type NativeFromBase64 = (s: string) => Uint8Array;
@@ -62,7 +81,7 @@ export function canonicalEnvelopeFromJson(item: unknown): Envelope | undefined {
       timestampNs = BigInt(v);
       if (timestampNs > UINT64_MAX) return undefined;
     } else if (key === "message") {
-      if (v.length % 4 !== 0 || !STD_BASE64.test(v)) return undefined;
+      if (!isPaddedStdBase64(v)) return undefined;
       const pad = v.endsWith("==") ? 2 : v.endsWith("=") ? 1 : 0;
       const length = (v.length / 4) * 3 - pad;
       if (length > 0) message = decodeBase64(v, length);
