@@ -17,19 +17,20 @@ for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+
   BASE64_CHAR[c.charCodeAt(0)] = 1;
 
 /**
- * Padded standard base64: a multiple of 4 characters from the alphabet, `=` only as the last one
- * or two. A loop, several times faster than the equivalent regular expression on message-sized
- * strings (it runs once per envelope of every publish).
+ * The byte length of padded standard base64 (a multiple of 4 characters from the alphabet, `=`
+ * only as the last one or two), or -1 for anything else. A loop, several times faster than the
+ * equivalent regular expression on message-sized strings (it runs once per envelope of every
+ * publish).
  */
-function isPaddedStdBase64(s: string): boolean {
+function paddedStdBase64Length(s: string): number {
   let n = s.length;
-  if (n % 4 !== 0) return false;
+  if (n % 4 !== 0) return -1;
   if (n > 0 && s.charCodeAt(n - 1) === 61) n -= n > 1 && s.charCodeAt(n - 2) === 61 ? 2 : 1;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c > 127 || BASE64_CHAR[c] === 0) return false;
+    if (c > 127 || BASE64_CHAR[c] === 0) return -1;
   }
-  return true;
+  return (s.length / 4) * 3 - (s.length - n);
 }
 const SURROGATE = /[\uD800-\uDFFF]/;
 
@@ -81,11 +82,22 @@ export function canonicalEnvelopeFromJson(item: unknown): Envelope | undefined {
       timestampNs = BigInt(v);
       if (timestampNs > UINT64_MAX) return undefined;
     } else if (key === "message") {
-      if (!isPaddedStdBase64(v)) return undefined;
-      const pad = v.endsWith("==") ? 2 : v.endsWith("=") ? 1 : 0;
-      const length = (v.length / 4) * 3 - pad;
+      const length = paddedStdBase64Length(v);
+      if (length < 0) return undefined;
       if (length > 0) message = decodeBase64(v, length);
     } else return undefined;
   }
   return create(EnvelopeSchema, { contentTopic, timestampNs, message });
+}
+
+/** A list of envelopes all in the form above, or undefined when it is not an array or one is not. */
+export function canonicalEnvelopesFromJson(list: unknown): Envelope[] | undefined {
+  if (!Array.isArray(list)) return undefined;
+  const envelopes: Envelope[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const env = canonicalEnvelopeFromJson(list[i]);
+    if (env === undefined) return undefined;
+    envelopes[i] = env;
+  }
+  return envelopes;
 }

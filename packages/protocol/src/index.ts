@@ -12,7 +12,7 @@
 export * from "./auth.js";
 export * from "./crypto.js";
 export * from "./digest.js";
-export { canonicalEnvelopeFromJson } from "./envelope-json.js";
+export { canonicalEnvelopeFromJson, canonicalEnvelopesFromJson } from "./envelope-json.js";
 export * from "./errors.js";
 export * from "./identity.js";
 export * from "./limits.js";

@@ -55,10 +55,15 @@ export class CurveWorker {
   readonly started: Promise<void>;
   private onStarted!: () => void;
 
-  constructor(private readonly w: PoolWorker) {
+  /** `wasm`: the module the worker instantiates (this thread's compiled libsecp256k1), if any. */
+  constructor(
+    private readonly w: PoolWorker,
+    wasm: object | undefined,
+  ) {
     this.started = new Promise((r) => {
       this.onStarted = r;
     });
+    w.postMessage({ id: 0, wasm });
     w.on("message", (m) => {
       if (m.id === 0) {
         if (m.ready !== undefined) this.backend = m.ready;
@@ -110,8 +115,9 @@ export class CurveWorker {
 
 export class CurvePool {
   private readonly workers: CurveWorker[];
-  constructor(workers: PoolWorker[]) {
-    this.workers = workers.map((w) => new CurveWorker(w));
+  /** Each worker instantiates `wasm`, the module this thread compiled (see curve-worker.ts). */
+  constructor(workers: PoolWorker[], wasm: object | undefined) {
+    this.workers = workers.map((w) => new CurveWorker(w, wasm));
   }
 
   get size(): number {
@@ -268,13 +274,12 @@ export function curvePoolFor(seen: number): CurvePool | undefined {
 export function curvePool(): CurvePool | undefined {
   if (shared !== undefined) return shared ?? undefined;
   // A small heap: a worker holds a few chunks of bytes at a time (peak memory counts too).
-  const node = spawnWorkers(new URL("./curve-worker.js", import.meta.url), "XMTP_CURVE_WORKERS", 4, 1, {
-    resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
-  }) as PoolWorker[] | undefined;
-  // Each worker instantiates the module this thread compiled (see curve-worker.ts).
-  for (const w of node ?? []) w.postMessage({ id: 0, wasm: secp256k1Backend().module });
-  const workers = node ?? browserWorkers();
-  shared = workers ? new CurvePool(workers) : null;
+  const module = secp256k1Backend().module;
+  const workers =
+    (spawnWorkers(new URL("./curve-worker.js", import.meta.url), "XMTP_CURVE_WORKERS", 4, 1, {
+      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
+    }) as PoolWorker[] | undefined) ?? (module ? browserWorkers() : undefined);
+  shared = workers ? new CurvePool(workers, module) : null;
   return shared ?? undefined;
 }
 
@@ -282,8 +287,8 @@ export function curvePool(): CurvePool | undefined {
  * Browser curve workers: module workers from the built `curve-worker.js` next to this module
  * (Vite and webpack see the `new Worker(new URL(…, import.meta.url))` below and bundle it; with
  * esbuild, bundle `dist/conversations/curve-worker.js` on its own next to the app), one per core
- * but one, up to 4, each handed the page's compiled libsecp256k1 module. None where there is no
- * `Worker`, in Node (worker threads there), or while this page runs on noble. A worker that fails
+ * but one, up to 4, each handed the page's compiled libsecp256k1 module (by the pool). None where
+ * there is no `Worker`, in Node (worker threads there), or while this page runs on noble. A worker that fails
  * to load only leaves the work on this thread.
  */
 function browserWorkers(): PoolWorker[] | undefined {
@@ -291,9 +296,8 @@ function browserWorkers(): PoolWorker[] | undefined {
     process?: unknown;
     navigator?: { hardwareConcurrency?: number };
   };
-  const module = secp256k1Backend().module;
   const n = Math.min(4, (g.navigator?.hardwareConcurrency ?? 1) - 1);
-  if (typeof Worker !== "function" || g.process !== undefined || !module || n < 1) return undefined;
+  if (typeof Worker !== "function" || g.process !== undefined || n < 1) return undefined;
   const workers: PoolWorker[] = [];
   try {
     for (let i = 0; i < n; i++) {
@@ -301,7 +305,6 @@ function browserWorkers(): PoolWorker[] | undefined {
         type: "module",
         name: "xmtp-curve",
       });
-      w.postMessage({ id: 0, wasm: module } satisfies CurveRequest);
       workers.push(fromWebWorker(w));
     }
   } catch {

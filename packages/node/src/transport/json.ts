@@ -15,7 +15,7 @@ import {
   type QueryResponse,
   SortDirectionSchema,
 } from "@xmtp-ts/proto";
-import { Code, canonicalEnvelopeFromJson, XmtpError } from "@xmtp-ts/protocol";
+import { Code, canonicalEnvelopesFromJson, XmtpError } from "@xmtp-ts/protocol";
 import { checkTopicCount } from "../api/limits.js";
 
 /** Integer literals this long lose precision as JS numbers; they are read as strings instead. */
@@ -106,15 +106,8 @@ export function decodeCanonicalPublish(body: Uint8Array | string | undefined): P
   const obj = value as Record<string, unknown>;
   let keys = 0;
   for (const _ in obj) keys++;
-  const list = obj.envelopes;
-  if (keys !== 1 || !Array.isArray(list)) return undefined;
-  const envelopes: Envelope[] = new Array(list.length);
-  for (let i = 0; i < list.length; i++) {
-    const env = canonicalEnvelopeFromJson(list[i]);
-    if (env === undefined) return undefined;
-    envelopes[i] = env;
-  }
-  return create(PublishRequestSchema, { envelopes });
+  const envelopes = keys === 1 ? canonicalEnvelopesFromJson(obj.envelopes) : undefined;
+  return envelopes && create(PublishRequestSchema, { envelopes });
 }
 
 /**
