@@ -1,4 +1,4 @@
-import { fromJson, type JsonValue, toBinary } from "@bufbuild/protobuf";
+import { type DescMessage, fromJson, type JsonValue, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { BatchQueryResponseSchema, EnvelopeSchema, QueryResponseSchema } from "@xmtp-ts/proto";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
@@ -7,7 +7,7 @@ import { batchQueryResponseFromJson, envelopeFromJson, queryResponseFromJson } f
 const READ = { ignoreUnknownFields: true } as const;
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 
-/** The same bytes as fromJson gives, or the same refusal (message included). */
+/** The encoded result, or the refusal (message included). */
 function outcome<T>(f: () => T, encode: (v: T) => Uint8Array): string {
   try {
     return `ok ${Buffer.from(encode(f())).toString("hex")}`;
@@ -15,18 +15,17 @@ function outcome<T>(f: () => T, encode: (v: T) => Uint8Array): string {
     return `error ${(e as Error).message}`;
   }
 }
+/** `read` gives the same bytes as fromJson for `json`, or the same refusal. */
+function expectSameAsFromJson<Desc extends DescMessage>(
+  schema: Desc,
+  read: (json: JsonValue) => MessageShape<Desc>,
+  json: JsonValue,
+) {
+  const encode = (m: MessageShape<Desc>) => toBinary(schema, m);
+  expect(outcome(() => read(json), encode)).toBe(outcome(() => fromJson(schema, json, READ), encode));
+}
 const sameAsFromJson = (json: JsonValue) =>
-  expect(
-    outcome(
-      () => queryResponseFromJson(json),
-      (m) => toBinary(QueryResponseSchema, m),
-    ),
-  ).toBe(
-    outcome(
-      () => fromJson(QueryResponseSchema, json, READ),
-      (m) => toBinary(QueryResponseSchema, m),
-    ),
-  );
+  expectSameAsFromJson(QueryResponseSchema, queryResponseFromJson, json);
 
 const canonicalEnvelope = fc.record({
   contentTopic: fc.string({ maxLength: 40 }),
@@ -132,31 +131,12 @@ describe("query responses from JSON", () => {
           { maxLength: 3 },
         ),
         (responses) => {
-          const json = { responses } as JsonValue;
-          expect(
-            outcome(
-              () => batchQueryResponseFromJson(json),
-              (m) => toBinary(BatchQueryResponseSchema, m),
-            ),
-          ).toBe(
-            outcome(
-              () => fromJson(BatchQueryResponseSchema, json, READ),
-              (m) => toBinary(BatchQueryResponseSchema, m),
-            ),
-          );
+          expectSameAsFromJson(BatchQueryResponseSchema, batchQueryResponseFromJson, {
+            responses,
+          } as JsonValue);
           for (const r of responses)
             for (const env of r.envelopes)
-              expect(
-                outcome(
-                  () => envelopeFromJson(env as JsonValue),
-                  (m) => toBinary(EnvelopeSchema, m),
-                ),
-              ).toBe(
-                outcome(
-                  () => fromJson(EnvelopeSchema, env as JsonValue, READ),
-                  (m) => toBinary(EnvelopeSchema, m),
-                ),
-              );
+              expectSameAsFromJson(EnvelopeSchema, envelopeFromJson, env as JsonValue);
         },
       ),
       { numRuns: 200 },
