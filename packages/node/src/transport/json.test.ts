@@ -9,7 +9,7 @@ import {
 } from "@xmtp-ts/proto";
 import { Code, XmtpError } from "@xmtp-ts/protocol";
 import fc from "fast-check";
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import {
   batchQueryResponseJson,
   decodeCanonicalPublish,
@@ -266,6 +266,25 @@ describe("decodePublishRequest (the hand-written hot path)", () => {
         expect(outcomeOf(() => decodePublishRequest(text))).toStrictEqual(outcomeOf(() => reference(text)));
       }),
     );
+  });
+
+  test("long integer literals: the same result as fromJson, without losing precision", () => {
+    for (const ts of ["18446744073709551615", "12345678901234567", "-1234567890123456789"]) {
+      const text = `{"envelopes":[{"contentTopic":"/xmtp/0/m-a/proto","timestampNs":${ts},"message":"AAE="}]}`;
+      expect(outcomeOf(() => decodePublishRequest(text)), ts).toStrictEqual(outcomeOf(() => reference(text)));
+    }
+    const exact = decodePublishRequest('{"envelopes":[{"timestampNs":12345678901234567}]}');
+    expect(exact.envelopes[0]?.timestampNs).toBe(12345678901234567n);
+  });
+
+  test("a body outside the common form is parsed once, not once per reader", () => {
+    const parse = vi.spyOn(JSON, "parse");
+    try {
+      decodePublishRequest('{"envelopes":[{"content_topic":"t","timestamp_ns":"1","message":"AA=="}]}');
+      expect(parse).toHaveBeenCalledTimes(1);
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   test("empty and envelope-less requests", () => {

@@ -21,24 +21,34 @@ import { checkTopicCount } from "../api/limits.js";
 /** Integer literals this long lose precision as JS numbers; they are read as strings instead. */
 const LONG_INTEGER = /[[:,]\s*-?\d{16,}/;
 
+/** A request body as text (UTF-8); an absent body is empty. */
+function bodyText(body: Uint8Array | string | undefined): string {
+  return typeof body === "string"
+    ? body
+    : body === undefined
+      ? ""
+      : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+}
+
 /**
  * Parses a request body as a JSON object. An empty body is `{}` (as grpc-gateway treats EOF).
  * Throws InvalidArgument on anything else that is not a JSON object.
  */
 export function parseJsonObject(body: Uint8Array | string | undefined): Record<string, JsonValue> {
-  const text =
-    typeof body === "string"
-      ? body
-      : body === undefined
-        ? ""
-        : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+  return jsonObjectOf(parseJsonText(bodyText(body)));
+}
+
+/** JSON.parse with long integer literals read as strings; throws InvalidArgument. */
+function parseJsonText(text: string): unknown {
   if (text.trim() === "") return {};
-  let value: unknown;
   try {
-    value = JSON.parse(LONG_INTEGER.test(text) ? quoteLongIntegers(text) : text);
+    return JSON.parse(LONG_INTEGER.test(text) ? quoteLongIntegers(text) : text);
   } catch (err) {
     throw new XmtpError(Code.InvalidArgument, `invalid JSON: ${(err as Error).message}`);
   }
+}
+
+function jsonObjectOf(value: unknown): Record<string, JsonValue> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new XmtpError(Code.InvalidArgument, "invalid request: expected a JSON object");
   }
@@ -50,7 +60,14 @@ export function decodeJsonRequest<Desc extends DescMessage>(
   schema: Desc,
   body: Uint8Array | string | undefined,
 ): MessageShape<Desc> {
-  const json = parseJsonObject(body);
+  return messageFromJson(schema, parseJsonObject(body));
+}
+
+/** {@link decodeJsonRequest} after the parse. */
+function messageFromJson<Desc extends DescMessage>(
+  schema: Desc,
+  json: Record<string, JsonValue>,
+): MessageShape<Desc> {
   // Refuse an oversized topic list before fromJson spends time on it.
   checkTopicCount(topicsListed(json));
   checkEnumNames(schema, json);
@@ -80,7 +97,9 @@ function topicsListed(json: Record<string, JsonValue>): number {
  * decoder, so what is accepted and every error message stay exactly those of `fromJson`.
  */
 export function decodePublishRequest(body: Uint8Array | string | undefined): PublishRequest {
-  return decodeCanonicalPublish(body) ?? decodeJsonRequest(PublishRequestSchema, body);
+  // The body is parsed once: a value that is not the common form goes on to the generic reader.
+  const value = parseJsonText(bodyText(body));
+  return canonicalPublish(value) ?? messageFromJson(PublishRequestSchema, jsonObjectOf(value));
 }
 
 /**
@@ -91,10 +110,7 @@ export function decodePublishRequest(body: Uint8Array | string | undefined): Pub
  */
 export function decodeCanonicalPublish(body: Uint8Array | string | undefined): PublishRequest | undefined {
   if (body === undefined) return undefined;
-  const text =
-    typeof body === "string"
-      ? body
-      : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+  const text = bodyText(body);
   if (LONG_INTEGER.test(text)) return undefined;
   let value: unknown;
   try {
@@ -102,6 +118,11 @@ export function decodeCanonicalPublish(body: Uint8Array | string | undefined): P
   } catch {
     return undefined;
   }
+  return canonicalPublish(value);
+}
+
+/** {@link decodeCanonicalPublish} after the parse. */
+function canonicalPublish(value: unknown): PublishRequest | undefined {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
   const obj = value as Record<string, unknown>;
   let keys = 0;
