@@ -271,7 +271,10 @@ describe("decodePublishRequest (the hand-written hot path)", () => {
   test("long integer literals: the same result as fromJson, without losing precision", () => {
     for (const ts of ["18446744073709551615", "12345678901234567", "-1234567890123456789"]) {
       const text = `{"envelopes":[{"contentTopic":"/xmtp/0/m-a/proto","timestampNs":${ts},"message":"AAE="}]}`;
-      expect(outcomeOf(() => decodePublishRequest(text)), ts).toStrictEqual(outcomeOf(() => reference(text)));
+      expect(
+        outcomeOf(() => decodePublishRequest(text)),
+        ts,
+      ).toStrictEqual(outcomeOf(() => reference(text)));
     }
     const exact = decodePublishRequest('{"envelopes":[{"timestampNs":12345678901234567}]}');
     expect(exact.envelopes[0]?.timestampNs).toBe(12345678901234567n);
