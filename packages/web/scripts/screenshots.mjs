@@ -3,6 +3,9 @@
 // then the app at desktop (1280×800) and phone (390×844) sizes.
 //
 //   npm run build && npm run screenshots
+//
+// Reactions are emoji: install an emoji font first (Debian: fonts-noto-color-emoji), or they show
+// as empty boxes. The interface's own icons are inline SVG and need no font.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

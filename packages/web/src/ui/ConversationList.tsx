@@ -9,6 +9,7 @@ import {
   noIdentityMessage,
   shortAddress,
 } from "../content.js";
+import { GroupIcon } from "./icons.js";
 
 interface Props {
   store: ChatStore;
@@ -105,14 +106,16 @@ export function ConversationList({ store, open, onSelect }: Props) {
                 onClick={() => onSelect(s.key)}
                 aria-current={open === s.key}
               >
-                <span className="peer">
-                  {store.group(s.key) && (
-                    <span className="group-mark" aria-hidden="true">
-                      👥{" "}
+                {store.group(s.key) ? (
+                  <span className="peer group">
+                    <span className="group-mark">
+                      <GroupIcon />{" "}
                     </span>
-                  )}
-                  {title}
-                </span>
+                    {title}
+                  </span>
+                ) : (
+                  <span className="peer">{title}</span>
+                )}
                 <span className="meta">
                   {unread && <span className="unread-dot" title="Unread" />}
                   <time dateTime={new Date(s.lastMs).toISOString()}>{time}</time>

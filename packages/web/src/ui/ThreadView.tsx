@@ -11,6 +11,7 @@ import {
   shortAddress,
 } from "../content.js";
 import { checkMembers, groupFailure } from "./ConversationList.js";
+import { GroupIcon, PaperclipIcon } from "./icons.js";
 import { MessageBody } from "./MessageBody.js";
 
 const EMOJI = ["👍", "❤️", "😂", "🎉"];
@@ -77,8 +78,7 @@ export function ThreadView({ store, conversation, onBack }: Props) {
         {group ? (
           <h2 className="group-title">
             <span>
-              <span aria-hidden="true">👥 </span>
-              {group.name ?? "Unnamed group"}
+              <GroupIcon /> {group.name ?? "Unnamed group"}
             </span>
             {group.description && <span className="group-description">{group.description}</span>}
           </h2>
@@ -332,7 +332,7 @@ function Composer(props: {
       <div className="composer-row">
         <label className="attach">
           <span className="visually-hidden">Attach a file</span>
-          <span aria-hidden="true">📎</span>
+          <PaperclipIcon />
           <input
             ref={fileRef}
             type="file"
