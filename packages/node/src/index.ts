@@ -32,6 +32,6 @@ export {
   type HttpTransport,
   type HttpTransportOptions,
 } from "./transport/http.js";
-export { type BlobStore, createBlobStore } from "./web/blob-store.js";
+export { type BlobStore, type BlobWriter, createBlobStore } from "./web/blob-store.js";
 export { DEFAULT_MAX_BLOB_BYTES } from "./web/blobs.js";
 export { type WebPartOptions, webPart } from "./web/part.js";

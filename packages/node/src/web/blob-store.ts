@@ -1,9 +1,16 @@
 /**
- * Where the node keeps encrypted attachment blobs: in the node's own database (the SQLite file or
- * the PostgreSQL schema of the envelope store), in a `blobs` table of its own, keyed by the
- * SHA-256 of the bytes. The node never sees plaintext: clients upload what they encrypted.
+ * Where the node keeps encrypted attachment blobs, keyed by the SHA-256 of the bytes. The node
+ * never sees plaintext: clients upload what they encrypted.
+ *
+ * - Beside a SQLite store: one file per blob under `<data dir>/blobs/`, written and read through
+ *   the file system's thread pool, so a 32 MiB upload neither stops the event loop nor holds the
+ *   database's one write lock while envelopes wait to commit. Blobs that earlier versions kept in a
+ *   `blobs` table of the SQLite file stay readable from there.
+ * - Beside a PostgreSQL store: a `blobs` table in the store's schema (shared by every node on it).
  */
-import { mkdirSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import postgres from "postgres";
@@ -19,16 +26,163 @@ export interface BlobStore {
   stop(): Promise<void>;
   /** Stores `bytes` under `digest` (sha256 hex) unless already there; returns false if it was. */
   put(digest: string, bytes: Uint8Array, uploader: string): Promise<boolean>;
+  /**
+   * Where the store can take a blob as it arrives, a writer for one: the upload is written while
+   * it is read, so it is never held whole in memory, and the disk gets it gradually rather than
+   * 32 MiB at once. Without one, uploads are collected and handed to {@link put}.
+   */
+  writer?(): BlobWriter;
   get(digest: string): Promise<StoredBlob | undefined>;
+}
+
+/** One blob being written (see {@link BlobStore.writer}). */
+export interface BlobWriter {
+  /** Appends bytes; wait for each write before the next. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Keeps what was written under `digest`; false when the store already had that blob. */
+  commit(digest: string, uploader: string): Promise<boolean>;
+  /** Drops what was written. Safe to call after a failed write or commit. */
+  abort(): Promise<void>;
 }
 
 /** The blob store beside the envelope store `config` describes. */
 export function createBlobStore(config: Pick<NodeConfig, "dbUrl" | "dbSchema" | "dataDir">): BlobStore {
   if (config.dbUrl !== undefined) return postgresBlobStore(config.dbUrl, config.dbSchema ?? "public");
-  return sqliteBlobStore(join(config.dataDir, "xmtp.sqlite3"));
+  return fileBlobStore(join(config.dataDir, "blobs"), join(config.dataDir, "xmtp.sqlite3"));
 }
 
-/** A second connection to the node's SQLite file (WAL: readers never block the envelope writer). */
+const DIGEST = /^[0-9a-f]{64}$/;
+
+/** A blob being written is synced to disk each time this much more of it has been written. */
+const SYNC_EVERY_BYTES = 2 * 1024 * 1024;
+
+/**
+ * One file per blob in `dir`, named by its digest. A blob is written to a temporary file, synced,
+ * then renamed into place (and the directory synced), so a crash leaves either the whole blob or
+ * none; temporaries left by a crash are removed at start. `legacySqlite`: a SQLite file whose
+ * `blobs` table (earlier versions) is still read, never written.
+ */
+export function fileBlobStore(dir: string, legacySqlite?: string): BlobStore {
+  let legacy: Database.Database | undefined;
+  const pathOf = (digest: string) => {
+    if (!DIGEST.test(digest)) throw new Error(`not a blob digest: ${digest}`);
+    return join(dir, digest);
+  };
+  const legacyRow = (digest: string) =>
+    legacy?.prepare("SELECT bytes, created_ms FROM blobs WHERE digest = ?").get(digest) as
+      | { bytes: Buffer; created_ms: number }
+      | undefined;
+  const syncDir = async () => {
+    const d = await open(dir, "r");
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  };
+  const has = (digest: string) =>
+    existsSync(pathOf(digest)) ||
+    legacy?.prepare("SELECT 1 FROM blobs WHERE digest = ?").get(digest) !== undefined;
+  const writer = (): BlobWriter => {
+    const tmp = join(dir, `.${randomUUID()}.tmp`);
+    let file: FileHandle | undefined;
+    let done = false;
+    let unsynced = 0;
+    const drop = async () => {
+      done = true;
+      await file?.close().catch(() => undefined);
+      file = undefined;
+      await unlink(tmp).catch(() => undefined);
+    };
+    return {
+      async write(chunk) {
+        if (done) throw new Error("blob writer already finished");
+        file ??= await open(tmp, "wx");
+        for (let at = 0; at < chunk.byteLength; )
+          at += (await file.write(chunk, at, chunk.byteLength - at)).bytesWritten;
+        // Synced a few MiB at a time: one sync of a whole 32 MiB blob at the end would hold the
+        // file system's journal long enough to stall the envelope store's commits behind it.
+        unsynced += chunk.byteLength;
+        if (unsynced >= SYNC_EVERY_BYTES) {
+          unsynced = 0;
+          await file.datasync();
+        }
+      },
+      async commit(digest) {
+        if (done) throw new Error("blob writer already finished");
+        const path = pathOf(digest);
+        try {
+          if (has(digest)) {
+            await drop();
+            return false;
+          }
+          file ??= await open(tmp, "wx");
+          await file.sync();
+          await file.close();
+          file = undefined;
+          await rename(tmp, path);
+          done = true;
+          await syncDir();
+          return true;
+        } catch (err) {
+          await drop();
+          throw err;
+        }
+      },
+      abort: drop,
+    };
+  };
+  return {
+    async start() {
+      await mkdir(dir, { recursive: true });
+      for (const name of await readdir(dir))
+        if (name.endsWith(".tmp")) await unlink(join(dir, name)).catch(() => undefined);
+      if (legacySqlite !== undefined && existsSync(legacySqlite)) {
+        const db = new Database(legacySqlite, { readonly: true, fileMustExist: true });
+        const hasTable = db
+          .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blobs'")
+          .get();
+        if (hasTable) legacy = db;
+        else db.close();
+      }
+    },
+    async stop() {
+      legacy?.close();
+      legacy = undefined;
+    },
+    async put(digest, bytes, uploader) {
+      if (has(digest)) return false;
+      const w = writer();
+      try {
+        await w.write(bytes);
+      } catch (err) {
+        await w.abort();
+        throw err;
+      }
+      return w.commit(digest, uploader);
+    },
+    writer,
+    async get(digest) {
+      const path = pathOf(digest);
+      try {
+        const [bytes, st] = await Promise.all([readFile(path), stat(path)]);
+        return {
+          bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+          createdMs: st.mtimeMs,
+        };
+      } catch (err) {
+        if ((err as { code?: string }).code !== "ENOENT") throw err;
+      }
+      const row = legacyRow(digest);
+      return row && { bytes: new Uint8Array(row.bytes), createdMs: row.created_ms };
+    },
+  };
+}
+
+/**
+ * Blobs in a `blobs` table of a SQLite file, as earlier versions kept them (a second connection to
+ * the node's file). Its writes run on the calling thread; the node now uses {@link fileBlobStore}.
+ */
 export function sqliteBlobStore(path: string): BlobStore {
   let db: Database.Database | undefined;
   const open = () => {

@@ -11,19 +11,28 @@
  * Errors use the gateway's `{"code","message","details"}` shape.
  */
 import { createHash } from "node:crypto";
+import type { Readable } from "node:stream";
 import { Code, httpStatusFromCode, XmtpError } from "@xmtp-ts/protocol";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { verifyBearer } from "../api/auth.js";
-import type { BlobStore } from "./blob-store.js";
+import type { BlobStore, BlobWriter } from "./blob-store.js";
 
 /** Default largest blob: a 3 MB photo or a short video fits, a disk image does not. */
 export const DEFAULT_MAX_BLOB_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Default most uploads read at once: each holds up to its blob in memory until it is stored, so
+ * this bounds the memory uploads take (16 × 32 MiB).
+ */
+export const DEFAULT_MAX_CONCURRENT_UPLOADS = 16;
 
 export interface BlobRoutesOptions {
   store: BlobStore;
   /** Require a Publish auth token (the node's `auth` setting). */
   auth: boolean;
   maxBytes?: number;
+  /** Uploads read at once; more get 429 code 8 until one ends (default 16). */
+  maxConcurrentUploads?: number;
 }
 
 const DIGEST = /^[0-9a-f]{64}$/;
@@ -35,41 +44,111 @@ function fail(reply: FastifyReply, err: XmtpError): FastifyReply {
     .send(Buffer.from(JSON.stringify({ code: err.code, message: err.message, details: [] })));
 }
 
-/** Registers the blob routes in their own scope (their body parser reads raw bytes). */
+/**
+ * Reads an upload, hashing each chunk as it arrives, into `sink` (written as it comes, the stream
+ * paused while a write is pending) or, without one, into memory. Past `maxBytes` it stops reading
+ * (without destroying the stream, so the refusal can still be answered) and rejects with
+ * `tooLarge()`.
+ */
+function readBlob(
+  body: Readable,
+  maxBytes: number,
+  tooLarge: () => Error,
+  sink: BlobWriter | undefined,
+): Promise<{ chunks: Buffer[]; size: number; digest: string }> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash("sha256");
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let writing: Promise<void> = Promise.resolve();
+    let failed = false;
+    const stop = (err: Error) => {
+      if (failed) return;
+      failed = true;
+      body.off("data", onData);
+      body.pause();
+      reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) return stop(tooLarge());
+      hash.update(chunk);
+      if (!sink) {
+        chunks.push(chunk);
+        return;
+      }
+      body.pause();
+      writing = sink.write(chunk).then(
+        () => {
+          if (!failed) body.resume();
+        },
+        (err: Error) => stop(err),
+      );
+    };
+    body.on("data", onData);
+    body.once("end", () => {
+      void writing.then(() => {
+        if (!failed) resolve({ chunks, size, digest: hash.digest("hex") });
+      });
+    });
+    body.once("error", (err) => stop(err));
+    body.once("close", () => {
+      if (!body.readableEnded) stop(new XmtpError(Code.InvalidArgument, "the upload ended early"));
+    });
+  });
+}
+
+/** Registers the blob routes in their own scope (their body is read as a stream, see below). */
 export function registerBlobRoutes(app: FastifyInstance, opts: BlobRoutesOptions): void {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BLOB_BYTES;
+  const maxUploads = opts.maxConcurrentUploads ?? DEFAULT_MAX_CONCURRENT_UPLOADS;
+  const tooLarge = () =>
+    new XmtpError(Code.ResourceExhausted, `blob larger than the node accepts (${maxBytes} bytes)`);
+  let uploads = 0;
   app.register(async (scope) => {
+    // The handler reads the body itself: hashed chunk by chunk as it arrives (no 32 MiB hash in
+    // one go on the event loop) and refused as soon as it passes the cap.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: maxBytes }, (_req, body, done) =>
-      done(null, body),
-    );
-    scope.setErrorHandler((err, _req, reply) => {
-      const e = err as { statusCode?: number; code?: string; message: string };
-      if (e.code === "FST_ERR_CTP_BODY_TOO_LARGE" || e.statusCode === 413) {
-        reply.header("connection", "close");
-        return fail(
-          reply,
-          new XmtpError(Code.ResourceExhausted, `blob larger than the node accepts (${maxBytes} bytes)`),
-        );
-      }
+    scope.addContentTypeParser("*", (_req, payload, done) => done(null, payload));
+    scope.setErrorHandler((err, req, reply) => {
+      // Refused before the whole body arrived (no token, over the cap, too many uploads): the
+      // connection closes after the answer rather than reading the rest.
+      if (!req.raw.complete) reply.header("connection", "close");
       if (err instanceof XmtpError) return fail(reply, err);
       return fail(reply, new XmtpError(Code.Internal, "internal error"));
     });
 
-    scope.post("/blobs", { bodyLimit: maxBytes }, async (req, reply) => {
+    scope.post("/blobs", async (req, reply) => {
       let uploader = "";
       if (opts.auth)
         uploader = verifyBearer(req.headers.authorization, BigInt(Date.now()) * 1_000_000n).walletAddress;
-      const body = req.body as Buffer | undefined;
-      if (!body || body.length === 0)
-        throw new XmtpError(Code.InvalidArgument, "empty blob: send the encrypted bytes as the body");
-      const digest = createHash("sha256").update(body).digest("hex");
-      await opts.store.put(digest, body, uploader);
-      const host = req.headers.host ?? "localhost";
-      return reply
-        .code(200)
-        .header("content-type", "application/json")
-        .send(Buffer.from(JSON.stringify({ digest, url: `${req.protocol}://${host}/blobs/${digest}` })));
+      if (Number(req.headers["content-length"] ?? 0) > maxBytes) throw tooLarge();
+      if (uploads >= maxUploads)
+        throw new XmtpError(Code.ResourceExhausted, "too many blob uploads at once: try again shortly");
+      uploads++;
+      try {
+        const sink = opts.store.writer?.();
+        let digest: string;
+        try {
+          const read = await readBlob(req.body as Readable, maxBytes, tooLarge, sink);
+          const { chunks, size } = read;
+          digest = read.digest;
+          if (size === 0)
+            throw new XmtpError(Code.InvalidArgument, "empty blob: send the encrypted bytes as the body");
+          if (sink) await sink.commit(digest, uploader);
+          else await opts.store.put(digest, Buffer.concat(chunks, size), uploader);
+        } catch (err) {
+          await sink?.abort();
+          throw err;
+        }
+        const host = req.headers.host ?? "localhost";
+        return reply
+          .code(200)
+          .header("content-type", "application/json")
+          .send(Buffer.from(JSON.stringify({ digest, url: `${req.protocol}://${host}/blobs/${digest}` })));
+      } finally {
+        uploads--;
+      }
     });
 
     scope.get<{ Params: { digest: string } }>("/blobs/:digest", async (req, reply) => {

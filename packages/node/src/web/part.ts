@@ -14,6 +14,8 @@ export interface WebPartOptions {
   serveApp?: boolean;
   /** Largest accepted blob (default 32 MiB). */
   maxBlobBytes?: number;
+  /** Blob uploads read at once (default 16). */
+  maxConcurrentUploads?: number;
   /** A blob store instead of the one beside the node's store (tests). */
   blobStore?: BlobStore;
 }
@@ -30,6 +32,9 @@ export function webPart(options: WebPartOptions): (ctx: NodeContext) => NodePart
           store: blobs,
           auth: ctx.config.auth,
           ...(options.maxBlobBytes !== undefined ? { maxBytes: options.maxBlobBytes } : {}),
+          ...(options.maxConcurrentUploads !== undefined
+            ? { maxConcurrentUploads: options.maxConcurrentUploads }
+            : {}),
         });
         if (options.serveApp !== false) registerWebApp(app, options.appDir);
       },

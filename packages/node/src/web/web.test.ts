@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -8,7 +9,7 @@ import { resolveConfig } from "../config.js";
 import { createLogger } from "../logger.js";
 import { createNode, type XmtpNode } from "../node.js";
 import { dropSchema, TEST_DATABASE_URL } from "../store/test-postgres.js";
-import { type BlobStore, postgresBlobStore, sqliteBlobStore } from "./blob-store.js";
+import { type BlobStore, fileBlobStore, postgresBlobStore, sqliteBlobStore } from "./blob-store.js";
 import { type WebPartOptions, webPart } from "./part.js";
 
 const logger = createLogger("silent");
@@ -160,18 +161,153 @@ describe("blob endpoint", () => {
     expect((await fetch(`${node.urls.http}/blobs/${"0".repeat(64)}`)).status).toBe(404);
   });
 
-  test("blobs survive a restart (kept in the node's SQLite file)", async () => {
+  test("blobs survive a restart (one file each under the data dir)", async () => {
     const bytes = randomBytes(1000);
     const digest = createHash("sha256").update(bytes).digest("hex");
     expect((await upload(bytes, nowBearer())).status).toBe(200);
+    expect(existsSync(join(dataDir, "blobs", digest))).toBe(true);
     await node.stop();
-    node = await startNode({ appDir: undefined }, { dataDir });
+    node = await startNode({ appDir: undefined, maxBlobBytes: 64 * 1024 }, { dataDir });
     const got = await fetch(`${node.urls.http}/blobs/${digest}`);
     expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+
+  /** POST /blobs with a chunked body (no Content-Length) that the test writes piece by piece. */
+  const streamUpload = (authorization?: string) => {
+    const req = request(`${node.urls.http}/blobs`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream", ...(authorization ? { authorization } : {}) },
+    });
+    const answer = new Promise<{ status: number; body: string; connection: string | undefined }>(
+      (resolve, reject) => {
+        req.on("response", (res) => {
+          let body = "";
+          res.setEncoding("utf8").on("data", (d: string) => {
+            body += d;
+          });
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }),
+          );
+        });
+        req.on("error", reject);
+      },
+    );
+    return { req, answer };
+  };
+
+  test("a body without Content-Length is refused as soon as it passes the cap, with an answer", async () => {
+    const { req, answer } = streamUpload(nowBearer());
+    const piece = randomBytes(16 * 1024);
+    // Five pieces pass the 64 KiB cap; the node answers without waiting for the end of the body.
+    for (let i = 0; i < 5; i++) req.write(piece);
+    const r = await answer;
+    req.destroy();
+    expect(r.status).toBe(429);
+    expect(JSON.parse(r.body).code).toBe(8);
+    expect(r.connection).toBe("close");
+    expect(readdirSync(join(dataDir, "blobs")).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+  });
+
+  test("a refused token is answered before the body is read", async () => {
+    const { req, answer } = streamUpload("Bearer AAAA");
+    req.write(randomBytes(1024));
+    const r = await answer;
+    req.destroy();
+    expect(r.status).toBe(401);
+    expect(r.connection).toBe("close");
+  });
+});
+
+describe("blob uploads at once", () => {
+  let node: XmtpNode;
+  beforeAll(async () => {
+    node = await startNode({ appDir: undefined, maxConcurrentUploads: 1 });
+  });
+  afterAll(() => node.stop());
+
+  test("past the limit an upload gets 429 code 8; once one ends, the next is taken", async () => {
+    // The first upload stays open (its body unfinished) and holds the only slot.
+    const slow = request(`${node.urls.http}/blobs`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream", authorization: nowBearer() },
+    });
+    const slowAnswer = new Promise<number>((resolve, reject) => {
+      slow.on("response", (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      slow.on("error", reject);
+    });
+    const first = randomBytes(1000);
+    slow.write(first.subarray(0, 500));
+    // The node has taken the first upload once its first bytes are read; wait for that.
+    const blocked = async () => {
+      for (let i = 0; i < 200; i++) {
+        const r = await fetch(`${node.urls.http}/blobs`, {
+          method: "POST",
+          headers: { "content-type": "application/octet-stream", authorization: nowBearer() },
+          body: randomBytes(10),
+        });
+        if (r.status === 429) return (await r.json()).message as string;
+        await new Promise((res) => setTimeout(res, 10));
+      }
+      throw new Error("the second upload was never refused");
+    };
+    expect(await blocked()).toMatch(/too many blob uploads at once/);
+    slow.end(first.subarray(500));
+    expect(await slowAnswer).toBe(200);
+    const digest = createHash("sha256").update(first).digest("hex");
+    expect((await fetch(`${node.urls.http}/blobs/${digest}`)).status).toBe(200);
+    const next = await fetch(`${node.urls.http}/blobs`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream", authorization: nowBearer() },
+      body: randomBytes(10),
+    });
+    expect(next.status).toBe(200);
+  });
+});
+
+describe("blobs kept by earlier versions in the SQLite file", () => {
+  test("are still served, and the same bytes are not stored again", async () => {
+    const dataDir = tmp("xmtp-web-legacy-");
+    const old = sqliteBlobStore(join(dataDir, "xmtp.sqlite3"));
+    await old.start();
+    const bytes = randomBytes(3000);
+    const digest = createHash("sha256").update(bytes).digest("hex");
+    await old.put(digest, bytes, alice.wallet);
+    await old.stop();
+    const node = await startNode({ appDir: undefined }, { dataDir });
+    try {
+      const got = await fetch(`${node.urls.http}/blobs/${digest}`);
+      expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
+      const again = await fetch(`${node.urls.http}/blobs`, {
+        method: "POST",
+        headers: { "content-type": "application/octet-stream", authorization: nowBearer() },
+        body: bytes,
+      });
+      expect(again.status).toBe(200);
+      expect(existsSync(join(dataDir, "blobs", digest))).toBe(false);
+    } finally {
+      await node.stop();
+    }
+  });
+});
+
+describe("file blob store", () => {
+  test("temporaries left by a crash are removed at start; names must be digests", async () => {
+    const dir = join(tmp("xmtp-blob-files-"), "blobs");
+    mkdirSync(dir);
+    writeFileSync(join(dir, `.${"a".repeat(64)}.x.tmp`), "half");
+    const store = fileBlobStore(dir);
+    await store.start();
+    expect(readdirSync(dir)).toEqual([]);
+    await expect(store.get("../xmtp.sqlite3")).rejects.toThrow(/not a blob digest/);
+    await store.stop();
   });
 });
 
 describe.each([
+  ["file", () => fileBlobStore(join(tmp("xmtp-blob-files-"), "blobs")), async () => {}],
   ["sqlite", () => sqliteBlobStore(join(tmp("xmtp-blob-sqlite-"), "xmtp.sqlite3")), async () => {}],
   ["postgres", () => postgresBlobStore(TEST_DATABASE_URL, "blobs_test"), () => dropSchema("blobs_test")],
 ] as const)("%s blob store", (_name, make, cleanup) => {
