@@ -10,8 +10,19 @@
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
-import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  statfs,
+  unlink,
+} from "node:fs/promises";
 import { join } from "node:path";
+import { Code, XmtpError } from "@xmtp-ts/protocol";
 import Database from "better-sqlite3";
 import postgres from "postgres";
 import type { NodeConfig } from "../config.js";
@@ -45,10 +56,23 @@ export interface BlobWriter {
   abort(): Promise<void>;
 }
 
-/** The blob store beside the envelope store `config` describes. */
-export function createBlobStore(config: Pick<NodeConfig, "dbUrl" | "dbSchema" | "dataDir">): BlobStore {
+/** Free disk space that blob uploads leave to the envelope store by default. */
+export const DEFAULT_BLOB_DISK_RESERVE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The blob store beside the envelope store `config` describes. Beside SQLite, uploads stop while
+ * less than `diskReserveBytes` (default 256 MiB) is free on the data dir's file system, so
+ * attachments never fill the disk that messages need.
+ */
+export function createBlobStore(
+  config: Pick<NodeConfig, "dbUrl" | "dbSchema" | "dataDir">,
+  options: { diskReserveBytes?: number } = {},
+): BlobStore {
   if (config.dbUrl !== undefined) return postgresBlobStore(config.dbUrl, config.dbSchema ?? "public");
-  return fileBlobStore(join(config.dataDir, "blobs"), join(config.dataDir, "xmtp.sqlite3"));
+  return fileBlobStore(join(config.dataDir, "blobs"), {
+    legacySqlite: join(config.dataDir, "xmtp.sqlite3"),
+    diskReserveBytes: options.diskReserveBytes ?? DEFAULT_BLOB_DISK_RESERVE_BYTES,
+  });
 }
 
 const DIGEST = /^[0-9a-f]{64}$/;
@@ -59,10 +83,28 @@ const SYNC_EVERY_BYTES = 2 * 1024 * 1024;
 /**
  * One file per blob in `dir`, named by its digest. A blob is written to a temporary file, synced,
  * then renamed into place (and the directory synced), so a crash leaves either the whole blob or
- * none; temporaries left by a crash are removed at start. `legacySqlite`: a SQLite file whose
- * `blobs` table (earlier versions) is still read, never written.
+ * none; temporaries left by a crash are removed at start.
+ *
+ * - `legacySqlite`: a SQLite file whose `blobs` table (earlier versions) is still read, never
+ *   written.
+ * - `diskReserveBytes`: free space on the file system that uploads must leave. An upload is
+ *   refused (ResourceExhausted), and what it wrote removed, as soon as a check finds less free. The
+ *   checks run at its first write and at each sync.
  */
-export function fileBlobStore(dir: string, legacySqlite?: string): BlobStore {
+export function fileBlobStore(
+  dir: string,
+  options: { legacySqlite?: string; diskReserveBytes?: number } = {},
+): BlobStore {
+  const { legacySqlite, diskReserveBytes = 0 } = options;
+  const checkSpace = async () => {
+    if (diskReserveBytes <= 0) return;
+    const fs = await statfs(dir);
+    if (fs.bavail * fs.bsize < diskReserveBytes)
+      throw new XmtpError(
+        Code.ResourceExhausted,
+        "the node's disk is nearly full: it takes no more attachments",
+      );
+  };
   let legacy: Database.Database | undefined;
   const pathOf = (digest: string) => {
     if (!DIGEST.test(digest)) throw new Error(`not a blob digest: ${digest}`);
@@ -97,7 +139,10 @@ export function fileBlobStore(dir: string, legacySqlite?: string): BlobStore {
     return {
       async write(chunk) {
         if (done) throw new Error("blob writer already finished");
-        file ??= await open(tmp, "wx");
+        if (file === undefined) {
+          await checkSpace();
+          file = await open(tmp, "wx");
+        }
         for (let at = 0; at < chunk.byteLength; )
           at += (await file.write(chunk, at, chunk.byteLength - at)).bytesWritten;
         // Synced a few MiB at a time: one sync of a whole 32 MiB blob at the end would hold the
@@ -106,6 +151,7 @@ export function fileBlobStore(dir: string, legacySqlite?: string): BlobStore {
         if (unsynced >= SYNC_EVERY_BYTES) {
           unsynced = 0;
           await file.datasync();
+          await checkSpace();
         }
       },
       async commit(digest) {

@@ -16,13 +16,20 @@ export interface WebPartOptions {
   maxBlobBytes?: number;
   /** Blob uploads read at once (default 16). */
   maxConcurrentUploads?: number;
+  /** Free space blob uploads leave on the data dir's file system (SQLite; default 256 MiB). */
+  blobDiskReserveBytes?: number;
   /** A blob store instead of the one beside the node's store (tests). */
   blobStore?: BlobStore;
 }
 
 export function webPart(options: WebPartOptions): (ctx: NodeContext) => NodePart {
   return (ctx) => {
-    const blobs = options.blobStore ?? createBlobStore(ctx.config);
+    const blobs =
+      options.blobStore ??
+      createBlobStore(
+        ctx.config,
+        options.blobDiskReserveBytes !== undefined ? { diskReserveBytes: options.blobDiskReserveBytes } : {},
+      );
     return {
       name: "web",
       start: () => blobs.start(),

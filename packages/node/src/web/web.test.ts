@@ -1,5 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, statfsSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -298,7 +299,7 @@ describe("file blob store", () => {
     const dir = join(tmp("xmtp-blob-files-"), "blobs");
     mkdirSync(dir);
     writeFileSync(join(dir, `.${"a".repeat(64)}.x.tmp`), "half");
-    const store = fileBlobStore(dir);
+    const store = fileBlobStore(dir, {});
     await store.start();
     expect(readdirSync(dir)).toEqual([]);
     await expect(store.get("../xmtp.sqlite3")).rejects.toThrow(/not a blob digest/);
@@ -331,5 +332,60 @@ describe.each([
     const got = await store.get(digest);
     expect(got && Buffer.from(got.bytes).equals(Buffer.from(bytes))).toBe(true);
     expect(got!.createdMs).toBeGreaterThan(0);
+  });
+});
+
+describe("blobs on a nearly full disk (a real 48 MiB tmpfs; the test runs as root)", () => {
+  const mountPoint = tmp("xmtp-web-blob-disk-");
+  let mounted = false;
+  let node: XmtpNode | undefined;
+  afterAll(async () => {
+    await node?.stop();
+    if (mounted) execFileSync("umount", [mountPoint]);
+  });
+
+  test("uploads stop while less than the reserve is free; stored blobs and messages are unharmed", async () => {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=48m", "tmpfs", mountPoint]);
+    mounted = true;
+    node = await startNode(
+      { appDir: undefined, maxBlobBytes: 8 * 1024 * 1024, blobDiskReserveBytes: 24 * 1024 * 1024 },
+      { dataDir: mountPoint },
+    );
+    const url = node.urls.http;
+    const stored: [string, Buffer][] = [];
+    let refusal: { status: number; code: number; message: string } | undefined;
+    for (let i = 0; i < 8 && refusal === undefined; i++) {
+      const bytes = randomBytes(6 * 1024 * 1024);
+      const r = await fetch(`${url}/blobs`, {
+        method: "POST",
+        headers: { "content-type": "application/octet-stream", authorization: nowBearer() },
+        body: bytes,
+      });
+      const body = await r.json();
+      if (r.status === 200) stored.push([body.digest, bytes]);
+      else refusal = { status: r.status, code: body.code, message: body.message };
+    }
+    // 48 MiB less the database files, less a 24 MiB reserve: two or three 6 MiB blobs fit.
+    expect(stored.length).toBeGreaterThanOrEqual(2);
+    expect(refusal).toEqual({
+      status: 429,
+      code: 8,
+      message: "the node's disk is nearly full: it takes no more attachments",
+    });
+    const { bavail, bsize } = statfsSync(mountPoint);
+    expect(bavail * bsize).toBeGreaterThan(16 * 1024 * 1024);
+    expect(readdirSync(join(mountPoint, "blobs")).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+    for (const [digest, bytes] of stored) {
+      const got = await fetch(`${url}/blobs/${digest}`);
+      expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
+    }
+    const publish = await fetch(`${url}/message/v1/publish`, {
+      method: "POST",
+      headers: { authorization: nowBearer() },
+      body: JSON.stringify({
+        envelopes: [{ contentTopic: "/xmtp/0/m-disk/proto", timestampNs: "1", message: "AAE=" }],
+      }),
+    });
+    expect(publish.status).toBe(200);
   });
 });
