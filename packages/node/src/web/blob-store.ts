@@ -22,6 +22,7 @@ import {
   unlink,
 } from "node:fs/promises";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 import { Code, XmtpError } from "@xmtp-ts/protocol";
 import Database from "better-sqlite3";
 import postgres from "postgres";
@@ -44,6 +45,8 @@ export interface BlobStore {
    */
   writer?(): BlobWriter;
   get(digest: string): Promise<StoredBlob | undefined>;
+  /** The blob as a stream of its file, where the store keeps it in one; undefined otherwise. */
+  open?(digest: string): Promise<{ stream: Readable; size: number } | undefined>;
 }
 
 /** One blob being written (see {@link BlobStore.writer}). */
@@ -208,6 +211,23 @@ export function fileBlobStore(
       return w.commit(digest, uploader);
     },
     writer,
+    async open(digest) {
+      const path = pathOf(digest);
+      let file: FileHandle;
+      try {
+        file = await open(path, "r");
+      } catch (err) {
+        if ((err as { code?: string }).code === "ENOENT") return undefined;
+        throw err;
+      }
+      try {
+        const { size } = await file.stat();
+        return { stream: file.createReadStream({ autoClose: true }), size };
+      } catch (err) {
+        await file.close();
+        throw err;
+      }
+    },
     async get(digest) {
       const path = pathOf(digest);
       try {

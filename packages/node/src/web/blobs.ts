@@ -155,13 +155,17 @@ export function registerBlobRoutes(app: FastifyInstance, opts: BlobRoutesOptions
       const digest = req.params.digest.toLowerCase();
       if (!DIGEST.test(digest))
         throw new XmtpError(Code.InvalidArgument, "a blob is named by the 64 hex digits of its sha256");
+      const found = () =>
+        reply
+          .code(200)
+          .header("content-type", "application/octet-stream")
+          .header("cache-control", "public, max-age=31536000, immutable");
+      // Streamed from a file where the store has one (a download never holds a whole blob).
+      const file = await opts.store.open?.(digest);
+      if (file) return found().header("content-length", file.size).send(file.stream);
       const blob = await opts.store.get(digest);
       if (!blob) throw new XmtpError(Code.NotFound, "no such blob");
-      return reply
-        .code(200)
-        .header("content-type", "application/octet-stream")
-        .header("cache-control", "public, max-age=31536000, immutable")
-        .send(Buffer.from(blob.bytes.buffer, blob.bytes.byteOffset, blob.bytes.byteLength));
+      return found().send(Buffer.from(blob.bytes.buffer, blob.bytes.byteOffset, blob.bytes.byteLength));
     });
   });
 }

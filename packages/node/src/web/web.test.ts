@@ -159,7 +159,10 @@ describe("blob endpoint", () => {
       expect(r.status, name).toBe(400);
       expect((await r.json()).code).toBe(3);
     }
-    expect((await fetch(`${node.urls.http}/blobs/${"0".repeat(64)}`)).status).toBe(404);
+    const unknown = await fetch(`${node.urls.http}/blobs/${"0".repeat(64)}`);
+    expect(unknown.status).toBe(404);
+    // A blob may still be uploaded: its absence is not cached.
+    expect(unknown.headers.get("cache-control") ?? "").not.toMatch(/immutable/);
   });
 
   test("blobs survive a restart (one file each under the data dir)", async () => {
