@@ -148,8 +148,9 @@ export function fileBlobStore(
         }
         for (let at = 0; at < chunk.byteLength; )
           at += (await file.write(chunk, at, chunk.byteLength - at)).bytesWritten;
-        // Synced a few MiB at a time: one sync of a whole 32 MiB blob at the end would hold the
-        // file system's journal long enough to stall the envelope store's commits behind it.
+        // Synced a few MiB at a time, so the disk (which the envelope store's commits share) takes
+        // a blob gradually rather than in one 32 MiB flush at the end, and the free space is
+        // checked again as the file grows.
         unsynced += chunk.byteLength;
         if (unsynced >= SYNC_EVERY_BYTES) {
           unsynced = 0;
