@@ -113,6 +113,28 @@ describe("xmtp-js 12.1.0 against `xmtp node`", () => {
     expect(all?.[all.length - 1]?.content).toBe("m6");
   });
 
+  test("large envelopes: pages stop at 4 MiB with a cursor, and xmtp-js still reads every envelope", async () => {
+    const c = await create(wallet());
+    const topic = `/xmtp/0/m-large-${Date.now()}/proto`;
+    const start = Date.now() - 60_000;
+    // Nine envelopes of 900,000 bytes: 8.1 MB, more than one 4 MiB page.
+    for (let i = 0; i < 9; i++)
+      await c.apiClient.publish([
+        { contentTopic: topic, message: new Uint8Array(900_000).fill(i), timestamp: new Date(start + i) },
+      ]);
+    const pages: number[] = [];
+    for await (const page of c.apiClient.queryIteratePages(
+      { contentTopic: topic },
+      { pageSize: 100, direction: 1 /* ascending */ },
+    ))
+      pages.push(page.length);
+    // 4 × 900,000 < 4 MiB ≤ 5 × 900,000: five, then the four left.
+    expect(pages).toEqual([5, 4]);
+    const all = await c.apiClient.query({ contentTopic: topic }, { limit: 100 });
+    expect(all.length).toBe(9);
+    expect(new Set(all.map((e) => e.message?.[0])).size).toBe(9);
+  });
+
   test("publishing to another wallet's contact topic is refused as the reference does", async () => {
     const eve = await create(wallet());
     const victim = wallet();

@@ -109,7 +109,25 @@ export interface ValidatedQuery {
 }
 
 /** Checks a QueryRequest and turns it into a store query; throws XmtpError(InvalidArgument). */
-export function validateQuery(req: QueryRequest): ValidatedQuery {
+/**
+ * A page of Query stops once its messages reach this many bytes (at least one envelope; §18 row
+ * 19): 100 envelopes of up to 1 MB would otherwise make a ~134 MB JSON answer.
+ */
+export const MAX_QUERY_PAGE_BYTES = 4 * 1024 * 1024;
+/** The sub-queries of one BatchQuery share this many bytes of messages (§18 row 19). */
+export const MAX_BATCH_QUERY_BYTES = 16 * 1024 * 1024;
+/** …and each may take at least this much of it. */
+export const MIN_BATCH_SUBQUERY_BYTES = 256 * 1024;
+
+/** The page budget of each of `n` sub-queries of one BatchQuery. */
+export function batchSubqueryBytes(n: number): number {
+  return Math.min(
+    MAX_QUERY_PAGE_BYTES,
+    Math.max(MIN_BATCH_SUBQUERY_BYTES, Math.floor(MAX_BATCH_QUERY_BYTES / Math.max(1, n))),
+  );
+}
+
+export function validateQuery(req: QueryRequest, maxBytes = MAX_QUERY_PAGE_BYTES): ValidatedQuery {
   const topics = req.contentTopics;
   if (topics.length === 0) throw new XmtpError(Code.InvalidArgument, TOPICS_REQUIRED);
   checkTopics(topics);
@@ -128,6 +146,7 @@ export function validateQuery(req: QueryRequest): ValidatedQuery {
     topics,
     direction: direction === SortDirection.ASCENDING ? "asc" : "desc",
     limit,
+    maxBytes,
   };
   if (req.startTimeNs !== 0n) store.startTimeNs = req.startTimeNs;
   if (req.endTimeNs !== 0n) store.endTimeNs = req.endTimeNs;

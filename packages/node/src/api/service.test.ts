@@ -26,7 +26,14 @@ import { createPostgresStore } from "../store/postgres.js";
 import { createSqliteStore } from "../store/sqlite.js";
 import type { Store } from "../store/types.js";
 import { detailsOf } from "./errors.js";
-import { MAX_TOPICS_PER_CLIENT, MAX_TOPICS_PER_REQUEST, TOPIC_NOT_UTF8, TOPIC_TOO_BIG } from "./limits.js";
+import {
+  batchSubqueryBytes,
+  MAX_QUERY_PAGE_BYTES,
+  MAX_TOPICS_PER_CLIENT,
+  MAX_TOPICS_PER_REQUEST,
+  TOPIC_NOT_UTF8,
+  TOPIC_TOO_BIG,
+} from "./limits.js";
 import { createRateLimiter } from "./rate-limit.js";
 import { createMessageApi, type MessageApiOptions, type MessageApiService } from "./service.js";
 import { alice, aliceFixture, bob, dropSchema, env, nextWithin, TEST_DATABASE_URL } from "./test-support.js";
@@ -339,6 +346,23 @@ describe.each(BACKENDS)("message API on $name", (backend) => {
   });
 
   describe("query", () => {
+    it("stops a page at 4 MiB of messages with a cursor, so clients page on (§18 row 19)", async () => {
+      const big = "/xmtp/0/m-big-pages/proto";
+      await publish([1, 2, 3, 4, 5, 6].map((i) => env(big, i, new Uint8Array(1_000_000).fill(i))));
+      const first = await api.query(query({ contentTopics: [big], direction: SortDirection.ASCENDING }), ctx);
+      // 4 × 1 MB < 4 MiB ≤ 5 × 1 MB.
+      expect(MAX_QUERY_PAGE_BYTES).toBe(4 * 1024 * 1024);
+      expect(stamps(first)).toEqual([1n, 2n, 3n, 4n, 5n]);
+      const cursor = first.pagingInfo?.cursor;
+      expect(cursor).toBeDefined();
+      const rest = await api.query(
+        query({ contentTopics: [big], direction: SortDirection.ASCENDING, cursor }),
+        ctx,
+      );
+      expect(stamps(rest)).toEqual([6n]);
+      expect(rest.pagingInfo?.cursor).toBeUndefined();
+    });
+
     const ten = Array.from({ length: 10 }, (_, i) => env(T, BigInt(i + 1) * 1_000_000_000n, `msg-${i}`));
 
     it("requires topics", async () => {
@@ -565,6 +589,33 @@ describe.each(BACKENDS)("message API on $name", (backend) => {
       expect(r.responses[0]?.pagingInfo?.cursor).toBeDefined();
       expect(r.responses[1]?.pagingInfo).toMatchObject({ limit: 0, direction: SortDirection.DESCENDING });
       expect(r.responses[2]?.pagingInfo?.limit).toBe(1);
+    });
+
+    it("shares a byte budget: each sub-query's page stops early, with a cursor (§18 row 19)", async () => {
+      const big = "/xmtp/0/m-big/proto";
+      await publish([1, 2, 3].map((i) => env(big, i, new Uint8Array(300_000).fill(i))));
+      const many = await api.batchQuery(
+        create(BatchQueryRequestSchema, {
+          requests: Array.from({ length: 50 }, () =>
+            query({ contentTopics: [big], limit: 10, direction: SortDirection.ASCENDING }),
+          ),
+        }),
+        ctx,
+      );
+      // 50 sub-queries get 16 MiB / 50 ≈ 328 KiB each: two 300 kB envelopes, and a cursor.
+      expect(batchSubqueryBytes(50)).toBe(Math.floor((16 * 1024 * 1024) / 50));
+      for (const r of many.responses) {
+        expect(stamps(r)).toEqual([1n, 2n]);
+        expect(r.pagingInfo?.cursor).toBeDefined();
+      }
+      const one = await api.batchQuery(
+        create(BatchQueryRequestSchema, {
+          requests: [query({ contentTopics: [big], limit: 10, direction: SortDirection.ASCENDING })],
+        }),
+        ctx,
+      );
+      expect(stamps(one.responses[0]!)).toEqual([1n, 2n, 3n]);
+      expect(one.responses[0]?.pagingInfo?.cursor).toBeUndefined();
     });
 
     it("accepts 50 sub-queries and refuses 51", async () => {

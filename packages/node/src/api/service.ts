@@ -24,6 +24,7 @@ import { createPriorityCheck, createPublishAuthorizer, type PublishAuthOptions }
 import { nodeEnvelopeDigest } from "./digest.js";
 import { DetailedError } from "./errors.js";
 import {
+  batchSubqueryBytes,
   checkTopicCount,
   checkTopics,
   type EnvelopeProblem,
@@ -303,7 +304,8 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
       checkTopicCount(requests.reduce((n, r) => n + r.contentTopics.length, 0));
       // Validate every sub-query before touching the store, so a bad one costs no database work;
       // a bad sub-query is the caller's error.
-      const queries = requests.map((r) => validateQuery(r));
+      const budget = batchSubqueryBytes(requests.length);
+      const queries = requests.map((r) => validateQuery(r, budget));
       // At most `batchConcurrency` sub-queries at a time; after a failure the rest never start.
       const queue = new PQueue({ concurrency: batchConcurrency });
       const responses = await Promise.all(
@@ -382,10 +384,16 @@ function isLimiter(x: RateLimiterOptions | RateLimiter): x is RateLimiter {
   return typeof (x as RateLimiter).spend === "function";
 }
 
-/** Response paging per protocol.md §3.4: a cursor only when the page came back full. */
+/**
+ * Response paging per protocol.md §3.4: a cursor only when the page came back full, or was cut at
+ * its byte budget (§18 row 19), so clients page on to the rest.
+ */
 function pagingInfoFor(rows: readonly StoredEnvelope[], q: StoreQuery, direction: SortDirection): PagingInfo {
   const last = rows[rows.length - 1];
-  if (rows.length < q.limit || last === undefined) {
+  let bytes = 0;
+  for (const r of rows) bytes += r.message.length;
+  const cut = q.maxBytes !== undefined && bytes >= q.maxBytes;
+  if ((rows.length < q.limit && !cut) || last === undefined) {
     return create(PagingInfoSchema, { limit: 0, direction });
   }
   return create(PagingInfoSchema, {

@@ -93,6 +93,8 @@ export interface NormalQuery {
   limit: number;
   /** Flipped cursor, if any; a missing digest is the empty byte string. */
   cursor: { ts: bigint; digest: Buffer } | undefined;
+  /** {@link StoreQuery.maxBytes}. */
+  maxBytes: number | undefined;
 }
 
 /** Validates and normalises a query (`requireTopics` for {@link StoreQuery}). */
@@ -130,7 +132,11 @@ export function normalizeQuery(q: StoreQuery | StoreScan, requireTopics: boolean
     if (q.direction === "asc" && cursor.ts > lo) lo = cursor.ts;
     if (q.direction === "desc" && cursor.ts < hi) hi = cursor.ts;
   }
-  return { topics: [...new Set(topics)], lo, hi, direction: q.direction, limit: q.limit, cursor };
+  const maxBytes = "maxBytes" in q ? q.maxBytes : undefined;
+  if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes < 1)) {
+    throw invalid(`"maxBytes" expected a positive integer, got ${maxBytes}`);
+  }
+  return { topics: [...new Set(topics)], lo, hi, direction: q.direction, limit: q.limit, cursor, maxBytes };
 }
 
 /** Bytes of a store's random id, the first part of every receive position it issues. */

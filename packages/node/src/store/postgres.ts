@@ -239,6 +239,17 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
         ) AS k JOIN ${T} AS e ON e.sender_ts = k.sender_ts AND e.digest = k.digest
         ${order(q, "e.")}`;
     }
+    if (q.maxBytes !== undefined) {
+      // Rows past the mark (StoreQuery.maxBytes) are dropped by the server, not sent here: each
+      // row carries the size of the rows before it.
+      params.push(q.maxBytes);
+      const dir = q.direction === "asc" ? "ASC" : "DESC";
+      text = `SELECT sender_ts, digest, content_topic, message FROM (
+          SELECT r.*, coalesce(sum(octet_length(r.message)) OVER (
+            ORDER BY r.sender_ts ${dir}, r.digest ${dir} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+          ), 0) AS before FROM (${text}) AS r
+        ) AS s WHERE s.before < $${params.length}::int8 ${order(q)}`;
+    }
     const rows = await db.unsafe<Row[]>(text, params as never[], { prepare: true });
     return rows.map(toEnvelope);
   };

@@ -314,15 +314,33 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     digest: bytes(r.digest),
   });
 
+  /**
+   * The statement's rows as envelopes; with `maxBytes`, read one at a time and stopped at the mark
+   * (see {@link StoreQuery.maxBytes}), so rows past it are never loaded.
+   */
+  const collect = (s: Database.Statement, q: NormalQuery, args: unknown[]): StoredEnvelope[] => {
+    if (q.maxBytes === undefined) return (s.all(...args) as FullRow[]).map(toEnvelope);
+    const out: StoredEnvelope[] = [];
+    let bytes = 0;
+    for (const row of s.iterate(...args) as IterableIterator<FullRow>) {
+      out.push(toEnvelope(row));
+      bytes += row.message.length;
+      if (bytes >= q.maxBytes) break;
+    }
+    return out;
+  };
+
   /** One topic: a straight range read of the (topic, ts, digest) index. */
-  const queryOne = (topic: string, q: NormalQuery): StoredEnvelope[] => {
-    const rows = stmt(
-      `SELECT ${COLUMNS} FROM envelopes
+  const queryOne = (topic: string, q: NormalQuery): StoredEnvelope[] =>
+    collect(
+      stmt(
+        `SELECT ${COLUMNS} FROM envelopes
        WHERE content_topic = ? AND sender_ts >= ? AND sender_ts <= ? ${keyCondition(q)}
        ${order(q)} LIMIT ?`,
-    ).all(topic, ...params(q)) as FullRow[];
-    return rows.map(toEnvelope);
-  };
+      ),
+      q,
+      [topic, ...params(q)],
+    );
 
   /**
    * Several topics in one statement, topics passed as one JSON array (no bound-parameter limit).
@@ -331,23 +349,27 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
    * stays bounded by topics × limit however large or old each topic is (docs/benchmarks.md: hot,
    * small and cold-only topic sets all take about a millisecond at 1M rows).
    */
-  const queryMany = (q: NormalQuery): StoredEnvelope[] => {
-    const rows = stmt(
-      `SELECT ${COLUMNS} FROM envelopes
+  const queryMany = (q: NormalQuery): StoredEnvelope[] =>
+    collect(
+      stmt(
+        `SELECT ${COLUMNS} FROM envelopes
        WHERE content_topic IN (SELECT value FROM json_each(?)) AND sender_ts >= ? AND sender_ts <= ? ${keyCondition(q)}
        ${order(q)} LIMIT ?`,
-    ).all(JSON.stringify(q.topics), ...params(q)) as FullRow[];
-    return rows.map(toEnvelope);
-  };
+      ),
+      q,
+      [JSON.stringify(q.topics), ...params(q)],
+    );
 
-  const scanAll = (q: NormalQuery): StoredEnvelope[] => {
-    const rows = stmt(
-      `SELECT ${COLUMNS} FROM envelopes
+  const scanAll = (q: NormalQuery): StoredEnvelope[] =>
+    collect(
+      stmt(
+        `SELECT ${COLUMNS} FROM envelopes
        WHERE sender_ts >= ? AND sender_ts <= ? ${keyCondition(q)}
        ${order(q)} LIMIT ?`,
-    ).all(...params(q)) as FullRow[];
-    return rows.map(toEnvelope);
-  };
+      ),
+      q,
+      params(q),
+    );
 
   const run = (q: NormalQuery): StoredEnvelope[] => {
     if (q.lo > q.hi) return [];

@@ -365,6 +365,39 @@ export function describeStoreCompliance(
           expect(rows.map((r) => r.contentTopic)).toEqual([topicName("b")]);
         }));
 
+      it("stops a page at maxBytes of messages: at least one row, the one crossing the mark last", () =>
+        withStore(async (store) => {
+          const a = topicName("bytes-a");
+          const b = topicName("bytes-b");
+          // Messages of 100, 200, …, 600 bytes at times 1…6, alternating between two topics.
+          const envs = [1, 2, 3, 4, 5, 6].map((i) =>
+            makeEnvelope(i % 2 === 1 ? a : b, BigInt(i), "x".repeat(100 * i)),
+          );
+          await store.insert(envs);
+          const sizes = async (q: Partial<StoreQuery>) =>
+            (await store.query({ topics: [a, b], direction: "asc", limit: 10, ...q })).map(
+              (r) => r.message.length,
+            );
+          expect(await sizes({ maxBytes: 250 })).toEqual([100, 200]);
+          expect(await sizes({ maxBytes: 300 })).toEqual([100, 200]);
+          expect(await sizes({ maxBytes: 301 })).toEqual([100, 200, 300]);
+          expect(await sizes({ maxBytes: 1 })).toEqual([100]);
+          expect(await sizes({ maxBytes: 1 << 20 })).toEqual([100, 200, 300, 400, 500, 600]);
+          expect(await sizes({ maxBytes: 1000, direction: "desc" })).toEqual([600, 500]);
+          expect(await sizes({ maxBytes: 1000, limit: 1, direction: "desc" })).toEqual([600]);
+          // One topic and every topic (scan) read the same way.
+          expect(await sizes({ topics: [b], maxBytes: 700 })).toEqual([200, 400, 600]);
+          expect(await sizes({ topics: [b], maxBytes: 600 })).toEqual([200, 400]);
+          // From a cursor, the next page goes on where the cut one ended.
+          const first = await store.query({ topics: [a, b], direction: "asc", limit: 10, maxBytes: 250 });
+          const last = first[first.length - 1]!;
+          const cursor = { timestampNs: last.timestampNs, digest: last.digest };
+          expect(await sizes({ cursor, maxBytes: 250 })).toEqual([300]);
+          await expect(store.query({ topics: [a], direction: "asc", limit: 1, maxBytes: 0 })).rejects.toThrow(
+            /maxBytes/,
+          );
+        }));
+
       it("rejects malformed queries", () =>
         withStore(async (store) => {
           const t = topicName("badq");

@@ -38,6 +38,12 @@ export interface StoreQuery {
   /** Rows to return, ≥ 1. */
   limit: number;
   cursor?: StoreCursor | undefined;
+  /**
+   * Stop adding rows once their messages total this many bytes: rows are returned while the
+   * bytes before each stay under it, so at least one row whatever its size, and the row that
+   * crosses the mark is the last. Undefined: only `limit` bounds the page.
+   */
+  maxBytes?: number | undefined;
 }
 
 /** A query across all topics in ascending (timestamp, digest) order, used by sync and Waku store. */
