@@ -367,6 +367,55 @@ describe("abuse of a running node", () => {
     expect(await metric()).toBe(0);
   });
 
+  test("queries over 1 MB envelopes: pages stay bounded, five batches of 50 sub-queries at once are answered", async () => {
+    const big = "/xmtp/0/userpreferences-abuse-big/proto";
+    const base = BigInt(Date.now()) * 1_000_000n;
+    for (let i = 0; i < 6; i++) {
+      const message = Buffer.alloc(1_000_000, i).toString("base64");
+      const r = await post(
+        "/message/v1/publish",
+        JSON.stringify({
+          envelopes: [{ contentTopic: big, timestampNs: String(base + BigInt(i)), message }],
+        }),
+      );
+      expect(r.status).toBe(200);
+    }
+    const before = memKb(pid, "VmRSS");
+    // A user-preferences topic allows 500 per page: without a byte bound, 500 MB of envelopes.
+    inputs++;
+    const page = await post(
+      "/message/v1/query",
+      JSON.stringify({ contentTopics: [big], pagingInfo: { limit: 500 } }),
+    );
+    expect(page.status).toBe(200);
+    const body = (await page.json()) as { envelopes: unknown[]; pagingInfo: { cursor: unknown } };
+    expect(body.envelopes).toHaveLength(5);
+    expect(body.pagingInfo.cursor).not.toBeNull();
+    const batches = await Promise.all(
+      Array.from({ length: 5 }, () => {
+        inputs++;
+        return post(
+          "/message/v1/batch-query",
+          JSON.stringify({
+            requests: Array.from({ length: 50 }, () => ({
+              contentTopics: [big],
+              pagingInfo: { limit: 500 },
+            })),
+          }),
+        );
+      }),
+    );
+    for (const b of batches) {
+      expect(b.status).toBe(200);
+      const { responses } = (await b.json()) as { responses: { envelopes: unknown[] }[] };
+      // 16 MiB shared by 50: one 1 MB envelope each.
+      expect(responses.map((r) => r.envelopes.length)).toEqual(Array(50).fill(1));
+    }
+    // Five 50 MB answers at once: well under a gigabyte more than before (before the byte bound,
+    // one such batch took the node past 10 GB).
+    expect(memKb(pid, "VmHWM") - before).toBeLessThan(1024 * 1024);
+  });
+
   test("nothing from a refused request was stored", async () => {
     const client = createClient(MessageApi, createGrpcTransport({ baseUrl: node.grpcUrl, httpVersion: "2" }));
     // (Topics 6 and 7 were not valid topics at all: no query can name them.)

@@ -34,7 +34,7 @@ import { messageApiRoutes, requestSizeLimit } from "./connect.js";
 import { createConnectServer } from "./connect-adapter.js";
 import { isTooLarge, tooLargeError, toXmtpError } from "./errors.js";
 import {
-  batchQueryResponseJson,
+  batchQueryResponseBody,
   decodeJsonRequest,
   decodePublishRequest,
   queryResponseJson,
@@ -294,7 +294,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
     unary(
       "/message/v1/batch-query",
       async (body, ctx) =>
-        batchQueryResponseJson(await api.batchQuery(decodeJsonRequest(BatchQueryRequestSchema, body), ctx)),
+        batchQueryResponseBody(await api.batchQuery(decodeJsonRequest(BatchQueryRequestSchema, body), ctx)),
       true,
     );
     scope.post("/message/v1/subscribe", (req, reply) =>

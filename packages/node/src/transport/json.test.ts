@@ -11,6 +11,7 @@ import { Code, XmtpError } from "@xmtp-ts/protocol";
 import fc from "fast-check";
 import { describe, expect, test, vi } from "vitest";
 import {
+  batchQueryResponseBody,
   batchQueryResponseJson,
   decodeCanonicalPublish,
   decodeJsonRequest,
@@ -382,7 +383,7 @@ describe("response encoding", () => {
     );
   });
 
-  test("protocol.md §2.6 shapes, byte for byte", () => {
+  test("protocol.md §2.6 shapes, byte for byte", async () => {
     const env = create(EnvelopeSchema, {
       contentTopic: "/xmtp/0/m-x/proto",
       timestampNs: 1700000000000000000n,
@@ -417,6 +418,16 @@ describe("response encoding", () => {
     expect(batchQueryResponseJson(create(BatchQueryResponseSchema, { responses: [last, last] }))).toBe(
       `{"responses":[${queryResponseJson(last)},${queryResponseJson(last)}]}`,
     );
+    // The batch body built in steps is the same bytes, small or past several yields.
+    const big = create(QueryResponseSchema, {
+      envelopes: [
+        create(EnvelopeSchema, { contentTopic: "/t", timestampNs: 1n, message: new Uint8Array(900_000) }),
+      ],
+    });
+    for (const responses of [[], [last], [last, full, last], [big, full, big, big, last]]) {
+      const res = create(BatchQueryResponseSchema, { responses });
+      expect((await batchQueryResponseBody(res)).toString()).toBe(batchQueryResponseJson(res));
+    }
     expect(statusJson(new XmtpError(Code.InvalidArgument, "content topics required"))).toBe(
       '{"code":3,"message":"content topics required","details":[]}',
     );
