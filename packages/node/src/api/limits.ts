@@ -108,7 +108,6 @@ export interface ValidatedQuery {
   direction: SortDirection.ASCENDING | SortDirection.DESCENDING;
 }
 
-/** Checks a QueryRequest and turns it into a store query; throws XmtpError(InvalidArgument). */
 /**
  * A page of Query stops once its messages reach this many bytes (at least one envelope; §18 row
  * 19): 100 envelopes of up to 1 MB would otherwise make a ~134 MB JSON answer.
@@ -127,6 +126,10 @@ export function batchSubqueryBytes(n: number): number {
   );
 }
 
+/**
+ * Checks a QueryRequest and turns it into a store query whose page stops at `maxBytes` of
+ * messages; throws XmtpError(InvalidArgument).
+ */
 export function validateQuery(req: QueryRequest, maxBytes = MAX_QUERY_PAGE_BYTES): ValidatedQuery {
   const topics = req.contentTopics;
   if (topics.length === 0) throw new XmtpError(Code.InvalidArgument, TOPICS_REQUIRED);
