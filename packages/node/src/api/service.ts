@@ -102,6 +102,12 @@ export interface MessageApiService extends MessageApi {
    * not delivered recently (a shared database); `"sync"` (history) dispatches only newly stored ones.
    */
   ingest(envelopes: Envelope[], source?: "relay" | "sync"): Promise<void>;
+  /**
+   * Charges an attachment upload of `bytes` to the caller's Publish bucket when rate limits are
+   * on: one token per started MiB, as if each MiB were one envelope. Throws the limiter's
+   * refusal (ResourceExhausted, with when to retry).
+   */
+  chargeUpload(ctx: RequestContext, bytes: number): void;
   /** Counters for metrics and tests. */
   stats(): { ingestRejected: number; duplicates: number };
   /** Stops timers owned by the service (the rate limiter janitor, if it built the limiter). */
@@ -351,6 +357,7 @@ export function createMessageApi(opts: MessageApiOptions): MessageApiService {
       };
     },
 
+    chargeUpload: (ctx, bytes) => spend("PUB", ctx, Math.max(1, Math.ceil(bytes / 1_048_576))),
     stats: () => ({ ingestRejected, duplicates }),
 
     stop() {

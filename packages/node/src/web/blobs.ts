@@ -15,6 +15,9 @@ import type { Readable } from "node:stream";
 import { Code, httpStatusFromCode, XmtpError } from "@xmtp-ts/protocol";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { verifyBearer } from "../api/auth.js";
+import { detailHeaders } from "../api/errors.js";
+import type { RequestContext } from "../api/types.js";
+import type { ClientIpResolver } from "../transport/client-ip.js";
 import type { BlobStore, BlobWriter } from "./blob-store.js";
 
 /** Default largest blob: a 3 MB photo or a short video fits, a disk image does not. */
@@ -33,6 +36,14 @@ export interface BlobRoutesOptions {
   maxBytes?: number;
   /** Uploads read at once; more get 429 code 8 until one ends (default 16). */
   maxConcurrentUploads?: number;
+  /**
+   * Charges an upload of `bytes` to its client (the node's rate limits); throws to refuse it.
+   * Called with the announced length before the body is read, or with the length read when none
+   * was announced.
+   */
+  charge?: (ctx: RequestContext, bytes: number) => void;
+  /** The client address of a request (trusted proxies); default the socket's. */
+  clientIp?: ClientIpResolver;
 }
 
 const DIGEST = /^[0-9a-f]{64}$/;
@@ -114,7 +125,7 @@ export function registerBlobRoutes(app: FastifyInstance, opts: BlobRoutesOptions
       // Refused before the whole body arrived (no token, over the cap, too many uploads): the
       // connection closes after the answer rather than reading the rest.
       if (!req.raw.complete) reply.header("connection", "close");
-      if (err instanceof XmtpError) return fail(reply, err);
+      if (err instanceof XmtpError) return fail(reply.headers(detailHeaders(err)), err);
       return fail(reply, new XmtpError(Code.Internal, "internal error"));
     });
 
@@ -122,9 +133,18 @@ export function registerBlobRoutes(app: FastifyInstance, opts: BlobRoutesOptions
       let uploader = "";
       if (opts.auth)
         uploader = verifyBearer(req.headers.authorization, BigInt(Date.now()) * 1_000_000n).walletAddress;
-      if (Number(req.headers["content-length"] ?? 0) > maxBytes) throw tooLarge();
+      const announced = Number(req.headers["content-length"] ?? 0);
+      if (announced > maxBytes) throw tooLarge();
       if (uploads >= maxUploads)
         throw new XmtpError(Code.ResourceExhausted, "too many blob uploads at once: try again shortly");
+      const ctx: RequestContext = {
+        authorization: req.headers.authorization,
+        clientIp: (opts.clientIp ?? ((remote) => remote))(
+          req.socket.remoteAddress,
+          req.headers["x-forwarded-for"],
+        ),
+      };
+      if (announced > 0) opts.charge?.(ctx, announced);
       uploads++;
       try {
         const sink = opts.store.writer?.();
@@ -135,6 +155,7 @@ export function registerBlobRoutes(app: FastifyInstance, opts: BlobRoutesOptions
           digest = read.digest;
           if (size === 0)
             throw new XmtpError(Code.InvalidArgument, "empty blob: send the encrypted bytes as the body");
+          if (announced === 0) opts.charge?.(ctx, size);
           if (sink) await sink.commit(digest, uploader);
           else await opts.store.put(digest, Buffer.concat(chunks, size), uploader);
         } catch (err) {

@@ -3,6 +3,7 @@
  * `--no-web`) the web chat app at `/`. Registered on the HTTP listener through {@link NodePart.routes}.
  */
 import type { NodeContext, NodePart } from "../node.js";
+import { clientIpResolver } from "../transport/client-ip.js";
 import { type BlobStore, createBlobStore } from "./blob-store.js";
 import { registerBlobRoutes } from "./blobs.js";
 import { registerWebApp } from "./static.js";
@@ -42,6 +43,8 @@ export function webPart(options: WebPartOptions): (ctx: NodeContext) => NodePart
           ...(options.maxConcurrentUploads !== undefined
             ? { maxConcurrentUploads: options.maxConcurrentUploads }
             : {}),
+          charge: (req, bytes) => ctx.api.chargeUpload(req, bytes),
+          clientIp: clientIpResolver(ctx.config.trustedProxies),
         });
         if (options.serveApp !== false) registerWebApp(app, options.appDir);
       },

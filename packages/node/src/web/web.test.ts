@@ -25,7 +25,10 @@ function appDir(): string {
   return dir;
 }
 
-async function startNode(web: WebPartOptions, extra: { auth?: boolean; dataDir?: string } = {}) {
+async function startNode(
+  web: WebPartOptions,
+  extra: { auth?: boolean; dataDir?: string; rateLimits?: boolean } = {},
+) {
   const config = resolveConfig(
     {
       host: "127.0.0.1",
@@ -33,6 +36,7 @@ async function startNode(web: WebPartOptions, extra: { auth?: boolean; dataDir?:
       grpcPort: 0,
       dataDir: extra.dataDir ?? tmp("xmtp-web-node-"),
       auth: extra.auth ?? true,
+      rateLimits: extra.rateLimits ?? false,
     },
     {},
   );
@@ -268,6 +272,42 @@ describe("blob uploads at once", () => {
       body: randomBytes(10),
     });
     expect(next.status).toBe(200);
+  });
+});
+
+describe("blob uploads under rate limits", () => {
+  test("an upload is charged to the client's Publish bucket: refused with 429 code 8 and when to retry", async () => {
+    const node = await startNode({ appDir: undefined }, { rateLimits: true });
+    try {
+      const url = node.urls.http;
+      const upload = (body: Uint8Array) =>
+        fetch(`${url}/blobs`, {
+          method: "POST",
+          headers: { "content-type": "application/octet-stream", authorization: nowBearer() },
+          body,
+        });
+      expect((await upload(randomBytes(2 * 1024 * 1024))).status).toBe(200);
+      // The bucket holds 1,000: the upload above took 2, these 998 envelopes take the rest.
+      const envelopes = Array.from({ length: 998 }, (_, i) => ({
+        contentTopic: "/xmtp/0/m-rate/proto",
+        timestampNs: String(i + 1),
+        message: "AAE=",
+      }));
+      const pub = await fetch(`${url}/message/v1/publish`, {
+        method: "POST",
+        headers: { authorization: nowBearer() },
+        body: JSON.stringify({ envelopes }),
+      });
+      expect(pub.status).toBe(200);
+      const refused = await upload(randomBytes(1000));
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get("retry-after")).toMatch(/^\d+$/);
+      const body = await refused.json();
+      expect(body.code).toBe(8);
+      expect(body.message).toMatch(/^1 exceeds rate limit R.*PUB$/);
+    } finally {
+      await node.stop();
+    }
   });
 });
 
