@@ -477,7 +477,8 @@ function writeError(res: ServerResponse, err: XmtpError): void {
   res.end(body);
 }
 
-function requestContext(req: FastifyRequest, clientIp: ClientIpResolver): RequestContext {
+/** The API's view of an HTTP request: its token, client address (trusted proxies) and versions. */
+export function requestContext(req: FastifyRequest, clientIp: ClientIpResolver): RequestContext {
   return contextOf(req.headers, req.socket.remoteAddress, clientIp);
 }
 

@@ -69,7 +69,7 @@ export const DEFAULT_BLOB_DISK_RESERVE_BYTES = 256 * 1024 * 1024;
  */
 export function createBlobStore(
   config: Pick<NodeConfig, "dbUrl" | "dbSchema" | "dataDir">,
-  options: { diskReserveBytes?: number } = {},
+  options: { diskReserveBytes?: number | undefined } = {},
 ): BlobStore {
   if (config.dbUrl !== undefined) return postgresBlobStore(config.dbUrl, config.dbSchema ?? "public");
   return fileBlobStore(join(config.dataDir, "blobs"), {
@@ -201,7 +201,7 @@ export function fileBlobStore(
       legacy = undefined;
     },
     async put(digest, bytes, uploader) {
-      if (has(digest)) return false;
+      // The writer's commit finds a blob already stored, and drops the copy.
       const w = writer();
       try {
         await w.write(bytes);

@@ -18,6 +18,7 @@ import { verifyBearer } from "../api/auth.js";
 import { detailHeaders } from "../api/errors.js";
 import type { RequestContext } from "../api/types.js";
 import type { ClientIpResolver } from "../transport/client-ip.js";
+import { requestContext } from "../transport/http.js";
 import type { BlobStore, BlobWriter } from "./blob-store.js";
 
 /** Default largest blob: a 3 MB photo or a short video fits, a disk image does not. */
@@ -42,8 +43,8 @@ export interface BlobRoutesOptions {
    * was announced.
    */
   charge?: (ctx: RequestContext, bytes: number) => void;
-  /** The client address of a request (trusted proxies); default the socket's. */
-  clientIp?: ClientIpResolver;
+  /** The client address of a request (trusted proxies), for `charge`. */
+  clientIp: ClientIpResolver;
 }
 
 const DIGEST = /^[0-9a-f]{64}$/;
@@ -137,13 +138,7 @@ export function registerBlobRoutes(app: FastifyInstance, opts: BlobRoutesOptions
       if (announced > maxBytes) throw tooLarge();
       if (uploads >= maxUploads)
         throw new XmtpError(Code.ResourceExhausted, "too many blob uploads at once: try again shortly");
-      const ctx: RequestContext = {
-        authorization: req.headers.authorization,
-        clientIp: (opts.clientIp ?? ((remote) => remote))(
-          req.socket.remoteAddress,
-          req.headers["x-forwarded-for"],
-        ),
-      };
+      const ctx = requestContext(req, opts.clientIp);
       if (announced > 0) opts.charge?.(ctx, announced);
       uploads++;
       try {

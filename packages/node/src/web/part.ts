@@ -26,11 +26,7 @@ export interface WebPartOptions {
 export function webPart(options: WebPartOptions): (ctx: NodeContext) => NodePart {
   return (ctx) => {
     const blobs =
-      options.blobStore ??
-      createBlobStore(
-        ctx.config,
-        options.blobDiskReserveBytes !== undefined ? { diskReserveBytes: options.blobDiskReserveBytes } : {},
-      );
+      options.blobStore ?? createBlobStore(ctx.config, { diskReserveBytes: options.blobDiskReserveBytes });
     return {
       name: "web",
       start: () => blobs.start(),
